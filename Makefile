@@ -1,0 +1,46 @@
+# AccountPulse — the commands of the README. Everything runs through uv; `make` installs what
+# is missing (uv itself via pip, the Python environment, the Kafka jars on first start).
+SHELL := /bin/bash
+UV := $(shell deploy/local/ensure-uv.sh)
+PY := $(UV) run --frozen
+
+.PHONY: help install run up down test test-unit lint typecheck check bench clean
+
+help:
+	@echo "make run    the whole system with demo data in the foreground (Ctrl-C stops it)"
+	@echo "make up     the same in the background; make down stops it (data kept)"
+	@echo "make test   the whole test suite on a real Kafka and PostgreSQL it starts itself"
+	@echo "make check  ruff + mypy --strict;  make bench  the benchmarks"
+
+install:
+	@$(UV) sync --frozen --quiet
+
+run: install
+	@$(PY) python deploy/local/system.py run
+
+up: install
+	@$(PY) python deploy/local/system.py up
+
+down: install
+	@$(PY) python deploy/local/system.py down
+
+test: install
+	@$(PY) pytest
+
+test-unit: install
+	@$(PY) pytest -m "not integration"
+
+lint: install
+	@$(PY) ruff check .
+	@$(PY) ruff format --check .
+
+typecheck: install
+	@$(PY) mypy libs/common/src services/*/src deploy/local tests bench
+
+check: lint typecheck
+
+bench: install
+	@$(PY) python bench/run.py
+
+clean:
+	rm -rf .stack-test .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""Session fixtures shared by every test that needs the real infrastructure."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from support import System, Tenant, infrastructure, migrate, new_tenant, start_system
+
+from accountpulse.common.db import Sessions, create_engine, create_sessions
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[dict[str, str]]:
+    with infrastructure() as env:
+        migrate(env)
+        yield env
+
+
+@pytest.fixture(scope="session")
+def system(infra: dict[str, str]) -> Iterator[System]:
+    running = start_system(infra)
+    try:
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture(scope="session")
+async def owner_sessions(infra: dict[str, str]) -> AsyncIterator[Sessions]:
+    """Sessions as the owner role: for creating tenants and inspecting tables in tests."""
+    engine = create_engine(infra["MIGRATIONS_DATABASE_URL"], pool_size=4)
+    yield create_sessions(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def tenant(owner_sessions: Sessions, system: System) -> AsyncIterator[Tenant]:
+    created = await new_tenant(owner_sessions, system)
+    yield created
+    await created.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that touches the real infrastructure carries the ``integration`` mark."""
+    for item in items:
+        if "infra" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)

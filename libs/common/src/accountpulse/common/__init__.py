@@ -1,0 +1,1 @@
+"""What every AccountPulse service shares."""

@@ -1,0 +1,145 @@
+"""Command lines: each service's ``serve``/``migrate``, and the operator's ``accountpulse``.
+
+``accountpulse migrate`` applies the ``iam`` migrations and those of every installed service
+(found through the ``accountpulse.services`` entry points); ``accountpulse tenant create``
+prints a new tenant's API key; ``accountpulse dlq`` lists and replays dead letters;
+``accountpulse trace`` prints one trace from the local spans file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from accountpulse.common import migrations
+from accountpulse.common.service import ServiceSpec
+from accountpulse.common.settings import ServiceSettings
+
+console = Console()
+IAM_MIGRATIONS = Path(__file__).parent / "iam_migrations"
+
+
+def service_cli(
+    spec: ServiceSpec,
+    settings_factory: Callable[[], ServiceSettings],
+    port_of: Callable[[ServiceSettings], int],
+) -> typer.Typer:
+    cli = typer.Typer(help=f"AccountPulse {spec.name} service", no_args_is_help=True)
+
+    @cli.command()
+    def serve(workers: int = 1) -> None:
+        """Serve the API and run the outbox relay and the consumers of this service."""
+        import uvicorn
+
+        settings = settings_factory()
+        uvicorn.run(
+            f"accountpulse.{spec.name}.app:create_app",
+            factory=True,
+            host=settings.http_host,
+            port=port_of(settings),
+            workers=workers,
+            log_config=None,
+            access_log=False,
+        )
+
+    @cli.command()
+    def migrate() -> None:
+        """Apply this service's migrations (and the shared iam schema) as the owner role."""
+        settings = settings_factory()
+        _migrate_schema("iam", IAM_MIGRATIONS, settings)
+        _migrate_schema(spec.name, _require_dir(spec), settings)
+
+    return cli
+
+
+def _require_dir(spec: ServiceSpec) -> Path:
+    assert spec.migrations_dir is not None, f"{spec.name} has no migrations"
+    return spec.migrations_dir
+
+
+def _migrate_schema(schema: str, directory: Path, settings: ServiceSettings) -> None:
+    migrations.upgrade(directory, schema, settings.migrations_database_url, settings.app_db_role)
+    console.print(f"[green]migrated[/] {schema}")
+
+
+def installed_services() -> dict[str, ServiceSpec]:
+    return {ep.name: ep.load() for ep in entry_points(group="accountpulse.services")}
+
+
+admin = typer.Typer(
+    help="Operate AccountPulse: migrations, tenants, topics, dead letters, traces",
+    no_args_is_help=True,
+)
+
+
+@admin.command("migrate")
+def migrate_all() -> None:
+    """Apply the migrations of the iam schema and of every installed service."""
+    settings = ServiceSettings()
+    _migrate_schema("iam", IAM_MIGRATIONS, settings)
+    for name, spec in sorted(installed_services().items()):
+        _migrate_schema(name, _require_dir(spec), settings)
+
+
+@admin.command("topics")
+def create_topics() -> None:
+    """Create every topic of the contract that does not exist yet."""
+    from accountpulse.common.messaging.topics import TOPICS, ensure_topics
+
+    asyncio.run(ensure_topics(ServiceSettings().kafka_bootstrap_servers))
+    console.print(f"[green]topics ready[/]: {', '.join(t.name for t in TOPICS)}")
+
+
+@admin.command("create-tenant")
+def create_tenant_command(
+    name: str,
+    tenant_id: Annotated[str | None, typer.Option(help="Fixed id instead of a random UUID")] = None,
+    scope: Annotated[list[str] | None, typer.Option(help="read, write or admin")] = None,
+    currency: str = "EUR",
+) -> None:
+    """Create a tenant and print its first API key (shown once)."""
+    from accountpulse.common.auth import create_tenant
+    from accountpulse.common.db import create_engine, create_sessions
+
+    async def run() -> tuple[str, str]:
+        engine = create_engine(ServiceSettings().migrations_database_url, pool_size=1)
+        try:
+            return await create_tenant(
+                create_sessions(engine),
+                name,
+                scopes=scope or ["admin"],  # type: ignore[arg-type]
+                reporting_currency=currency,
+                tenant_id=tenant_id,
+            )
+        finally:
+            await engine.dispose()
+
+    created_id, key = asyncio.run(run())
+    typer.echo(f"TENANT_ID={created_id}")
+    typer.echo(f"API_KEY={key}")
+
+
+@admin.command("trace")
+def show_trace(
+    trace_id: str,
+    spans_file: Annotated[Path, typer.Option(envvar="ACCOUNTPULSE_SPANS_FILE")] = Path(
+        ".stack/spans.jsonl"
+    ),
+) -> None:
+    """Print one trace as a tree, from the spans file the local stack writes."""
+    from accountpulse.common.tracefile import load_trace, render_tree
+
+    spans = load_trace(spans_file, trace_id)
+    if not spans:
+        raise typer.BadParameter(f"no spans of trace {trace_id} in {spans_file}")
+    console.print(render_tree(spans))
+
+
+def main() -> None:
+    admin()

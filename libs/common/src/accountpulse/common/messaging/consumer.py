@@ -1,0 +1,247 @@
+"""The one consumer runner every service uses.
+
+For each record: decode the CloudEvent, open a tenant transaction, record the event id in the
+inbox (a redelivery hits the primary key and is skipped), run the handler, commit. Only after
+the database commit is the Kafka offset committed, so the effect of every event happens exactly
+once although delivery is at least once.
+
+Failures: a record that can never be processed (malformed envelope, payload that does not
+validate, :class:`PermanentError` from a handler) goes straight to the dead-letter topic
+``<topic>.dlq.<group>`` with the reason in headers. Any other error is retried with exponential
+backoff; after the last retry the record is dead-lettered and the partition keeps flowing.
+Connection errors to PostgreSQL are retried without limit: a database outage must not
+dead-letter good events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from prometheus_client import Counter
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accountpulse.common.db import Sessions, tenant_transaction
+from accountpulse.common.messaging.envelope import Envelope, MalformedEvent, decode, header_map
+from accountpulse.common.messaging.topics import dead_letter_spec, ensure_topics
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+EventHandler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+EVENTS_CONSUMED = Counter(
+    "accountpulse_events_consumed_total",
+    "Records handled by a consumer group, by outcome",
+    ["group", "type", "outcome"],
+)
+
+
+class PermanentError(Exception):
+    """Raised by a handler for an event that will never succeed; it is dead-lettered at once."""
+
+
+_CONNECTION_ERRORS = (OSError, ConnectionError, sa_exc.InterfaceError, sa_exc.DisconnectionError)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 3
+    backoff_ms: int = 100
+    max_backoff_ms: int = 10_000
+
+    def delay_s(self, attempt: int) -> float:
+        """Exponential backoff with full jitter."""
+        ceiling = min(self.max_backoff_ms, self.backoff_ms * 2**attempt)
+        return random.uniform(0, ceiling) / 1000
+
+
+class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Holds a rebalance until the batch in flight is committed, so no work is done twice."""
+
+    def __init__(self, in_flight: asyncio.Lock) -> None:
+        self._in_flight = in_flight
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self._in_flight:
+            pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        group: str,
+        topics: Sequence[str],
+        handlers: Mapping[str, EventHandler],
+        schema: str,
+        sessions: Sessions,
+        producer: AIOKafkaProducer,
+        bootstrap_servers: str,
+        retry: RetryPolicy = RetryPolicy(),
+        batch_size: int = 500,
+    ) -> None:
+        self.group = group
+        self._topics = list(topics)
+        self._handlers = dict(handlers)
+        self._schema = schema
+        self._sessions = sessions
+        self._producer = producer
+        self._bootstrap = bootstrap_servers
+        self._retry = retry
+        self._batch_size = batch_size
+        self._in_flight = asyncio.Lock()
+        self.ready = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await ensure_topics(
+            self._bootstrap, tuple(dead_letter_spec(t, self.group) for t in self._topics)
+        )
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self.group,
+            client_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._batch_size,
+        )
+        consumer.subscribe(self._topics, listener=_CommitBeforeRevoke(self._in_flight))
+        await consumer.start()
+        self.ready.set()
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=self._batch_size)
+                async with self._in_flight:
+                    for partition, records in batches.items():
+                        await self._process_partition(consumer, partition, records, stop)
+        finally:
+            await consumer.stop()
+
+    async def _process_partition(
+        self,
+        consumer: AIOKafkaConsumer,
+        partition: TopicPartition,
+        records: list[ConsumerRecord[bytes, bytes]],
+        stop: asyncio.Event,
+    ) -> None:
+        for record in records:
+            await self.handle_record(record)
+        try:
+            await consumer.commit({partition: records[-1].offset + 1})
+        except CommitFailedError:
+            # The partition moved to another member; it re-reads from the last commit and
+            # the inbox recognises what we already applied.
+            log.warning("offset commit failed after rebalance", extra={"partition": str(partition)})
+
+    async def handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        headers = header_map(record.headers)
+        parent = propagate.extract(headers)
+        token = otel_context.attach(parent)
+        try:
+            with tracer.start_as_current_span(
+                f"{record.topic} process", kind=trace.SpanKind.CONSUMER
+            ) as span:
+                span.set_attribute("messaging.consumer.group.name", self.group)
+                span.set_attribute("messaging.message.id", headers.get("ce_id", ""))
+                await self._handle(record, headers)
+        finally:
+            otel_context.detach(token)
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes], headers: dict[str, str]) -> None:
+        if record.value is None:
+            return  # a tombstone on a compacted topic: nothing to apply
+        try:
+            envelope = decode(headers, record.value)
+        except MalformedEvent as exc:
+            await self._dead_letter(record, reason="malformed", error=str(exc), attempts=0)
+            return
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            EVENTS_CONSUMED.labels(self.group, envelope.type, "ignored").inc()
+            return
+        attempt = 0
+        while True:
+            try:
+                applied = await self._apply_once(envelope, handler)
+            except PermanentError as exc:
+                await self._dead_letter(record, reason="rejected", error=str(exc), attempts=1)
+                return
+            except _CONNECTION_ERRORS:
+                log.warning("database unreachable; retrying", exc_info=True)
+                await asyncio.sleep(self._retry.delay_s(min(attempt, 6)) + 0.5)
+                continue
+            except Exception as exc:
+                attempt += 1
+                if attempt > self._retry.max_retries:
+                    log.exception("event failed after retries", extra={"event_id": envelope.id})
+                    await self._dead_letter(
+                        record, reason="failed", error=repr(exc), attempts=attempt
+                    )
+                    return
+                await asyncio.sleep(self._retry.delay_s(attempt))
+                continue
+            outcome = "applied" if applied else "duplicate"
+            EVENTS_CONSUMED.labels(self.group, envelope.type, outcome).inc()
+            return
+
+    async def _apply_once(self, envelope: Envelope, handler: EventHandler) -> bool:
+        async with tenant_transaction(self._sessions, envelope.tenant_id) as session:
+            first_time = await session.scalar(
+                text(
+                    f"INSERT INTO {self._schema}.inbox (consumer_group, tenant_id, event_id,"
+                    " event_type) VALUES (:group, :tenant_id, :event_id, :event_type)"
+                    " ON CONFLICT DO NOTHING RETURNING true"
+                ),
+                {
+                    "group": self.group,
+                    "tenant_id": envelope.tenant_id,
+                    "event_id": envelope.id,
+                    "event_type": envelope.type,
+                },
+            )
+            if not first_time:
+                return False
+            await handler(session, envelope)
+        return True
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], *, reason: str, error: str, attempts: int
+    ) -> None:
+        EVENTS_CONSUMED.labels(self.group, "unknown", f"dead_lettered_{reason}").inc()
+        headers = list(record.headers or ())
+        headers += [
+            ("dlq_reason", reason.encode()),
+            ("dlq_error", error[:4000].encode()),
+            ("dlq_attempts", str(attempts).encode()),
+            ("dlq_consumer_group", self.group.encode()),
+            ("dlq_original_topic", record.topic.encode()),
+            ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+        ]
+        topic = dead_letter_spec(record.topic, self.group).name
+        await self._producer.send_and_wait(
+            topic, value=record.value, key=record.key, headers=headers
+        )
+        log.warning(
+            "dead-lettered a record",
+            extra={
+                "topic": record.topic,
+                "offset": record.offset,
+                "reason": reason,
+                "error": error,
+            },
+        )

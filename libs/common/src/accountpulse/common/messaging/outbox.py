@@ -1,0 +1,279 @@
+"""The transactional outbox and its relay.
+
+A state change and the events it causes are written in one transaction (:func:`add_event`);
+the relay publishes unsent rows in id order with the idempotent producer and marks them sent.
+The trace context of the writer is stored with the row, so the published record continues the
+writer's trace. The relay wakes on ``LISTEN/NOTIFY`` and falls back to polling.
+
+Ordering: one relay per service publishes at a time (a transaction-scoped advisory lock), and
+events of one account are written after that account's row is locked, so their outbox ids
+follow their commit order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaProducer
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from prometheus_client import Counter
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accountpulse.common.clock import Clock, system_clock
+from accountpulse.common.db import Sessions, asyncpg_dsn, system_transaction
+from accountpulse.common.events import EventPayload
+from accountpulse.common.messaging.envelope import build_headers, encode_payload, record_key
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+OUTBOX_PUBLISHED = Counter(
+    "accountpulse_outbox_published_total", "Outbox rows published to Kafka", ["schema", "topic"]
+)
+
+
+def current_trace_headers() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+async def add_event(
+    session: AsyncSession,
+    *,
+    schema: str,
+    tenant_id: str,
+    payload: EventPayload,
+    clock: Clock = system_clock,
+) -> str:
+    """Stage ``payload`` for publication in the caller's transaction; returns the event id."""
+    event_id = str(uuid.uuid4())
+    await session.execute(
+        text(
+            f"INSERT INTO {schema}.outbox (tenant_id, topic, key, event_id, event_type, subject,"
+            " payload, trace_headers, created_at) VALUES (:tenant_id, :topic, :key, :event_id,"
+            " :event_type, :subject, :payload, CAST(:trace_headers AS jsonb), :created_at)"
+        ),
+        {
+            "tenant_id": tenant_id,
+            "topic": payload.topic,
+            "key": record_key(tenant_id, payload.key_id),
+            "event_id": event_id,
+            "event_type": payload.event_type,
+            "subject": payload.key_id,
+            "payload": encode_payload(payload),
+            "trace_headers": orjson.dumps(current_trace_headers()).decode(),
+            "created_at": clock(),
+        },
+    )
+    return event_id
+
+
+async def add_tombstone(
+    session: AsyncSession, *, schema: str, tenant_id: str, topic: str, key_id: str
+) -> None:
+    """Stage a tombstone (null value) for a compacted topic, e.g. on erasure."""
+    await session.execute(
+        text(
+            f"INSERT INTO {schema}.outbox (tenant_id, topic, key, event_id, event_type, subject,"
+            " payload, trace_headers, created_at) VALUES (:tenant_id, :topic, :key, :event_id,"
+            " 'tombstone', :subject, NULL, CAST(:trace_headers AS jsonb), now())"
+        ),
+        {
+            "tenant_id": tenant_id,
+            "topic": topic,
+            "key": record_key(tenant_id, key_id),
+            "event_id": str(uuid.uuid4()),
+            "subject": key_id,
+            "trace_headers": orjson.dumps(current_trace_headers()).decode(),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class _OutboxRow:
+    id: int
+    tenant_id: str
+    topic: str
+    key: bytes
+    event_id: str
+    event_type: str
+    subject: str
+    payload: bytes | None
+    trace_headers: dict[str, str]
+    created_at: datetime
+
+
+class OutboxRelay:
+    """Publishes a service's outbox to Kafka; run one per process, any number of processes."""
+
+    def __init__(
+        self,
+        *,
+        schema: str,
+        source: str,
+        sessions: Sessions,
+        producer: AIOKafkaProducer,
+        database_url: str,
+        batch_size: int = 500,
+        poll_interval_s: float = 1.0,
+        retention_hours: float = 24.0,
+    ) -> None:
+        self._schema = schema
+        self._source = source
+        self._sessions = sessions
+        self._producer = producer
+        self._dsn = asyncpg_dsn(database_url)
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._retention_hours = retention_hours
+        self._wake = asyncio.Event()
+
+    @property
+    def channel(self) -> str:
+        return f"{self._schema}_outbox"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        listener = await self._listen()
+        batches = 0
+        try:
+            while not stop.is_set():
+                try:
+                    published = await self.publish_batch()
+                except Exception:
+                    log.exception("outbox relay failed; retrying", extra={"schema": self._schema})
+                    published = 0
+                    await asyncio.sleep(self._poll_interval_s)
+                batches += 1
+                if batches % 1000 == 0:
+                    await self.purge_sent()
+                if published < self._batch_size:
+                    await self._wait_for_work(stop)
+        finally:
+            if listener is not None:
+                await listener.close()
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        try:
+            connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
+        except (OSError, asyncpg.PostgresError):
+            log.warning("outbox LISTEN unavailable, polling only", exc_info=True)
+            return None
+        await connection.add_listener(self.channel, lambda *_: self._wake.set())
+        return connection
+
+    async def _wait_for_work(self, stop: asyncio.Event) -> None:
+        stopped = asyncio.ensure_future(stop.wait())
+        woken = asyncio.ensure_future(self._wake.wait())
+        await asyncio.wait(
+            {stopped, woken}, timeout=self._poll_interval_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in (stopped, woken):
+            waiter.cancel()
+        self._wake.clear()
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch of unsent rows; returns how many were published."""
+        async with system_transaction(self._sessions) as session:
+            locked = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"),
+                {"name": f"{self._schema}.outbox"},
+            )
+            if not locked:
+                return 0  # another replica's relay is publishing; keep the order it gives
+            rows = await self._claim(session)
+            if not rows:
+                return 0
+            await self._publish(rows)
+            await session.execute(
+                text(f"UPDATE {self._schema}.outbox SET sent_at = now() WHERE id = ANY(:ids)"),
+                {"ids": [r.id for r in rows]},
+            )
+        return len(rows)
+
+    async def _claim(self, session: AsyncSession) -> list[_OutboxRow]:
+        result = await session.execute(
+            text(
+                "SELECT id, tenant_id, topic, key, event_id, event_type, subject, payload,"
+                f" trace_headers, created_at FROM {self._schema}.outbox WHERE sent_at IS NULL"
+                " ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+            ),
+            {"limit": self._batch_size},
+        )
+        return [_OutboxRow(**row._mapping) for row in result]
+
+    async def _publish(self, rows: Sequence[_OutboxRow]) -> None:
+        deliveries: list[asyncio.Future[Any]] = []
+        for row in rows:
+            parent = propagate.extract(row.trace_headers or {})
+            token = otel_context.attach(parent)
+            try:
+                with tracer.start_as_current_span(
+                    f"{row.topic} publish", kind=trace.SpanKind.PRODUCER
+                ) as span:
+                    span.set_attribute("messaging.destination.name", row.topic)
+                    span.set_attribute("messaging.message.id", row.event_id)
+                    headers = self._headers(row)
+                    deliveries.append(
+                        await self._producer.send(
+                            row.topic, value=row.payload, key=row.key, headers=headers
+                        )
+                    )
+            finally:
+                otel_context.detach(token)
+        await asyncio.gather(*deliveries)
+        for row in rows:
+            OUTBOX_PUBLISHED.labels(self._schema, row.topic).inc()
+
+    def _headers(self, row: _OutboxRow) -> list[tuple[str, bytes]]:
+        if row.payload is None:  # a tombstone carries no CloudEvent
+            return [("ce_tenantid", row.tenant_id.encode())]
+        return build_headers(
+            event_id=row.event_id,
+            source=self._source,
+            event_type=row.event_type,
+            time=row.created_at,
+            subject=row.subject,
+            tenant_id=row.tenant_id,
+            trace_headers=current_trace_headers(),
+        )
+
+    async def purge_sent(self) -> None:
+        async with system_transaction(self._sessions) as session:
+            await session.execute(
+                text(
+                    f"DELETE FROM {self._schema}.outbox WHERE sent_at IS NOT NULL"
+                    " AND sent_at < now() - make_interval(secs => :seconds)"
+                ),
+                {"seconds": self._retention_hours * 3600},
+            )
+
+
+async def pending_count(sessions: Sessions, schema: str) -> int:
+    async with system_transaction(sessions) as session:
+        count = await session.scalar(
+            text(f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL")
+        )
+    return int(count or 0)
+
+
+def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    """The idempotent producer every service uses (``acks=all``, ordered per partition)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        max_batch_size=1_048_576,
+    )

@@ -1,0 +1,138 @@
+"""What every service's migrations share: Alembic's async runner, and the DDL of the
+messaging tables and of row-level security.
+
+Migrations run as the owner role; services connect as the plain application role. The tables
+are owned by the owner and use ``FORCE ROW LEVEL SECURITY`` so even the owner is bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+TENANT_POLICY = "tenant_id = current_setting('app.tenant_id', true)"
+SYSTEM_SCOPE = "current_setting('app.scope', true) = 'system'"
+
+
+def tenant_rls(schema: str, table: str, *, system_scope: bool = False) -> list[str]:
+    """Enable and force RLS on a table; rows are visible only to their tenant's transactions."""
+    using = f"{TENANT_POLICY} OR {SYSTEM_SCOPE}" if system_scope else TENANT_POLICY
+    return [
+        f"ALTER TABLE {schema}.{table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {schema}.{table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_isolation ON {schema}.{table} USING ({using}) WITH CHECK ({using})",
+    ]
+
+
+def schema_and_grants(schema: str, app_role: str) -> list[str]:
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {schema}",
+        f"GRANT USAGE ON SCHEMA {schema} TO {app_role}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema}"
+        f" GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app_role}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema}"
+        f" GRANT USAGE, SELECT ON SEQUENCES TO {app_role}",
+    ]
+
+
+def messaging_tables(schema: str) -> list[str]:
+    """The outbox (with its NOTIFY trigger), the inbox and the idempotency keys of a service."""
+    return [
+        f"""CREATE TABLE {schema}.outbox (
+            id bigserial PRIMARY KEY,
+            tenant_id text NOT NULL,
+            topic text NOT NULL,
+            key bytea NOT NULL,
+            event_id text NOT NULL UNIQUE,
+            event_type text NOT NULL,
+            subject text NOT NULL,
+            payload bytea,
+            trace_headers jsonb NOT NULL DEFAULT '{{}}',
+            created_at timestamptz NOT NULL DEFAULT now(),
+            sent_at timestamptz
+        )""",
+        f"CREATE INDEX outbox_unsent ON {schema}.outbox (id) WHERE sent_at IS NULL",
+        f"""CREATE FUNCTION {schema}.notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_notify('{schema}_outbox', ''); RETURN NULL; END $$""",
+        f"""CREATE TRIGGER outbox_notify AFTER INSERT ON {schema}.outbox
+            FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_outbox()""",
+        *tenant_rls(schema, "outbox", system_scope=True),
+        f"""CREATE TABLE {schema}.inbox (
+            consumer_group text NOT NULL,
+            tenant_id text NOT NULL,
+            event_id text NOT NULL,
+            event_type text NOT NULL,
+            processed_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (consumer_group, tenant_id, event_id)
+        )""",
+        *tenant_rls(schema, "inbox"),
+        f"""CREATE TABLE {schema}.idempotency_keys (
+            tenant_id text NOT NULL,
+            key text NOT NULL,
+            fingerprint char(64) NOT NULL,
+            status smallint NOT NULL,
+            body bytea NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (tenant_id, key)
+        )""",
+        *tenant_rls(schema, "idempotency_keys"),
+    ]
+
+
+def alembic_config(migrations_dir: Path, schema: str, url: str, app_role: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", url)
+    config.attributes["schema"] = schema
+    config.attributes["app_role"] = app_role
+    return config
+
+
+def upgrade(migrations_dir: Path, schema: str, url: str, app_role: str) -> None:
+    """Apply every migration of one schema; run in a thread when an event loop is running."""
+    command.upgrade(alembic_config(migrations_dir, schema, url, app_role), "head")
+
+
+def app_role() -> str:
+    """The application role of the running migration (set by :func:`alembic_config`)."""
+    from alembic import op
+
+    role = op.get_context().config.attributes["app_role"]  # type: ignore[union-attr]
+    return str(role)
+
+
+def run_env(context: object, schema: str) -> None:
+    """The body of every service's ``env.py``: online, async, version table in the schema."""
+    from alembic import context as alembic_context
+
+    assert context is alembic_context
+    config = alembic_context.config
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None
+
+    def migrate(connection: Connection) -> None:
+        connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        alembic_context.configure(
+            connection=connection,
+            version_table_schema=schema,
+        )
+        with alembic_context.begin_transaction():
+            # One migrator at a time, even when several replicas start together.
+            connection.exec_driver_sql(
+                f"SELECT pg_advisory_xact_lock(hashtext('migrate:{schema}'))"
+            )
+            alembic_context.run_migrations()
+
+    async def main() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as connection:
+            await connection.run_sync(migrate)
+            await connection.commit()
+        await engine.dispose()
+
+    asyncio.run(main())

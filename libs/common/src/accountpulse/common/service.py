@@ -1,0 +1,189 @@
+"""The one way to start a service: settings → engine, producer, relay, consumers, FastAPI app.
+
+A service describes itself with a :class:`ServiceSpec` (its name, schema, routes, consumers)
+and :func:`create_app` wires the rest; the lifespan starts the outbox relay and the consumer
+runners as tasks and stops them gracefully (finish the batch in flight, commit, close).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import Histogram
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware.base import RequestResponseEndpoint
+
+from accountpulse.common.auth import Authenticator
+from accountpulse.common.clock import Clock, system_clock
+from accountpulse.common.db import Sessions, create_engine, create_sessions
+from accountpulse.common.health import Check, health_router
+from accountpulse.common.logs import configure_logging
+from accountpulse.common.messaging.consumer import ConsumerRunner, EventHandler, RetryPolicy
+from accountpulse.common.messaging.outbox import OutboxRelay, create_producer
+from accountpulse.common.messaging.topics import ensure_topics
+from accountpulse.common.problems import BodySizeLimit, install_problem_handlers
+from accountpulse.common.settings import ServiceSettings
+from accountpulse.common.telemetry import TraceResponseHeader, instrument, setup_tracing
+
+log = logging.getLogger(__name__)
+
+HTTP_LATENCY = Histogram(
+    "accountpulse_http_request_seconds", "HTTP request latency", ["method", "route", "status"]
+)
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; handed to route and consumer factories."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: Sessions
+    producer: AIOKafkaProducer
+    clock: Clock = system_clock
+
+
+@dataclass(frozen=True)
+class Subscription:
+    group: str
+    topics: Sequence[str]
+    handlers: dict[str, EventHandler]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # also the PostgreSQL schema and the CloudEvents source
+    version: str
+    routers: Callable[[Runtime], Sequence[APIRouter]]
+    subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda _: ()
+    migrations_dir: Path | None = None
+    body_limit_exempt_paths: tuple[str, ...] = field(default=())
+
+
+def create_app(
+    spec: ServiceSpec, settings: ServiceSettings, clock: Clock = system_clock
+) -> FastAPI:
+    configure_logging(spec.name, settings.log_level)
+    provider = setup_tracing(spec.name)
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=create_sessions(engine),
+        producer=create_producer(settings.kafka_bootstrap_servers, client_id=spec.name),
+        clock=clock,
+    )
+    stop = asyncio.Event()
+    runners = [
+        ConsumerRunner(
+            group=s.group,
+            topics=s.topics,
+            handlers=s.handlers,
+            schema=spec.name,
+            sessions=runtime.sessions,
+            producer=runtime.producer,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            retry=RetryPolicy(settings.consumer_max_retries, settings.consumer_retry_backoff_ms),
+            batch_size=settings.consumer_batch_size,
+        )
+        for s in spec.subscriptions(runtime)
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_topics(settings.kafka_bootstrap_servers)
+        await runtime.producer.start()
+        relay = OutboxRelay(
+            schema=spec.name,
+            source=f"/accountpulse/{spec.name}",
+            sessions=runtime.sessions,
+            producer=runtime.producer,
+            database_url=settings.database_url,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+            retention_hours=settings.outbox_retention_hours,
+        )
+        tasks = [asyncio.create_task(relay.run(stop), name=f"{spec.name}-outbox-relay")]
+        tasks += [asyncio.create_task(r.run(stop), name=r.group) for r in runners]
+        for task in tasks:
+            task.add_done_callback(_exit_on_crash)
+        log.info("service started", extra={"port": getattr(settings, "http_port", None)})
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await runtime.producer.stop()
+            await engine.dispose()
+            provider.shutdown()
+
+    app = FastAPI(
+        title=f"AccountPulse {spec.name}",
+        version=spec.version,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.runtime = runtime
+    app.state.authenticator = Authenticator(runtime.sessions, settings.api_key_cache_seconds)
+    install_problem_handlers(app)
+    for router in spec.routers(runtime):
+        app.include_router(router)
+    app.include_router(health_router(_readiness_checks(runtime, runners)))
+    app.middleware("http")(_record_latency)
+    app.add_middleware(TraceResponseHeader)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        exempt_paths=spec.body_limit_exempt_paths,
+    )
+    instrument(app, engine, provider)
+    return app
+
+
+def _readiness_checks(runtime: Runtime, runners: Sequence[ConsumerRunner]) -> dict[str, Check]:
+    async def database() -> None:
+        async with runtime.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def kafka() -> None:
+        await runtime.producer.client.fetch_all_metadata()
+
+    async def consumers() -> None:
+        waiting = [r.group for r in runners if not r.ready.is_set()]
+        if waiting:
+            raise RuntimeError(f"consumer groups not joined: {', '.join(waiting)}")
+
+    return {"database": database, "kafka": kafka, "consumers": consumers}
+
+
+async def _record_latency(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    path = getattr(route, "path", "unmatched")
+    HTTP_LATENCY.labels(request.method, path, response.status_code).observe(
+        time.perf_counter() - started
+    )
+    return response
+
+
+def _exit_on_crash(task: asyncio.Task[None]) -> None:
+    """A background loop that dies takes the process down, so the orchestrator restarts it
+    instead of leaving a service that answers HTTP but no longer publishes or consumes."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.critical("background task crashed", exc_info=task.exception())
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -1,0 +1,47 @@
+"""One settings base for every service, read from environment variables by pydantic-settings."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_PASSWORDS = (":app@", ":owner@", ":changeme@")
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service shares; a service subclasses it and adds its own port and knobs.
+
+    Shared keys are plain (``DATABASE_URL``); a service's own keys carry its prefix
+    (``SCORING_PORT``), so one ``.stack/env`` file can configure all four services.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "postgresql+asyncpg://accountpulse_app:app@127.0.0.1:5432/accountpulse"
+    migrations_database_url: str = (
+        "postgresql+asyncpg://accountpulse_owner:owner@127.0.0.1:5432/accountpulse"
+    )
+    app_db_role: str = "accountpulse_app"
+    db_pool_size: int = Field(10, ge=1, le=200)
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    http_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    consumer_max_retries: int = Field(3, ge=0, le=20)
+    consumer_retry_backoff_ms: int = Field(100, ge=0)
+    consumer_batch_size: int = Field(500, ge=1)
+    outbox_batch_size: int = Field(500, ge=1)
+    outbox_poll_interval_s: float = Field(1.0, gt=0)
+    outbox_retention_hours: float = Field(24.0, ge=0)
+    api_key_cache_seconds: float = Field(10.0, ge=0)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets_in_production(self) -> ServiceSettings:
+        if self.environment == "production":
+            for url in (self.database_url, self.migrations_database_url):
+                if any(p in url for p in _PLACEHOLDER_PASSWORDS):
+                    raise ValueError("placeholder database password used in production")
+        return self

@@ -1,0 +1,129 @@
+"""OpenTelemetry: one tracer provider per process, FastAPI/SQLAlchemy/asyncpg/aiokafka
+instrumented, export configured by the standard ``OTEL_*`` variables.
+
+Besides OTLP (``OTEL_EXPORTER_OTLP_ENDPOINT``), spans can be appended as JSON lines to
+``ACCOUNTPULSE_SPANS_FILE`` — the local stack does this so ``accountpulse trace <id>`` can show a
+trace without a collector, and the end-to-end test reads it to prove one trace spans all four
+services.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Appends finished spans to a file, one JSON object a line."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = []
+        for span in spans:
+            context = span.get_span_context()
+            if context is None:
+                continue
+            lines.append(
+                orjson.dumps(
+                    {
+                        "trace_id": format(context.trace_id, "032x"),
+                        "span_id": format(context.span_id, "016x"),
+                        "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+                        "name": span.name,
+                        "kind": span.kind.name,
+                        "service": span.resource.attributes.get("service.name"),
+                        "start_ns": span.start_time,
+                        "end_ns": span.end_time,
+                        "status": span.status.status_code.name,
+                        "attributes": dict(span.attributes or {}),
+                    },
+                    default=str,
+                )
+            )
+        with self._lock, self._path.open("ab") as out:
+            out.write(b"".join(line + b"\n" for line in lines))
+        return SpanExportResult.SUCCESS
+
+
+def setup_tracing(service_name: str) -> TracerProvider:
+    resource = Resource.create(
+        {
+            "service.name": os.environ.get("OTEL_SERVICE_NAME", service_name),
+            "service.namespace": "accountpulse",
+        }
+    )
+    provider = TracerProvider(resource=resource)
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    ):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    spans_file = os.environ.get("ACCOUNTPULSE_SPANS_FILE")
+    if spans_file:
+        provider.add_span_processor(
+            BatchSpanProcessor(JsonLinesSpanExporter(Path(spans_file)), schedule_delay_millis=200)
+        )
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def instrument(app: FastAPI, engine: AsyncEngine, provider: TracerProvider) -> None:
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        excluded_urls="healthz,readyz,metrics",
+        exclude_spans=["receive", "send"],
+    )
+    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=provider)
+    if not AIOKafkaInstrumentor().is_instrumented_by_opentelemetry:
+        AIOKafkaInstrumentor().instrument(tracer_provider=provider)
+
+
+class TraceResponseHeader:
+    """Adds the W3C ``traceresponse`` header, so a caller can look up the trace of its request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_trace(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                context = trace.get_current_span().get_span_context()
+                if context.is_valid:
+                    value = f"00-{context.trace_id:032x}-{context.span_id:016x}-01"
+                    message.setdefault("headers", []).append((b"traceresponse", value.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_trace)
+
+
+def current_trace_id() -> str | None:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None

@@ -1,0 +1,1 @@
+"""AccountPulse ingestion service."""

@@ -1,0 +1,211 @@
+"""What each write of ingestion does, inside the caller's unit of work.
+
+Every write locks the account row first, bumps its ``version`` and stages the event in the
+outbox in the same transaction; the relay publishes it after commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accountpulse.common.auth import Principal
+from accountpulse.common.clock import Clock
+from accountpulse.common.events import (
+    AccountOwnerChanged,
+    AccountUpserted,
+    RevenueRecorded,
+    UserUpserted,
+)
+from accountpulse.common.messaging.outbox import add_event
+from accountpulse.common.problems import Conflict, InvalidField, NotFound
+from accountpulse.ingestion import store
+from accountpulse.ingestion.schemas import AccountIn, AccountOut, RevenueIn, RevenueOut, UserIn
+
+SCHEMA = store.SCHEMA
+
+
+def account_out(row: Any) -> AccountOut:
+    return AccountOut.model_validate(row._mapping)
+
+
+async def upsert_account(
+    session: AsyncSession,
+    principal: Principal,
+    external_id: str,
+    body: AccountIn,
+    clock: Clock,
+) -> tuple[AccountOut, bool]:
+    """Create or replace an account; returns it and whether it was created. An unchanged
+    account keeps its version and publishes nothing."""
+    tenant_id, now = principal.tenant_id, clock()
+    if body.parent_account_id == external_id:
+        raise InvalidField("parent_account_id", "not_self", "an account cannot be its own parent")
+    values = body.model_dump()
+    existing = await store.lock_account(session, tenant_id, external_id)
+    if existing is not None and all(
+        existing._mapping[f] == values[f] for f in store.ACCOUNT_FIELDS
+    ):
+        return account_out(existing), False
+    version = 1 if existing is None else existing.version + 1
+    row = {**values, "version": version, "updated_at": now, "updated_by": principal.key_id}
+    if existing is None:
+        await session.execute(
+            insert(store.accounts).values(
+                tenant_id=tenant_id, external_id=external_id, created_at=now, **row
+            )
+        )
+    else:
+        await session.execute(
+            update(store.accounts)
+            .where(
+                store.accounts.c.tenant_id == tenant_id,
+                store.accounts.c.external_id == external_id,
+            )
+            .values(**row)
+        )
+    await add_event(
+        session,
+        schema=SCHEMA,
+        tenant_id=tenant_id,
+        clock=clock,
+        payload=AccountUpserted(
+            account_id=external_id, version=version, created=existing is None, **values
+        ),
+    )
+    if existing is not None and existing.owner_id != body.owner_id:
+        await add_event(
+            session,
+            schema=SCHEMA,
+            tenant_id=tenant_id,
+            clock=clock,
+            payload=AccountOwnerChanged(
+                account_id=external_id,
+                version=version,
+                previous_owner_id=existing.owner_id,
+                owner_id=body.owner_id,
+            ),
+        )
+    created_at = now if existing is None else existing.created_at
+    out = AccountOut(
+        external_id=external_id, version=version, created_at=created_at, updated_at=now, **values
+    )
+    return out, existing is None
+
+
+async def record_revenue(
+    session: AsyncSession,
+    principal: Principal,
+    external_id: str,
+    body: RevenueIn,
+    clock: Clock,
+) -> RevenueOut:
+    tenant_id, now = principal.tenant_id, clock()
+    account = await store.lock_account(session, tenant_id, external_id)
+    if account is None:
+        raise NotFound(f"Account '{external_id}' does not exist.")
+    amount = _to_reporting_currency(body, await store.reporting_currency(session))
+    line_id = body.line_id or str(uuid.uuid4())
+    version = account.version + 1
+    inserted = await session.scalar(
+        pg_insert(store.revenue_lines)
+        .values(
+            tenant_id=tenant_id,
+            line_id=line_id,
+            account_id=external_id,
+            booked_on=body.booked_on,
+            amount=amount,
+            original_amount=body.amount,
+            original_currency=body.currency,
+            fx_rate=amount / body.amount,
+            product=body.product,
+            kind=body.kind,
+            account_version=version,
+            created_at=now,
+            created_by=principal.key_id,
+        )
+        .on_conflict_do_nothing()
+        .returning(store.revenue_lines.c.line_id)
+    )
+    if inserted is None:
+        raise Conflict(f"Revenue line '{line_id}' already exists.")
+    await session.execute(
+        update(store.accounts)
+        .where(
+            store.accounts.c.tenant_id == tenant_id,
+            store.accounts.c.external_id == external_id,
+        )
+        .values(version=version, updated_at=now, updated_by=principal.key_id)
+    )
+    event = RevenueRecorded(
+        account_id=external_id,
+        version=version,
+        line_id=line_id,
+        booked_on=body.booked_on,
+        amount=amount,
+        original_amount=body.amount,
+        original_currency=body.currency,
+        product=body.product,
+        kind=body.kind,
+    )
+    await add_event(session, schema=SCHEMA, tenant_id=tenant_id, payload=event, clock=clock)
+    return RevenueOut(**event.model_dump(exclude={"version"}), account_version=version)
+
+
+def _to_reporting_currency(body: RevenueIn, reporting: str) -> Decimal:
+    """Never mix currencies silently: a foreign amount needs the caller's rate."""
+    if body.currency == reporting:
+        if body.fx_rate is not None and body.fx_rate != 1:
+            raise InvalidField("fx_rate", "must_be_one", f"{reporting} is the reporting currency")
+        return body.amount
+    if body.fx_rate is None:
+        raise InvalidField(
+            "fx_rate",
+            "required_for_foreign_currency",
+            f"{body.currency} is not the reporting currency {reporting}; give the rate",
+        )
+    return (body.amount * body.fx_rate).quantize(Decimal("0.01"))
+
+
+async def upsert_user(
+    session: AsyncSession, principal: Principal, user_id: str, body: UserIn, clock: Clock
+) -> int:
+    """Create or replace a user; returns the new version."""
+    if body.manager_id == user_id:
+        raise InvalidField("manager_id", "not_self", "a user cannot be their own manager")
+    tenant_id, now = principal.tenant_id, clock()
+    values = body.model_dump()
+    values["quiet_hours"] = list(body.quiet_hours) if body.quiet_hours else None
+    statement = pg_insert(store.users).values(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        version=1,
+        updated_at=now,
+        updated_by=principal.key_id,
+        **values,
+    )
+    version = await session.scalar(
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id", "user_id"],
+            set_={
+                **values,
+                "version": store.users.c.version + 1,
+                "updated_at": now,
+                "updated_by": principal.key_id,
+            },
+        ).returning(store.users.c.version)
+    )
+    assert version is not None
+    await add_event(
+        session,
+        schema=SCHEMA,
+        tenant_id=tenant_id,
+        clock=clock,
+        payload=UserUpserted(user_id=user_id, version=version, **body.model_dump()),
+    )
+    return int(version)

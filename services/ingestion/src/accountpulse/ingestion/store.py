@@ -1,0 +1,141 @@
+"""Ingestion's tables (schema ``ingestion``) and the queries on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+SCHEMA = "ingestion"
+metadata = MetaData(schema=SCHEMA)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("external_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("industry", Text),
+    Column("employees", Integer),
+    Column("annual_revenue_band", Text),
+    Column("country", String(2)),
+    Column("region", Text),
+    Column("domain", Text),
+    Column("owner_id", Text),
+    Column("parent_account_id", Text),
+    Column("lifecycle_status", Text, nullable=False),
+    Column("wallet", Numeric(18, 2)),
+    Column("pain_points", ARRAY(Text), nullable=False),
+    Column("custom_attributes", JSONB, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", Text, nullable=False),
+)
+
+revenue_lines = Table(
+    "revenue_lines",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("line_id", Text, primary_key=True),
+    Column("account_id", Text, nullable=False),
+    Column("booked_on", Date, nullable=False),
+    Column("amount", Numeric(18, 2), nullable=False),
+    Column("original_amount", Numeric(18, 2), nullable=False),
+    Column("original_currency", String(3), nullable=False),
+    Column("fx_rate", Numeric(18, 8), nullable=False),
+    Column("product", Text),
+    Column("kind", Text, nullable=False),
+    Column("account_version", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", Text, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("user_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("email", Text),
+    Column("role", Text, nullable=False),
+    Column("manager_id", Text),
+    Column("capacity", Integer),
+    Column("channels", ARRAY(Text), nullable=False),
+    Column("timezone", Text, nullable=False),
+    Column("quiet_hours", ARRAY(Integer)),
+    Column("webhook_url", Text),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", Text, nullable=False),
+)
+
+ACCOUNT_FIELDS = (
+    "name",
+    "industry",
+    "employees",
+    "annual_revenue_band",
+    "country",
+    "region",
+    "domain",
+    "owner_id",
+    "parent_account_id",
+    "lifecycle_status",
+    "wallet",
+    "pain_points",
+    "custom_attributes",
+)
+
+
+async def lock_account(session: AsyncSession, tenant_id: str, external_id: str) -> Any:
+    """The account row, locked for this transaction (events of one account stay in order)."""
+    query = (
+        select(accounts)
+        .where(accounts.c.tenant_id == tenant_id, accounts.c.external_id == external_id)
+        .with_for_update()
+    )
+    return (await session.execute(query)).first()
+
+
+async def get_account(session: AsyncSession, tenant_id: str, external_id: str) -> Any:
+    query = select(accounts).where(
+        accounts.c.tenant_id == tenant_id, accounts.c.external_id == external_id
+    )
+    return (await session.execute(query)).first()
+
+
+async def list_accounts(
+    session: AsyncSession, tenant_id: str, *, after: str | None, limit: int
+) -> list[Any]:
+    query = select(accounts).where(accounts.c.tenant_id == tenant_id)
+    if after is not None:
+        query = query.where(accounts.c.external_id > after)
+    query = query.order_by(accounts.c.external_id).limit(limit)
+    return list((await session.execute(query)).all())
+
+
+async def reporting_currency(session: AsyncSession) -> str:
+    """The tenant's reporting currency (the tenant of the transaction, via row-level security)."""
+    currency = await session.scalar(text("SELECT reporting_currency FROM iam.tenants"))
+    return str(currency or "EUR")
+
+
+async def count_accounts(session: AsyncSession, tenant_id: str) -> int:
+    query = select(func.count()).select_from(accounts).where(accounts.c.tenant_id == tenant_id)
+    return int(await session.scalar(query) or 0)

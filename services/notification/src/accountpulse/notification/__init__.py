@@ -1,0 +1,1 @@
+"""AccountPulse notification service."""

@@ -1,0 +1,1 @@
+"""Notification's pure domain: which events raise which alerts."""

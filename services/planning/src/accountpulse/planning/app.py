@@ -1,0 +1,35 @@
+"""Bootstrap of the planning service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from accountpulse.common.cli import service_cli
+from accountpulse.common.service import ServiceSpec
+from accountpulse.common.service import create_app as create_service_app
+from accountpulse.common.settings import ServiceSettings
+from accountpulse.planning import api, consumers
+from accountpulse.planning.settings import PlanningSettings
+
+SPEC = ServiceSpec(
+    name="planning",
+    version="0.1.0",
+    routers=lambda runtime: [api.router(runtime)],
+    subscriptions=consumers.subscriptions,
+    migrations_dir=Path(__file__).parent / "migrations",
+)
+
+
+def create_app(settings: PlanningSettings | None = None) -> FastAPI:
+    return create_service_app(SPEC, settings or PlanningSettings())
+
+
+def _port(settings: ServiceSettings) -> int:
+    assert isinstance(settings, PlanningSettings)
+    return settings.http_port
+
+
+def main() -> None:
+    service_cli(SPEC, PlanningSettings, _port)()

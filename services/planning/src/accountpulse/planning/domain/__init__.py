@@ -1,0 +1,1 @@
+"""Planning's pure domain: plans and their staleness reasons."""

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from accountpulse.scoring.domain.materiality import material_reasons
+from accountpulse.scoring.domain.revenue import RevenueFeatures
+from accountpulse.scoring.domain.scores import (
+    Factor,
+    combine,
+    growth_score,
+    health,
+    percentile_rank,
+    priority,
+)
+
+
+def test_factors_without_data_are_left_out_and_the_rest_renormalised() -> None:
+    score = combine([Factor("a", 30, 80.0), Factor("b", 10, 40.0), Factor("c", 60, None)])
+    # (30 × 80 + 10 × 40) / 40 = 70
+    assert score.value == 70.0
+    assert [c.name for c in score.ranked()] == ["a", "b", "c"]
+    assert score.ranked()[0].contribution == 60.0  # 30/40 × 80
+
+
+def test_a_score_without_any_data_is_neutral() -> None:
+    assert combine([Factor("a", 1, None)]).value == 50.0
+
+
+def test_priority_of_a_revenue_only_account_is_its_value_percentile() -> None:
+    assert priority(value_percentile=80.0).value == 80.0
+
+
+@pytest.mark.parametrize(
+    ("growth", "expected"),
+    [(None, None), (-0.5, 0.0), (-0.9, 0.0), (0.0, 50.0), (0.2, 70.0), (1.0, 100.0)],
+)
+def test_growth_maps_minus_50_to_0_flat_to_50_and_plus_50_to_100(
+    growth: float | None, expected: float | None
+) -> None:
+    assert growth_score(growth) == expected
+
+
+def test_health_falls_below_40_when_revenue_shrinks_by_a_fifth() -> None:
+    shrinking = RevenueFeatures(Decimal(800), Decimal(1000), 4, 10, 2.0)  # −20 %
+    assert health(shrinking).value == 30.0
+
+
+def test_percentile_rank_counts_accounts_at_or_below_and_zero_value_scores_zero() -> None:
+    assert percentile_rank(500.0, below_or_equal=3, population=4) == 75.0
+    assert percentile_rank(0.0, below_or_equal=4, population=4) == 0.0
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 100), st.one_of(st.none(), st.floats(0, 100))),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_every_combined_score_stays_within_0_and_100(
+    factors: list[tuple[int, float | None]],
+) -> None:
+    score = combine([Factor(f"f{i}", w, s) for i, (w, s) in enumerate(factors)])
+    assert 0.0 <= score.value <= 100.0
+
+
+@given(st.floats(-10, 10, allow_nan=False))
+def test_health_stays_within_0_and_100_whatever_the_growth(growth: float) -> None:
+    prev = Decimal(1000)
+    ttm = max(Decimal(0), prev * Decimal(1 + growth)).quantize(Decimal("0.01"))
+    assert 0.0 <= health(RevenueFeatures(ttm, prev, 1, 1, 1.0)).value <= 100.0
+
+
+def test_a_move_of_five_points_is_material_and_four_is_not() -> None:
+    assert material_reasons({"priority": 60, "health": 60}, {"priority": 65, "health": 60}) == [
+        "priority_moved"
+    ]
+    assert material_reasons({"priority": 60, "health": 60}, {"priority": 64, "health": 63}) == []
+
+
+def test_crossing_a_threshold_is_material_even_by_a_point() -> None:
+    assert material_reasons({"priority": 50, "health": 40.5}, {"priority": 50, "health": 39.5}) == [
+        "health_crossed_40"
+    ]
+    assert material_reasons({"priority": 69, "health": 50}, {"priority": 71, "health": 50}) == [
+        "priority_crossed_70"
+    ]
+
+
+def test_a_tier_change_is_material() -> None:
+    same = {"priority": 50.0, "health": 50.0}
+    assert material_reasons(same, same, "standard", "key") == ["tier_changed"]

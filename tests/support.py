@@ -1,0 +1,268 @@
+"""Test support: the real infrastructure, the four services as processes, Kafka tails.
+
+Infrastructure, in order of preference:
+1. ``KAFKA_BOOTSTRAP_SERVERS``, ``DATABASE_URL`` and ``MIGRATIONS_DATABASE_URL`` already set;
+2. Docker available → testcontainers (Kafka and PostgreSQL containers);
+3. otherwise the native local stack (``deploy/local/stack.py``) in ``.stack-test/``.
+Never a fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from processes import REPO_ROOT, ServiceProcess, read_env_file, run_admin, service_processes
+
+from accountpulse.common.auth import create_tenant
+from accountpulse.common.db import Sessions
+from accountpulse.common.messaging.envelope import header_map
+
+TEST_STATE = REPO_ROOT / ".stack-test"
+TEST_SERVICE_PORTS = {
+    "ingestion": 18001,
+    "scoring": 18002,
+    "planning": 18003,
+    "notification": 18004,
+}
+INFRA_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "MIGRATIONS_DATABASE_URL")
+
+
+@contextmanager
+def infrastructure() -> Iterator[dict[str, str]]:
+    """Connection settings of a real Kafka and PostgreSQL, started here when needed."""
+    if all(os.environ.get(k) for k in INFRA_KEYS):
+        yield {k: os.environ[k] for k in INFRA_KEYS}
+    elif os.environ.get("ACCOUNTPULSE_TEST_INFRA", "auto") in ("auto", "docker") and _docker():
+        with _containers() as env:
+            yield env
+    else:
+        with _local_stack() as env:
+            yield env
+
+
+def _docker() -> bool:
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+@contextmanager
+def _local_stack() -> Iterator[dict[str, str]]:
+    stack = [sys.executable, str(REPO_ROOT / "deploy/local/stack.py")]
+    where = ["--dir", ".stack-test"]
+    ports = ["--kafka-port", os.environ.get("TEST_KAFKA_PORT", "19092"),
+             "--pg-port", os.environ.get("TEST_PG_PORT", "15432")]  # fmt: skip
+    subprocess.run([*stack, "up", *where, *ports], check=True)
+    try:
+        env = read_env_file(TEST_STATE / "env")
+        yield {k: env[k] for k in INFRA_KEYS}
+    finally:
+        if not os.environ.get("KEEP_TEST_STACK"):
+            subprocess.run([*stack, "down", *where], check=False)
+
+
+@contextmanager
+def _containers() -> Iterator[dict[str, str]]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    init = (REPO_ROOT / "deploy/postgres/init.sql").read_text()
+    with (
+        KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
+        PostgresContainer("postgres:17", dbname="accountpulse") as postgres,
+    ):
+        postgres.exec(["psql", "-U", postgres.username, "-d", "accountpulse", "-c", init])
+        host, port = postgres.get_container_host_ip(), postgres.get_exposed_port(5432)
+        yield {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka.get_bootstrap_server(),
+            "DATABASE_URL": f"postgresql+asyncpg://accountpulse_app:app@{host}:{port}/accountpulse",
+            "MIGRATIONS_DATABASE_URL": (
+                f"postgresql+asyncpg://accountpulse_owner:owner@{host}:{port}/accountpulse"
+            ),
+        }
+
+
+def migrate(env: dict[str, str]) -> None:
+    run_admin(["migrate"], env)
+    run_admin(["topics"], env)
+
+
+@dataclass
+class System:
+    """The four services running as separate processes against the real infrastructure."""
+
+    env: dict[str, str]
+    processes: dict[str, ServiceProcess]
+    spans_file: Path
+
+    def url(self, service: str) -> str:
+        return self.processes[service].url
+
+    def kill(self, service: str) -> None:
+        self.processes[service].kill()
+
+    def start(self, service: str) -> None:
+        self.processes[service].start()
+        self.processes[service].wait_ready()
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+
+def start_system(env: dict[str, str]) -> System:
+    run_id = time.strftime("%Y%m%d-%H%M%S")
+    spans_file = TEST_STATE / f"spans-{run_id}.jsonl"
+    service_env = {
+        **env,
+        "ENVIRONMENT": "test",
+        "ACCOUNTPULSE_SPANS_FILE": str(spans_file),
+        "CONSUMER_RETRY_BACKOFF_MS": "20",
+        "OUTBOX_POLL_INTERVAL_S": "0.5",
+        "API_KEY_CACHE_SECONDS": "0",
+        "LOG_LEVEL": "INFO",
+    }
+    ports = {name: _free_port() for name in ("ingestion", "scoring", "planning", "notification")}
+    processes = service_processes(service_env, TEST_STATE / "logs" / run_id, ports)
+    for process in processes.values():
+        process.start()
+    try:
+        for process in processes.values():
+            process.wait_ready(90)
+    except BaseException:
+        for process in processes.values():
+            process.stop()
+        raise
+    return System(service_env, processes, spans_file)
+
+
+def _free_port() -> int:
+    """A port nobody listens on now (the services of a test run never collide with others)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Tenant:
+    id: str
+    key: str
+    system: System
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    def client(self, service: str, key: str | None = None) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            base_url=self.system.url(service),
+            headers={"Authorization": f"Bearer {key or self.key}"},
+            timeout=30,
+        )
+        self.clients.append(client)
+        return client
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
+async def new_tenant(owner_sessions: Sessions, system: System, **kwargs: Any) -> Tenant:
+    tenant_id, key = await create_tenant(
+        owner_sessions, f"test-{uuid.uuid4().hex[:8]}", tenant_id=f"t-{uuid.uuid4()}", **kwargs
+    )
+    return Tenant(tenant_id, key, system)
+
+
+async def eventually(
+    probe: Callable[[], Any], *, timeout_s: float = 30.0, interval_s: float = 0.1
+) -> Any:
+    """Poll ``probe`` (sync or async) until it returns a truthy value; fail after a timeout."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s; last value: {last!r}")
+
+
+class TopicTail:
+    """Reads a topic from its end at creation time: what is published from now on."""
+
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self.topic = topic
+        self._bootstrap = bootstrap_servers
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
+        )
+        self.records: list[ConsumerRecord[bytes, bytes]] = []
+
+    async def __aenter__(self) -> TopicTail:
+        await self._consumer.start()
+        partitions = await partitions_of(self._bootstrap, self.topic)
+        assigned = [TopicPartition(self.topic, p) for p in partitions]
+        self._consumer.assign(assigned)
+        await self._consumer.seek_to_end(*assigned)
+        for tp in assigned:
+            await self._consumer.position(tp)  # resolve the end offsets now, not lazily
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+
+    async def collect(
+        self,
+        matches: Callable[[dict[str, str], ConsumerRecord[bytes, bytes]], bool],
+        *,
+        until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+        timeout_s: float = 30.0,
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """Read matching records until ``until(records)`` holds, then read for a short grace
+        period more, so that a duplicate published just after would be seen too."""
+        deadline = time.monotonic() + timeout_s
+        satisfied_at: float | None = None
+        while time.monotonic() < deadline:
+            batches = await self._consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    if matches(header_map(record.headers), record):
+                        self.records.append(record)
+            if satisfied_at is None and until(self.records):
+                satisfied_at = time.monotonic()
+            if satisfied_at is not None and time.monotonic() - satisfied_at > 1.0:
+                return self.records
+        raise AssertionError(
+            f"{self.topic}: condition not met within {timeout_s}s ({len(self.records)} records)"
+        )
+
+
+async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = sorted(p["partition"] for p in description["partitions"])
+    assert partitions, f"topic {topic} has no partitions"
+    return partitions
+
+
+def of_tenant(tenant_id: str) -> Callable[[dict[str, str], Any], bool]:
+    return lambda headers, _record: headers.get("ce_tenantid") == tenant_id
