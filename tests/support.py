@@ -32,7 +32,7 @@ from accountpulse.common.auth import create_tenant
 from accountpulse.common.db import Sessions
 from accountpulse.common.messaging.envelope import header_map
 
-TEST_STATE = REPO_ROOT / ".stack-test"
+TEST_STATE = REPO_ROOT / os.environ.get("TEST_STACK_DIR", ".stack-test")
 TEST_SERVICE_PORTS = {
     "ingestion": 18001,
     "scoring": 18002,
@@ -64,7 +64,7 @@ def _docker() -> bool:
 @contextmanager
 def _local_stack() -> Iterator[dict[str, str]]:
     stack = [sys.executable, str(REPO_ROOT / "deploy/local/stack.py")]
-    where = ["--dir", ".stack-test"]
+    where = ["--dir", str(TEST_STATE.relative_to(REPO_ROOT))]
     ports = ["--kafka-port", os.environ.get("TEST_KAFKA_PORT", "19092"),
              "--pg-port", os.environ.get("TEST_PG_PORT", "15432")]  # fmt: skip
     subprocess.run([*stack, "up", *where, *ports], check=True)

@@ -43,10 +43,11 @@ async def test_scoring_killed_mid_stream_applies_every_revenue_event_exactly_onc
             timeout_s=120,
         )
         system.kill("scoring")  # SIGKILL: no shutdown, no flush, mid-batch
+        total = ACCOUNTS * (1 + LINES_PER_ACCOUNT)
+        assert not await _snapshot_count(owner_sessions, tenant.id, total), "killed too late"
         await asyncio.sleep(1.0)
         await asyncio.to_thread(system.start, "scoring")
         await sender
-        total = ACCOUNTS * (1 + LINES_PER_ACCOUNT)
         await eventually(lambda: _snapshot_count(owner_sessions, tenant.id, total), timeout_s=180)
 
         versions = await _snapshot_versions(owner_sessions, tenant.id)

@@ -6,6 +6,7 @@ validation errors name each field and the rule it broke.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -13,6 +14,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -186,26 +188,24 @@ class BodySizeLimit:
             await self._too_large(scope, receive, send)
             return
         received = 0
-        started = False
+        answered = False  # once we sent the 413, whatever the app sends is dropped
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, answered
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise _BodyTooLarge
+            if received > self.max_bytes and not answered:
+                answered = True
+                await self._too_large(scope, receive, send)
+                return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: MutableMapping[str, Any]) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: MutableMapping[str, Any]) -> None:
+            if not answered:
+                await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await self._too_large(scope, receive, send)
+        with contextlib.suppress(ClientDisconnect):
+            await self.app(scope, limited_receive, guarded_send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
@@ -216,7 +216,3 @@ class BodySizeLimit:
             instance=scope["path"],
         )
         await response(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
