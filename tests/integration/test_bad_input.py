@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import orjson
@@ -149,7 +150,7 @@ async def test_a_too_large_body_is_a_413_problem_and_writes_nothing(tenant: Tena
     huge = {"name": "ACME", "custom_attributes": {"blob": "x" * 2_000_000}}
     assert_problem(await client.put("/v1/accounts/a1", json=huge), 413)
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"name": "ACME", "region": "'
         for _ in range(40):
             yield b"y" * 50_000

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from typing import Any
 
+import httpx
 import orjson
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 from support import Tenant, TopicTail, eventually, of_tenant
@@ -85,20 +87,22 @@ async def test_one_revenue_change_scores_stales_the_plan_and_alerts_the_owner_in
     assert services == {"ingestion", "scoring", "planning", "notification"}
 
 
-async def _score_version(client, version: int):  # type: ignore[no-untyped-def]
+async def _score_version(client: httpx.AsyncClient, version: int) -> dict[str, Any] | None:
     response = await client.get("/v1/accounts/acme/score")
-    if response.status_code == 200 and response.json()["account_version"] >= version:
-        return response.json()
-    return None
+    score: dict[str, Any] = response.json()
+    return score if response.status_code == 200 and score["account_version"] >= version else None
 
 
-async def _stale_plan(client):  # type: ignore[no-untyped-def]
-    plan = (await client.get("/v1/accounts/acme/plan")).json()
+async def _stale_plan(client: httpx.AsyncClient) -> dict[str, Any] | None:
+    plan: dict[str, Any] = (await client.get("/v1/accounts/acme/plan")).json()
     return plan if plan["stale"] else None
 
 
-async def _inbox(client, recipient: str):  # type: ignore[no-untyped-def]
-    return (await client.get("/v1/inbox", params={"recipient": recipient})).json()["items"]
+async def _inbox(client: httpx.AsyncClient, recipient: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = (
+        await client.get("/v1/inbox", params={"recipient": recipient})
+    ).json()["items"]
+    return items
 
 
 def _services_in_trace(tenant: Tenant, trace_id: str, expected: int) -> set[str] | None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import date, timedelta
+from typing import TypeAlias
 
+import httpx
+import orjson
+from aiokafka import ConsumerRecord
 from sqlalchemy import text
 from support import System, Tenant, TopicTail, eventually, of_tenant
 
@@ -13,6 +17,7 @@ from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.messaging.envelope import header_map
 from accountpulse.common.messaging.topics import SCORES_CHANGES, SCORES_CURRENT
 
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 ACCOUNTS = 40
 LINES_PER_ACCOUNT = 50  # 2,000 revenue events
 KILL_AFTER_SNAPSHOTS = 300
@@ -79,7 +84,7 @@ async def test_scoring_killed_mid_stream_applies_every_revenue_event_exactly_onc
     assert alerts == dict.fromkeys(ids, 1)
 
 
-async def _send_revenue(client, ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+async def _send_revenue(client: httpx.AsyncClient, ids: list[str]) -> None:
     limit = asyncio.Semaphore(16)
     today = date.today()
 
@@ -137,18 +142,17 @@ async def _alerts_per_account(
     return counts if len(counts) >= accounts else None
 
 
-def _distinct_ids(records: list) -> set[str]:  # type: ignore[type-arg]
+def _distinct_ids(records: list[Record]) -> set[str]:
     return {header_map(r.headers)["ce_id"] for r in records}
 
 
-def _distinct(records: list) -> list:  # type: ignore[type-arg]
-    seen: dict[str, object] = {}
+def _distinct(records: list[Record]) -> list[Record]:
+    seen: dict[str, Record] = {}
     for record in records:
         seen.setdefault(header_map(record.headers)["ce_id"], record)
     return list(seen.values())
 
 
-def _payload_field(record, name: str) -> str:  # type: ignore[no-untyped-def]
-    import orjson
-
+def _payload_field(record: Record, name: str) -> str:
+    assert record.value is not None
     return str(orjson.loads(record.value)[name])

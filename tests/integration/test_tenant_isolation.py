@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
+import httpx
 import pytest
 from support import System, Tenant, eventually, new_tenant
 
@@ -56,8 +59,11 @@ async def test_tenant_b_cannot_read_list_or_change_anything_of_tenant_a(
         await b.close()
 
 
-async def _inbox(client, recipient: str):  # type: ignore[no-untyped-def]
-    return (await client.get("/v1/inbox", params={"recipient": recipient})).json()["items"]
+async def _inbox(client: httpx.AsyncClient, recipient: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = (
+        await client.get("/v1/inbox", params={"recipient": recipient})
+    ).json()["items"]
+    return items
 
 
 @pytest.mark.parametrize(

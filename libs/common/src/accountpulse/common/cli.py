@@ -125,6 +125,21 @@ def create_tenant_command(
     typer.echo(f"API_KEY={key}")
 
 
+@admin.command("tail")
+def tail_topic(
+    topic: str,
+    from_beginning: Annotated[bool, typer.Option(help="Start at the oldest record")] = False,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's events")] = None,
+    limit: Annotated[int, typer.Option(help="Stop after this many records (0: never)")] = 0,
+) -> None:
+    """Print the events of a topic as they arrive: CloudEvents attributes and payload."""
+    from accountpulse.common.messaging.tail import follow
+
+    asyncio.run(
+        follow(ServiceSettings().kafka_bootstrap_servers, topic, from_beginning, tenant, limit)
+    )
+
+
 @admin.command("trace")
 def show_trace(
     trace_id: str,

@@ -1,0 +1,247 @@
+"""The outbox relay and the consumer runner against the real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from support import TopicTail, eventually, of_tenant
+
+from accountpulse.common.db import (
+    Sessions,
+    asyncpg_dsn,
+    create_engine,
+    create_sessions,
+    tenant_transaction,
+)
+from accountpulse.common.events import RevenueRecorded
+from accountpulse.common.messaging.consumer import ConsumerRunner, RetryPolicy
+from accountpulse.common.messaging.envelope import (
+    Envelope,
+    build_headers,
+    encode_payload,
+    header_map,
+    record_key,
+)
+from accountpulse.common.messaging.outbox import (
+    OutboxRelay,
+    add_event,
+    create_producer,
+    pending_count,
+)
+from accountpulse.common.messaging.topics import (
+    ACCOUNTS_CHANGES,
+    TopicSpec,
+    dead_letter_topic,
+    ensure_topics,
+)
+from accountpulse.common.migrations import messaging_tables, schema_and_grants, tenant_rls
+
+
+@dataclass
+class Kit:
+    schema: str
+    topic: str
+    sessions: Sessions
+    producer: AIOKafkaProducer
+    bootstrap: str
+    tenant: str
+
+
+@pytest.fixture
+async def kit(infra: dict[str, str]) -> AsyncIterator[Kit]:
+    """A scratch schema with the messaging tables and an ``effects`` table, and a fresh topic."""
+    schema = f"kit_{uuid.uuid4().hex[:10]}"
+    owner = await asyncpg.connect(asyncpg_dsn(infra["MIGRATIONS_DATABASE_URL"]))
+    try:
+        for statement in [
+            *schema_and_grants(schema, "accountpulse_app"),
+            *messaging_tables(schema),
+            f"CREATE TABLE {schema}.effects (tenant_id text, account_id text, version int)",
+            *tenant_rls(schema, "effects"),
+        ]:
+            await owner.execute(statement)
+    finally:
+        await owner.close()
+    topic = f"kit.{schema}.v1"
+    await ensure_topics(infra["KAFKA_BOOTSTRAP_SERVERS"], (TopicSpec(topic, partitions=3),))
+    engine = create_engine(infra["DATABASE_URL"], pool_size=4)
+    producer = create_producer(infra["KAFKA_BOOTSTRAP_SERVERS"], client_id=schema)
+    await producer.start()
+    yield Kit(
+        schema,
+        topic,
+        create_sessions(engine),
+        producer,
+        infra["KAFKA_BOOTSTRAP_SERVERS"],
+        f"{schema}-tenant",
+    )
+    await producer.stop()
+    await engine.dispose()
+
+
+def revenue(account_id: str, version: int) -> RevenueRecorded:
+    return RevenueRecorded(
+        account_id=account_id,
+        version=version,
+        line_id=f"{account_id}-{version}",
+        booked_on=date(2026, 1, 1),
+        amount="1.00",
+        original_amount="1.00",
+        original_currency="EUR",
+    )
+
+
+async def send(kit: Kit, payload: RevenueRecorded, event_id: str) -> None:
+    headers = build_headers(
+        event_id=event_id,
+        source="/test",
+        event_type=payload.event_type,
+        time=datetime.now(UTC),
+        subject=payload.account_id,
+        tenant_id=kit.tenant,
+        trace_headers={},
+    )
+    await kit.producer.send_and_wait(
+        kit.topic,
+        value=encode_payload(payload),
+        key=record_key(kit.tenant, payload.account_id),
+        headers=headers,
+    )
+
+
+async def record_effect(session: AsyncSession, envelope: Envelope) -> None:
+    event = envelope.payload
+    assert isinstance(event, RevenueRecorded)
+    if event.account_id == "poison":
+        raise RuntimeError("this account always fails")
+    await session.execute(
+        text(
+            "INSERT INTO {schema}.effects VALUES (:t, :a, :v)".replace(
+                "{schema}", session.info["schema"]
+            )
+        ),
+        {"t": envelope.tenant_id, "a": event.account_id, "v": event.version},
+    )
+
+
+def runner(kit: Kit, group: str) -> ConsumerRunner:
+    async def handler(session: AsyncSession, envelope: Envelope) -> None:
+        session.info["schema"] = kit.schema
+        await record_effect(session, envelope)
+
+    return ConsumerRunner(
+        group=group,
+        topics=[kit.topic],
+        handlers={"revenue.recorded": handler},
+        schema=kit.schema,
+        sessions=kit.sessions,
+        producer=kit.producer,
+        bootstrap_servers=kit.bootstrap,
+        retry=RetryPolicy(max_retries=3, backoff_ms=10),
+    )
+
+
+async def effects(kit: Kit) -> list[tuple[str, int]]:
+    async with tenant_transaction(kit.sessions, kit.tenant) as session:
+        rows = await session.execute(
+            text(f"SELECT account_id, version FROM {kit.schema}.effects ORDER BY 1, 2")
+        )
+    return [(r.account_id, r.version) for r in rows]
+
+
+async def run_until(
+    consumer: ConsumerRunner, condition: Callable[[], Awaitable[bool]], timeout_s: float = 30.0
+) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await eventually(condition, timeout_s=timeout_s)
+    finally:
+        stop.set()
+        await task
+
+
+async def test_a_redelivered_event_takes_effect_once(kit: Kit) -> None:
+    await send(kit, revenue("acme", 1), "event-1")
+    await send(kit, revenue("acme", 1), "event-1")  # the same event delivered again
+    await send(kit, revenue("acme", 2), "event-2")
+    consumer = runner(kit, f"{kit.schema}-group")
+    await run_until(consumer, lambda: _has(kit, 2))
+    assert await effects(kit) == [("acme", 1), ("acme", 2)]
+
+    # A second run of the same group starts after the committed offsets: nothing is re-applied.
+    await send(kit, revenue("acme", 3), "event-3")
+    await run_until(runner(kit, f"{kit.schema}-group"), lambda: _has(kit, 3))
+    assert await effects(kit) == [("acme", 1), ("acme", 2), ("acme", 3)]
+
+
+async def test_an_event_that_keeps_failing_is_dead_lettered_after_its_retries_and_the_partition_flows(
+    kit: Kit,
+) -> None:
+    group = f"{kit.schema}-group"
+    await send(kit, revenue("poison", 1), "bad-1")
+    await send(kit, revenue("poison", 2), "good-after-bad")  # same key → same partition
+    consumer = runner(kit, group)
+    await ensure_topics(
+        kit.bootstrap, (TopicSpec(dead_letter_topic(kit.topic, group), partitions=1),)
+    )
+    async with TopicTail(kit.bootstrap, dead_letter_topic(kit.topic, group)) as dlq:
+        await send(kit, revenue("fine", 1), "fine-1")
+        await run_until(consumer, lambda: _has(kit, 1))
+        letters = await dlq.collect(lambda h, r: True, until=lambda found: len(found) >= 2)
+    reasons = {header_map(r.headers)["ce_id"]: header_map(r.headers) for r in letters}
+    assert set(reasons) == {"bad-1", "good-after-bad"}
+    assert reasons["bad-1"]["dlq_reason"] == "failed"
+    assert reasons["bad-1"]["dlq_attempts"] == "4"  # the first try and 3 retries
+    assert "this account always fails" in reasons["bad-1"]["dlq_error"]
+    assert await effects(kit) == [("fine", 1)]
+
+
+async def test_the_relay_publishes_in_order_with_the_writers_trace_and_marks_rows_sent(
+    kit: Kit,
+) -> None:
+    provider = TracerProvider()
+    tracer = provider.get_tracer("test")
+    # add_event publishes to the payload's own topic, accounts.changes.v1
+    async with TopicTail(kit.bootstrap, ACCOUNTS_CHANGES) as tail:
+        with tracer.start_as_current_span("writer") as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            for version in range(1, 31):
+                async with tenant_transaction(kit.sessions, kit.tenant) as session:
+                    await add_event(
+                        session,
+                        schema=kit.schema,
+                        tenant_id=kit.tenant,
+                        payload=revenue("ordered", version),
+                    )
+        assert await pending_count(kit.sessions, kit.schema) == 30
+        relay = OutboxRelay(
+            schema=kit.schema,
+            source="/test",
+            sessions=kit.sessions,
+            producer=kit.producer,
+            database_url="postgresql://unused",
+            batch_size=7,
+        )
+        while await relay.publish_batch():
+            pass
+        records = await tail.collect(of_tenant(kit.tenant), until=lambda found: len(found) >= 30)
+    assert [RevenueRecorded.model_validate_json(r.value).version for r in records] == list(
+        range(1, 31)
+    )
+    assert {header_map(r.headers)["traceparent"].split("-")[1] for r in records} == {trace_id}
+    assert await pending_count(kit.sessions, kit.schema) == 0
+
+
+async def _has(kit: Kit, count: int) -> bool:
+    return len(await effects(kit)) >= count
