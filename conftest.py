@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from support import System, Tenant, infrastructure, migrate, new_tenant, start_system
 
+from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions, create_engine, create_sessions
 
 
@@ -32,6 +33,15 @@ async def owner_sessions(infra: dict[str, str]) -> AsyncIterator[Sessions]:
     engine = create_engine(infra["MIGRATIONS_DATABASE_URL"], pool_size=4)
     yield create_sessions(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+def service_clock(system: System) -> Iterator[OffsetClock]:
+    """The running services' clock, to move in a test; put back to real time afterwards."""
+    clock = system.clock
+    clock.move(-clock.offset())
+    yield clock
+    clock.move(-clock.offset())
 
 
 @pytest.fixture

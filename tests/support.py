@@ -29,6 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from processes import REPO_ROOT, ServiceProcess, read_env_file, run_admin, service_processes
 
 from accountpulse.common.auth import create_tenant
+from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions
 from accountpulse.common.messaging.envelope import header_map
 
@@ -110,6 +111,11 @@ class System:
     processes: dict[str, ServiceProcess]
     spans_file: Path
 
+    @property
+    def clock(self) -> OffsetClock:
+        """The clock of every running service: ``system.clock.move(timedelta(days=14))``."""
+        return OffsetClock(Path(self.env["CLOCK_OFFSET_FILE"]))
+
     def url(self, service: str) -> str:
         return self.processes[service].url
 
@@ -135,6 +141,8 @@ def start_system(env: dict[str, str]) -> System:
         "CONSUMER_RETRY_BACKOFF_MS": "20",
         "OUTBOX_POLL_INTERVAL_S": "0.5",
         "API_KEY_CACHE_SECONDS": "0",
+        "SCHEDULER_INTERVAL_S": "1",
+        "CLOCK_OFFSET_FILE": str(TEST_STATE / f"clock-{run_id}"),
         "LOG_LEVEL": "INFO",
     }
     ports = {name: _free_port() for name in ("ingestion", "scoring", "planning", "notification")}

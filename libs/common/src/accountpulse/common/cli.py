@@ -125,6 +125,27 @@ def create_tenant_command(
     typer.echo(f"API_KEY={key}")
 
 
+@admin.command("schemas")
+def write_schemas(
+    out: Annotated[Path, typer.Option(help="Folder for asyncapi.json and events/*.json")] = Path(
+        "docs"
+    ),
+) -> None:
+    """Write the JSON Schema of every event payload and the AsyncAPI document of all topics."""
+    import orjson
+
+    from accountpulse.common.events.docs import asyncapi, json_schemas
+
+    options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+    (out / "events").mkdir(parents=True, exist_ok=True)
+    for event_type, schema in json_schemas().items():
+        (out / "events" / f"{event_type}.json").write_bytes(
+            orjson.dumps(schema, option=options) + b"\n"
+        )
+    (out / "asyncapi.json").write_bytes(orjson.dumps(asyncapi(), option=options) + b"\n")
+    console.print(f"[green]wrote[/] {out}/asyncapi.json and {out}/events/*.json")
+
+
 @admin.command("tail")
 def tail_topic(
     topic: str,

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.base import RequestResponseEndpoint
 
 from accountpulse.common.auth import Authenticator
-from accountpulse.common.clock import Clock, system_clock
+from accountpulse.common.clock import Clock, clock_for, system_clock
 from accountpulse.common.db import Sessions, create_engine, create_sessions
 from accountpulse.common.health import Check, health_router
 from accountpulse.common.logs import configure_logging
@@ -31,6 +31,7 @@ from accountpulse.common.messaging.consumer import ConsumerRunner, EventHandler,
 from accountpulse.common.messaging.outbox import OutboxRelay, create_producer
 from accountpulse.common.messaging.topics import ensure_topics
 from accountpulse.common.problems import BodySizeLimit, install_problem_handlers
+from accountpulse.common.scheduler import PeriodicJob, run_periodically
 from accountpulse.common.settings import ServiceSettings
 from accountpulse.common.telemetry import TraceResponseHeader, instrument, setup_tracing
 
@@ -65,13 +66,12 @@ class ServiceSpec:
     version: str
     routers: Callable[[Runtime], Sequence[APIRouter]]
     subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda _: ()
+    jobs: Callable[[Runtime], Sequence[PeriodicJob]] = lambda _: ()
     migrations_dir: Path | None = None
     body_limit_exempt_paths: tuple[str, ...] = field(default=())
 
 
-def create_app(
-    spec: ServiceSpec, settings: ServiceSettings, clock: Clock = system_clock
-) -> FastAPI:
+def create_app(spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
     configure_logging(spec.name, settings.log_level)
     provider = setup_tracing(spec.name)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
@@ -80,7 +80,7 @@ def create_app(
         engine=engine,
         sessions=create_sessions(engine),
         producer=create_producer(settings.kafka_bootstrap_servers, client_id=spec.name),
-        clock=clock,
+        clock=clock or clock_for(settings.clock_offset_file, settings.environment),
     )
     stop = asyncio.Event()
     runners = [
@@ -114,6 +114,12 @@ def create_app(
         )
         tasks = [asyncio.create_task(relay.run(stop), name=f"{spec.name}-outbox-relay")]
         tasks += [asyncio.create_task(r.run(stop), name=r.group) for r in runners]
+        tasks += [
+            asyncio.create_task(
+                run_periodically(engine, job, settings.scheduler_interval_s, stop), name=job.name
+            )
+            for job in spec.jobs(runtime)
+        ]
         for task in tasks:
             task.add_done_callback(_exit_on_crash)
         log.info("service started", extra={"port": getattr(settings, "http_port", None)})

@@ -37,6 +37,8 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(1.0, gt=0)
     outbox_retention_hours: float = Field(24.0, ge=0)
     api_key_cache_seconds: float = Field(10.0, ge=0)
+    scheduler_interval_s: float = Field(60.0, gt=0)
+    clock_offset_file: str | None = None
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_in_production(self) -> ServiceSettings:

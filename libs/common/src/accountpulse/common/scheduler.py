@@ -1,0 +1,57 @@
+"""Periodic jobs that run in every replica but fire once at a time across all of them.
+
+Each tick takes a PostgreSQL session-level advisory lock named after the job; a replica that
+cannot take it skips the tick. Jobs must be idempotent (e.g. add a staleness reason only when
+it is not there yet), so a tick that runs late or twice in a row does no harm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    run: Callable[[], Awaitable[None]]
+    interval_s: float | None = None  # None: the service's SCHEDULER_INTERVAL_S
+
+
+async def run_once_across_replicas(engine: AsyncEngine, job: PeriodicJob) -> bool:
+    """Run the job if no other replica is running it now; returns whether it ran."""
+    async with engine.connect() as connection:
+        locked = await connection.scalar(
+            text("SELECT pg_try_advisory_lock(hashtext(:name))"), {"name": f"job:{job.name}"}
+        )
+        await connection.commit()
+        if not locked:
+            return False
+        try:
+            await job.run()
+        finally:
+            await connection.execute(
+                text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": f"job:{job.name}"}
+            )
+            await connection.commit()
+    return True
+
+
+async def run_periodically(
+    engine: AsyncEngine, job: PeriodicJob, interval_s: float, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            await run_once_across_replicas(engine, job)
+        except Exception:
+            log.exception("periodic job failed", extra={"job": job.name})
+        with contextlib.suppress(TimeoutError):  # the interval passed without a stop
+            await asyncio.wait_for(stop.wait(), timeout=job.interval_s or interval_s)
