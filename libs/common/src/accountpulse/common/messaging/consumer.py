@@ -5,6 +5,10 @@ inbox (a redelivery hits the primary key and is skipped), run the handler, commi
 the database commit is the Kafka offset committed, so the effect of every event happens exactly
 once although delivery is at least once.
 
+Consecutive events of one tenant in a fetched batch are applied in one transaction (one commit
+for up to ``max_run`` events, the main cost of a consumer); if any of them fails, the whole
+transaction is rolled back and they are applied one by one, so a failure is isolated to its event.
+
 Failures: a record that can never be processed (malformed envelope, payload that does not
 validate, :class:`PermanentError` from a handler) goes straight to the dead-letter topic
 ``<topic>.dlq.<group>`` with the reason in headers. Any other error is retried with exponential
@@ -67,6 +71,29 @@ class RetryPolicy:
         return random.uniform(0, ceiling) / 1000
 
 
+@dataclass(frozen=True)
+class _Item:
+    record: ConsumerRecord[bytes, bytes]
+    headers: dict[str, str]
+    envelope: Envelope
+    handler: EventHandler
+
+
+def _runs_of_one_tenant(items: list[_Item], max_run: int) -> list[list[_Item]]:
+    """Consecutive events of the same tenant, in order, at most ``max_run`` per run."""
+    runs: list[list[_Item]] = []
+    for item in items:
+        if (
+            runs
+            and runs[-1][0].envelope.tenant_id == item.envelope.tenant_id
+            and len(runs[-1]) < max_run
+        ):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     """Holds a rebalance until the batch in flight is committed, so no work is done twice."""
 
@@ -94,6 +121,7 @@ class ConsumerRunner:
         bootstrap_servers: str,
         retry: RetryPolicy = RetryPolicy(),
         batch_size: int = 500,
+        max_run: int = 100,
     ) -> None:
         self.group = group
         self._topics = list(topics)
@@ -104,6 +132,7 @@ class ConsumerRunner:
         self._bootstrap = bootstrap_servers
         self._retry = retry
         self._batch_size = batch_size
+        self._max_run = max_run
         self._in_flight = asyncio.Lock()
         self.ready = asyncio.Event()
 
@@ -138,8 +167,11 @@ class ConsumerRunner:
         records: list[ConsumerRecord[bytes, bytes]],
         stop: asyncio.Event,
     ) -> None:
-        for record in records:
-            await self.handle_record(record)
+        pending = [item for record in records if (item := await self._prepare(record))]
+        for run in _runs_of_one_tenant(pending, self._max_run):
+            if not await self._apply_run(run):
+                for item in run:  # something in the run failed: find it, one by one
+                    await self._apply_with_retries(item)
         try:
             await consumer.commit({partition: records[-1].offset + 1})
         except CommitFailedError:
@@ -148,37 +180,52 @@ class ConsumerRunner:
             log.warning("offset commit failed after rebalance", extra={"partition": str(partition)})
 
     async def handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        headers = header_map(record.headers)
-        parent = propagate.extract(headers)
-        token = otel_context.attach(parent)
-        try:
-            with tracer.start_as_current_span(
-                f"{record.topic} process", kind=trace.SpanKind.CONSUMER
-            ) as span:
-                span.set_attribute("messaging.consumer.group.name", self.group)
-                span.set_attribute("messaging.message.id", headers.get("ce_id", ""))
-                await self._handle(record, headers)
-        finally:
-            otel_context.detach(token)
+        """Apply one record on its own (with retries and dead-lettering)."""
+        item = await self._prepare(record)
+        if item is not None:
+            await self._apply_with_retries(item)
 
-    async def _handle(self, record: ConsumerRecord[bytes, bytes], headers: dict[str, str]) -> None:
+    async def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> _Item | None:
+        """Decode a record; dead-letter it if malformed; None when there is nothing to do."""
         if record.value is None:
-            return  # a tombstone on a compacted topic: nothing to apply
+            return None  # a tombstone on a compacted topic: nothing to apply
+        headers = header_map(record.headers)
         try:
             envelope = decode(headers, record.value)
         except MalformedEvent as exc:
             await self._dead_letter(record, reason="malformed", error=str(exc), attempts=0)
-            return
+            return None
         handler = self._handlers.get(envelope.type)
         if handler is None:
             EVENTS_CONSUMED.labels(self.group, envelope.type, "ignored").inc()
-            return
+            return None
+        return _Item(record, headers, envelope, handler)
+
+    async def _apply_run(self, run: list[_Item]) -> bool:
+        """Apply consecutive events of one tenant in ONE transaction (one commit, one fsync
+        for many events); False, with nothing applied, if any of them failed."""
+        if len(run) == 1:
+            return False  # the one-by-one path does the same with retries
+        try:
+            async with tenant_transaction(self._sessions, run[0].envelope.tenant_id) as session:
+                outcomes = [await self._apply_in(session, item) for item in run]
+        except Exception:
+            log.info("a batch failed; applying its events one by one", exc_info=True)
+            return False
+        for item, applied in zip(run, outcomes, strict=True):
+            EVENTS_CONSUMED.labels(
+                self.group, item.envelope.type, "applied" if applied else "duplicate"
+            ).inc()
+        return True
+
+    async def _apply_with_retries(self, item: _Item) -> None:
         attempt = 0
         while True:
             try:
-                applied = await self._apply_once(envelope, handler)
+                async with tenant_transaction(self._sessions, item.envelope.tenant_id) as session:
+                    applied = await self._apply_in(session, item)
             except PermanentError as exc:
-                await self._dead_letter(record, reason="rejected", error=str(exc), attempts=1)
+                await self._dead_letter(item.record, reason="rejected", error=str(exc), attempts=1)
                 return
             except _CONNECTION_ERRORS:
                 log.warning("database unreachable; retrying", exc_info=True)
@@ -187,36 +234,47 @@ class ConsumerRunner:
             except Exception as exc:
                 attempt += 1
                 if attempt > self._retry.max_retries:
-                    log.exception("event failed after retries", extra={"event_id": envelope.id})
+                    log.exception(
+                        "event failed after retries", extra={"event_id": item.envelope.id}
+                    )
                     await self._dead_letter(
-                        record, reason="failed", error=repr(exc), attempts=attempt
+                        item.record, reason="failed", error=repr(exc), attempts=attempt
                     )
                     return
                 await asyncio.sleep(self._retry.delay_s(attempt))
                 continue
             outcome = "applied" if applied else "duplicate"
-            EVENTS_CONSUMED.labels(self.group, envelope.type, outcome).inc()
+            EVENTS_CONSUMED.labels(self.group, item.envelope.type, outcome).inc()
             return
 
-    async def _apply_once(self, envelope: Envelope, handler: EventHandler) -> bool:
-        async with tenant_transaction(self._sessions, envelope.tenant_id) as session:
-            first_time = await session.scalar(
-                text(
-                    f"INSERT INTO {self._schema}.inbox (consumer_group, tenant_id, event_id,"
-                    " event_type) VALUES (:group, :tenant_id, :event_id, :event_type)"
-                    " ON CONFLICT DO NOTHING RETURNING true"
-                ),
-                {
-                    "group": self.group,
-                    "tenant_id": envelope.tenant_id,
-                    "event_id": envelope.id,
-                    "event_type": envelope.type,
-                },
-            )
-            if not first_time:
-                return False
-            await handler(session, envelope)
-        return True
+    async def _apply_in(self, session: AsyncSession, item: _Item) -> bool:
+        """Record the event in the inbox and run its handler, under the producer's trace."""
+        token = otel_context.attach(propagate.extract(item.headers))
+        try:
+            with tracer.start_as_current_span(
+                f"{item.record.topic} process", kind=trace.SpanKind.CONSUMER
+            ) as span:
+                span.set_attribute("messaging.consumer.group.name", self.group)
+                span.set_attribute("messaging.message.id", item.envelope.id)
+                first_time = await session.scalar(
+                    text(
+                        f"INSERT INTO {self._schema}.inbox (consumer_group, tenant_id, event_id,"
+                        " event_type) VALUES (:group, :tenant_id, :event_id, :event_type)"
+                        " ON CONFLICT DO NOTHING RETURNING true"
+                    ),
+                    {
+                        "group": self.group,
+                        "tenant_id": item.envelope.tenant_id,
+                        "event_id": item.envelope.id,
+                        "event_type": item.envelope.type,
+                    },
+                )
+                if not first_time:
+                    return False
+                await item.handler(session, item.envelope)
+                return True
+        finally:
+            otel_context.detach(token)
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], *, reason: str, error: str, attempts: int
