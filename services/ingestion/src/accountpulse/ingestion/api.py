@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
+from pydantic import BaseModel
 
 from accountpulse.common.auth import Reader, Writer
 from accountpulse.common.db import tenant_transaction
 from accountpulse.common.idempotency import fingerprint, idempotent
 from accountpulse.common.problems import InvalidField, NotFound
 from accountpulse.common.service import Runtime
-from accountpulse.ingestion import handlers, store
+from accountpulse.ingestion import erasure, facts, handlers, harmonisation, imports, store
+from accountpulse.ingestion.bulk import AccountWrite, upsert_accounts
 from accountpulse.ingestion.schemas import (
     AccountIn,
     AccountOut,
     AccountPage,
+    BatchIn,
+    BatchResult,
+    ContactIn,
+    ContractIn,
+    DuplicateGroup,
+    EngagementIn,
+    FactOut,
+    ImportOut,
+    MergeIn,
+    NpsIn,
+    OpportunityIn,
+    ReassignIn,
     RevenueIn,
     RevenueOut,
     UserIn,
@@ -136,7 +152,162 @@ def router(runtime: Runtime) -> APIRouter:
                 request_fingerprint=fingerprint("PUT", request.url.path, body.model_dump()),
             )
 
+    _fact_routes(api, runtime)
+    _portfolio_routes(api, runtime)
     return api
+
+
+def _fact_routes(api: APIRouter, runtime: Runtime) -> None:
+    """``POST /v1/accounts/{id}/<fact>`` for every fact kind, and ``GET`` to list them."""
+    writers: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[FactOut]], str]] = {
+        "engagement": (EngagementIn, facts.record_engagement, "engagement.recorded"),
+        "nps": (NpsIn, facts.record_nps, "nps.recorded"),
+        "contracts": (ContractIn, facts.record_contract, "contract.changed"),
+        "opportunities": (OpportunityIn, facts.record_opportunity, "opportunity.changed"),
+        "contacts": (ContactIn, facts.record_contact, "contact.changed"),
+    }
+    for kind, (model, write_fact, event) in writers.items():
+        _add_fact_route(api, runtime, kind, model, write_fact, event)
+
+    @api.get("/accounts/{external_id}/{kind}")
+    async def list_facts(
+        external_id: ExternalIdPath,
+        kind: Literal["revenue", "engagement", "nps", "contracts", "opportunities", "contacts"],
+        principal: Reader,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    ) -> dict[str, object]:
+        """The facts of one kind recorded for an account."""
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+            if await store.get_account(session, principal.tenant_id, external_id) is None:
+                raise NotFound(f"Account '{external_id}' does not exist.")
+            items = await facts.list_facts(session, principal.tenant_id, external_id, kind, limit)
+        return {"items": items}
+
+    @api.delete("/accounts/{external_id}/contacts/{contact_id}", response_model=FactOut)
+    async def erase_contact(
+        external_id: ExternalIdPath, contact_id: ExternalIdPath, principal: Writer
+    ) -> FactOut:
+        """Erase a person (GDPR): their personal data is removed, the erasure is audited."""
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+            return await facts.erase_contact(
+                session, principal, external_id, contact_id, runtime.clock
+            )
+
+
+def _add_fact_route(
+    api: APIRouter,
+    runtime: Runtime,
+    kind: str,
+    model: type[BaseModel],
+    write_fact: Callable[..., Awaitable[FactOut]],
+    event: str,
+) -> None:
+    async def post_fact(
+        external_id: ExternalIdPath,
+        body: Any,
+        principal: Writer,
+        request: Request,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+
+            async def write() -> tuple[int, object]:
+                out = await write_fact(session, principal, external_id, body, runtime.clock)
+                return 201, out.model_dump(mode="json")
+
+            return await idempotent(
+                session,
+                schema=store.SCHEMA,
+                tenant_id=principal.tenant_id,
+                key=idempotency_key,
+                write=write,
+                request_fingerprint=fingerprint("POST", request.url.path, body.model_dump()),
+            )
+
+    post_fact.__annotations__["body"] = model
+    api.add_api_route(
+        f"/accounts/{{external_id}}/{kind}",
+        post_fact,
+        methods=["POST"],
+        status_code=201,
+        response_model=FactOut,
+        name=f"record_{kind}",
+        summary=f"Record {kind} for an account",
+        description=f"Publishes `{event}`.",
+    )
+
+
+def _portfolio_routes(api: APIRouter, runtime: Runtime) -> None:
+    """Batches, imports, harmonisation, reassignment and erasure."""
+
+    @api.post("/accounts:batch")
+    async def batch(body: BatchIn, principal: Writer) -> dict[str, list[BatchResult]]:
+        """Create or replace up to 1,000 accounts in one transaction; a result per item."""
+        ids = [item.external_id for item in body.items]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i, x in enumerate(ids) if ids.index(x) != i)
+            raise InvalidField(f"items.{dup}.external_id", "unique", "listed twice in the batch")
+        writes = [
+            AccountWrite(item.external_id, AccountIn(**item.model_dump(exclude={"external_id"})))
+            for item in body.items
+        ]
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+            results = await upsert_accounts(session, principal, writes, runtime.clock)
+        return {"items": results}
+
+    @api.get("/accounts:duplicates")
+    async def duplicates(
+        principal: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> dict[str, list[DuplicateGroup]]:
+        """Likely duplicates: the same web domain, or a near-identical name in one country."""
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+            return {
+                "items": await harmonisation.find_duplicates(session, principal.tenant_id, limit)
+            }
+
+    @api.post("/accounts:merge")
+    async def merge(body: MergeIn, principal: Writer) -> AccountOut:
+        """Merge accounts into a survivor; all history is kept and re-pointed."""
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+            await harmonisation.merge_accounts(session, principal, body, runtime.clock)
+            row = await store.get_account(session, principal.tenant_id, body.survivor_id)
+        return handlers.account_out(row)
+
+    @api.post("/accounts/{external_id}:reassign", response_model=AccountOut)
+    async def reassign(
+        external_id: ExternalIdPath, body: ReassignIn, principal: Writer
+    ) -> AccountOut:
+        """Give the account another owner. Publishes `account.owner_changed`."""
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+            return await handlers.reassign_account(
+                session, principal, external_id, body, runtime.clock
+            )
+
+    @api.delete("/accounts/{external_id}", status_code=204)
+    async def erase(external_id: ExternalIdPath, principal: Writer) -> Response:
+        """Erase the account and all its data in every service (GDPR); audited."""
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+            await erasure.erase_account(session, principal, external_id, runtime.clock)
+        return Response(status_code=204)
+
+    @api.post("/imports", status_code=202, response_model=ImportOut)
+    async def start_import(request: Request, principal: Writer) -> ImportOut:
+        """Upload NDJSON (`application/x-ndjson`, one account per line, optionally with a
+        `revenue` array) or CSV (`text/csv`, a header line of account fields) of any size.
+        Answers 202 once the upload is durable; follow `GET /v1/imports/{id}`."""
+        fmt = imports.format_of(request.headers.get("content-type"))
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+            import_id = await imports.upload(
+                session, principal, fmt, request.stream(), runtime.clock
+            )
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+            return await imports.get_import(session, principal.tenant_id, import_id)
+
+    @api.get("/imports/{import_id}", response_model=ImportOut)
+    async def get_import(import_id: UUID, principal: Reader) -> ImportOut:
+        """Progress: rows read, accepted, rejected (with line numbers and reasons)."""
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+            return await imports.get_import(session, principal.tenant_id, str(import_id))
 
 
 def _encode_cursor(external_id: str) -> str:

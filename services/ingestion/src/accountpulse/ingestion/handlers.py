@@ -7,7 +7,6 @@ outbox in the same transaction; the relay publishes it after commit.
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -25,7 +24,16 @@ from accountpulse.common.events import (
 from accountpulse.common.messaging.outbox import add_event
 from accountpulse.common.problems import Conflict, InvalidField, NotFound
 from accountpulse.ingestion import store
-from accountpulse.ingestion.schemas import AccountIn, AccountOut, RevenueIn, RevenueOut, UserIn
+from accountpulse.ingestion.audit import audit
+from accountpulse.ingestion.facts import to_reporting
+from accountpulse.ingestion.schemas import (
+    AccountIn,
+    AccountOut,
+    ReassignIn,
+    RevenueIn,
+    RevenueOut,
+    UserIn,
+)
 
 SCHEMA = store.SCHEMA
 
@@ -98,6 +106,51 @@ async def upsert_account(
     return out, existing is None
 
 
+async def reassign_account(
+    session: AsyncSession, principal: Principal, external_id: str, body: ReassignIn, clock: Clock
+) -> AccountOut:
+    """Move an account to another owner (e.g. a restructure step). Publishes
+    ``account.owner_changed``; a reassignment to the current owner changes nothing."""
+    account = await store.lock_account(session, principal.tenant_id, external_id)
+    if account is None or account.merged_into is not None:
+        raise NotFound(f"Account '{external_id}' does not exist.")
+    if account.owner_id == body.owner_id:
+        return account_out(account)
+    version, now = account.version + 1, clock()
+    await session.execute(
+        update(store.accounts)
+        .where(
+            store.accounts.c.tenant_id == principal.tenant_id,
+            store.accounts.c.external_id == external_id,
+        )
+        .values(
+            owner_id=body.owner_id, version=version, updated_at=now, updated_by=principal.key_id
+        )
+    )
+    await add_event(
+        session,
+        schema=SCHEMA,
+        tenant_id=principal.tenant_id,
+        clock=clock,
+        payload=AccountOwnerChanged(
+            account_id=external_id,
+            version=version,
+            previous_owner_id=account.owner_id,
+            owner_id=body.owner_id,
+        ),
+    )
+    await audit(
+        session,
+        principal,
+        "account.reassigned",
+        f"account:{external_id}",
+        clock,
+        reason=body.reason,
+        owner_id=body.owner_id,
+    )
+    return account_out(await store.get_account(session, principal.tenant_id, external_id))
+
+
 async def record_revenue(
     session: AsyncSession,
     principal: Principal,
@@ -107,9 +160,9 @@ async def record_revenue(
 ) -> RevenueOut:
     tenant_id, now = principal.tenant_id, clock()
     account = await store.lock_account(session, tenant_id, external_id)
-    if account is None:
+    if account is None or account.merged_into is not None:
         raise NotFound(f"Account '{external_id}' does not exist.")
-    amount = _to_reporting_currency(body, await store.reporting_currency(session))
+    amount = to_reporting(body.amount, body, await store.reporting_currency(session), "amount")
     line_id = body.line_id or str(uuid.uuid4())
     version = account.version + 1
     inserted = await session.scalar(
@@ -155,21 +208,6 @@ async def record_revenue(
     )
     await add_event(session, schema=SCHEMA, tenant_id=tenant_id, payload=event, clock=clock)
     return RevenueOut(**event.model_dump(exclude={"version"}), account_version=version)
-
-
-def _to_reporting_currency(body: RevenueIn, reporting: str) -> Decimal:
-    """Never mix currencies silently: a foreign amount needs the caller's rate."""
-    if body.currency == reporting:
-        if body.fx_rate is not None and body.fx_rate != 1:
-            raise InvalidField("fx_rate", "must_be_one", f"{reporting} is the reporting currency")
-        return body.amount
-    if body.fx_rate is None:
-        raise InvalidField(
-            "fx_rate",
-            "required_for_foreign_currency",
-            f"{body.currency} is not the reporting currency {reporting}; give the rate",
-        )
-    return (body.amount * body.fx_rate).quantize(Decimal("0.01"))
 
 
 async def upsert_user(

@@ -47,16 +47,21 @@ class AccountPage(BaseModel):
     next_cursor: str | None
 
 
-class RevenueIn(_Body):
+class MoneyIn(_Body):
+    """An amount in any currency; converted to the tenant's reporting currency on the way in."""
+
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    fx_rate: Decimal | None = Field(
+        None, gt=0, description="Units of reporting currency per unit of `currency`"
+    )
+
+
+class RevenueIn(MoneyIn):
     line_id: str | None = Field(
         None, min_length=1, max_length=200, description="Your id of the line; makes retries safe"
     )
     booked_on: date
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
-    fx_rate: Decimal | None = Field(
-        None, gt=0, description="Units of reporting currency per unit of `currency`"
-    )
     product: str | None = Field(None, max_length=200)
     kind: Literal["new", "expansion", "renewal", "one_off"] = "new"
 
@@ -89,3 +94,115 @@ class UserOut(UserIn):
     model_config = ConfigDict(extra="ignore")
     user_id: str
     version: int
+
+
+EngagementSignal = Literal[
+    "web_visit",
+    "social_interaction",
+    "meeting",
+    "email",
+    "event_attendance",
+    "support_ticket_opened",
+    "support_ticket_resolved",
+    "product_usage",
+]
+
+
+class EngagementIn(_Body):
+    signal_id: str | None = Field(None, min_length=1, max_length=200)
+    signal: EngagementSignal
+    occurred_on: date
+    count: int = Field(1, ge=0, le=1_000_000)
+    resolution_hours: Decimal | None = Field(
+        None, ge=0, description="For support_ticket_resolved: time to resolution"
+    )
+
+
+class NpsIn(_Body):
+    response_id: str | None = Field(None, min_length=1, max_length=200)
+    score: int = Field(ge=0, le=10)
+    responded_on: date
+    contact_id: str | None = Field(None, min_length=1, max_length=200)
+    comment: str | None = Field(None, max_length=5000)
+
+
+class ContractIn(MoneyIn):
+    contract_id: str = Field(min_length=1, max_length=200)
+    starts_on: date
+    ends_on: date | None = None
+    arr: Decimal = Field(ge=0, max_digits=18, decimal_places=2)
+    auto_renew: bool = False
+    notice_period_days: int = Field(0, ge=0, le=3650)
+
+
+class OpportunityIn(MoneyIn):
+    opportunity_id: str = Field(min_length=1, max_length=200)
+    stage: str = Field(min_length=1, max_length=100)
+    amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2)
+    expected_close_on: date | None = None
+    outcome: Literal["open", "won", "lost"] = "open"
+
+
+class ContactIn(_Body):
+    contact_id: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(None, max_length=300)
+    email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(None, max_length=50)
+    role: str | None = Field(None, max_length=200)
+    department: str | None = Field(None, max_length=200, description="Buying center")
+    decision_power: Literal["decision_maker", "influencer", "user", "gatekeeper"] | None = None
+    sentiment: Literal["positive", "neutral", "negative"] | None = None
+    last_contacted_on: date | None = None
+
+
+class FactOut(BaseModel):
+    """What a fact write answers: the fact's id and the account version it produced."""
+
+    id: str
+    account_id: str
+    account_version: int
+
+
+class ReassignIn(_Body):
+    owner_id: str | None = Field(min_length=1, max_length=200)
+    reason: str | None = Field(None, max_length=200)
+
+
+class BatchItem(AccountIn):
+    external_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._~@-]+$")
+
+
+class BatchIn(_Body):
+    items: list[BatchItem] = Field(min_length=1, max_length=1000)
+
+
+class BatchResult(BaseModel):
+    external_id: str
+    status: Literal["created", "updated", "unchanged"]
+    version: int
+
+
+class MergeIn(_Body):
+    survivor_id: str = Field(min_length=1, max_length=200)
+    merged_ids: list[str] = Field(min_length=1, max_length=100)
+
+
+class DuplicateGroup(BaseModel):
+    reason: Literal["same_domain", "similar_name"]
+    key: str
+    account_ids: list[str]
+
+
+class ImportOut(BaseModel):
+    import_id: str
+    kind: str
+    format: str
+    status: Literal["uploading", "processing", "done", "failed"]
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+    total_lines: int | None
+    rejections: list[dict[str, Any]] = Field(description="Line number and reason, first 1,000")
+    created_at: datetime
+    uploaded_at: datetime | None
+    finished_at: datetime | None

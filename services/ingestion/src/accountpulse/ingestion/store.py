@@ -47,6 +47,7 @@ accounts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", Text, nullable=False),
+    Column("merged_into", Text),
 )
 
 revenue_lines = Table(

@@ -57,13 +57,27 @@ async def add_event(
     clock: Clock = system_clock,
 ) -> str:
     """Stage ``payload`` for publication in the caller's transaction; returns the event id."""
-    event_id = str(uuid.uuid4())
-    await session.execute(
-        text(
-            f"INSERT INTO {schema}.outbox (tenant_id, topic, key, event_id, event_type, subject,"
-            " payload, trace_headers, created_at) VALUES (:tenant_id, :topic, :key, :event_id,"
-            " :event_type, :subject, :payload, CAST(:trace_headers AS jsonb), :created_at)"
-        ),
+    (event_id,) = await add_events(
+        session, schema=schema, tenant_id=tenant_id, payloads=[payload], clock=clock
+    )
+    return event_id
+
+
+async def add_events(
+    session: AsyncSession,
+    *,
+    schema: str,
+    tenant_id: str,
+    payloads: Sequence[EventPayload],
+    clock: Clock = system_clock,
+) -> list[str]:
+    """Stage many events in one round trip (bulk writes: batches, imports, rescoring)."""
+    if not payloads:
+        return []
+    trace_headers = orjson.dumps(current_trace_headers()).decode()
+    now = clock()
+    event_ids = [str(uuid.uuid4()) for _ in payloads]
+    rows: list[dict[str, object]] = [
         {
             "tenant_id": tenant_id,
             "topic": payload.topic,
@@ -72,11 +86,20 @@ async def add_event(
             "event_type": payload.event_type,
             "subject": payload.key_id,
             "payload": encode_payload(payload),
-            "trace_headers": orjson.dumps(current_trace_headers()).decode(),
-            "created_at": clock(),
-        },
+            "trace_headers": trace_headers,
+            "created_at": now,
+        }
+        for payload, event_id in zip(payloads, event_ids, strict=True)
+    ]
+    await session.execute(
+        text(
+            f"INSERT INTO {schema}.outbox (tenant_id, topic, key, event_id, event_type, subject,"
+            " payload, trace_headers, created_at) VALUES (:tenant_id, :topic, :key, :event_id,"
+            " :event_type, :subject, :payload, CAST(:trace_headers AS jsonb), :created_at)"
+        ),
+        rows,
     )
-    return event_id
+    return event_ids
 
 
 async def add_tombstone(

@@ -1,0 +1,281 @@
+"""Imports: a streamed CSV or NDJSON upload of any size, processed in the background.
+
+Upload: the request body is streamed line by line into a staging table with COPY — nothing is
+parsed and nothing is held in memory; once committed, the upload is durable and the caller
+gets ``202`` with the import's id. Processing: a periodic job takes the next chunk of staged
+lines, validates each line, writes the valid accounts set-based (with their events) and records
+progress in the same transaction, so a restart resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accountpulse.common.auth import Principal
+from accountpulse.common.clock import Clock
+from accountpulse.common.db import Sessions, system_transaction, tenant_transaction
+from accountpulse.common.problems import InvalidField, NotFound, Problem
+from accountpulse.ingestion import store
+from accountpulse.ingestion.bulk import AccountWrite, upsert_accounts
+from accountpulse.ingestion.facts import to_reporting
+from accountpulse.ingestion.schemas import AccountIn, BatchItem, ImportOut, RevenueIn
+
+S = store.SCHEMA
+CHUNK_LINES = 2000
+MAX_REJECTIONS_KEPT = 1000
+Format = Literal["ndjson", "csv"]
+CONTENT_TYPES: dict[str, Format] = {
+    "application/x-ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+    "application/json-seq": "ndjson",
+    "text/csv": "csv",
+}
+
+
+class UnsupportedMediaType(Problem):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+def format_of(content_type: str | None) -> Format:
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media not in CONTENT_TYPES:
+        raise UnsupportedMediaType(
+            f"Send NDJSON (application/x-ndjson) or CSV (text/csv), not {media or 'nothing'}."
+        )
+    return CONTENT_TYPES[media]
+
+
+async def lines_of(body: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """Split a streamed body into lines without holding more than one chunk in memory."""
+    rest = b""
+    async for chunk in body:
+        rest += chunk
+        *complete, rest = rest.split(b"\n")
+        for line in complete:
+            yield line.rstrip(b"\r").decode("utf-8", errors="replace")
+    if rest.strip():
+        yield rest.rstrip(b"\r").decode("utf-8", errors="replace")
+
+
+async def upload(
+    session: AsyncSession,
+    principal: Principal,
+    fmt: Format,
+    body: AsyncIterator[bytes],
+    clock: Clock,
+) -> str:
+    """Stage the whole upload durably; returns the import id."""
+    import_id, tenant_id = uuid.uuid4(), principal.tenant_id
+    lines = lines_of(body)
+    header = await anext(lines, None) if fmt == "csv" else None
+    if fmt == "csv" and not header:
+        raise InvalidField("body", "csv_header", "a CSV upload starts with a header line")
+    counter = _Counter()
+
+    async def records() -> AsyncIterator[tuple[str, uuid.UUID, int, str]]:
+        async for line in lines:
+            if line.strip():
+                counter.value += 1
+                # line numbers count the header, so they match the caller's file
+                yield tenant_id, import_id, counter.value + (1 if header else 0), line
+
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    await raw.copy_records_to_table(
+        "import_lines",
+        schema_name=S,
+        columns=["tenant_id", "import_id", "line_no", "line"],
+        records=records(),
+    )
+    now = clock()
+    await session.execute(
+        text(
+            f"INSERT INTO {S}.imports (tenant_id, import_id, kind, format, status, header,"
+            " total_lines, next_line, created_at, uploaded_at, created_by) VALUES (:t, :id,"
+            " 'accounts', :fmt, 'processing', :header, :total, :first, :now, :now, :by)"
+        ),
+        {
+            "t": tenant_id,
+            "id": import_id,
+            "fmt": fmt,
+            "header": header,
+            "total": counter.value,
+            "first": 2 if header else 1,
+            "now": now,
+            "by": principal.key_id,
+        },
+    )
+    return str(import_id)
+
+
+@dataclass
+class _Counter:
+    value: int = 0
+
+
+async def get_import(session: AsyncSession, tenant_id: str, import_id: str) -> ImportOut:
+    row = (
+        await session.execute(
+            text(
+                f"SELECT import_id::text, kind, format, status, rows_read, rows_accepted,"
+                f" rows_rejected, total_lines, rejections, created_at, uploaded_at, finished_at"
+                f" FROM {S}.imports WHERE tenant_id = :t AND import_id = CAST(:id AS uuid)"
+            ),
+            {"t": tenant_id, "id": import_id},
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"Import '{import_id}' does not exist.")
+    return ImportOut.model_validate(dict(row._mapping))
+
+
+async def process_pending(sessions: Sessions, clock: Clock) -> None:
+    """The periodic job: work through every pending import, chunk by chunk."""
+    async with system_transaction(sessions) as session:
+        pending = (
+            await session.execute(
+                text(
+                    f"SELECT tenant_id, import_id FROM {S}.imports WHERE status = 'processing'"
+                    " ORDER BY created_at"
+                )
+            )
+        ).all()
+    for tenant_id, import_id in pending:
+        while await process_chunk(sessions, tenant_id, import_id, clock):
+            pass
+
+
+async def process_chunk(
+    sessions: Sessions, tenant_id: str, import_id: uuid.UUID, clock: Clock
+) -> bool:
+    """Process the next chunk of one import; False when the import is finished."""
+    async with tenant_transaction(sessions, tenant_id) as session:
+        state = (
+            await session.execute(
+                text(
+                    f"SELECT format, header, next_line, status FROM {S}.imports"
+                    " WHERE tenant_id = :t AND import_id = :id FOR UPDATE"
+                ),
+                {"t": tenant_id, "id": import_id},
+            )
+        ).one()
+        if state.status != "processing":
+            return False
+        lines = (
+            await session.execute(
+                text(
+                    f"SELECT line_no, line FROM {S}.import_lines WHERE tenant_id = :t"
+                    " AND import_id = :id AND line_no >= :next ORDER BY line_no LIMIT :n"
+                ),
+                {"t": tenant_id, "id": import_id, "next": state.next_line, "n": CHUNK_LINES},
+            )
+        ).all()
+        if not lines:
+            await _finish(session, tenant_id, import_id, clock)
+            return False
+        reporting = await store.reporting_currency(session)
+        writes, rejections = _parse_chunk(list(lines), state.format, state.header, reporting)
+        principal = Principal(tenant_id, f"import:{import_id}", frozenset({"write"}))
+        await upsert_accounts(session, principal, list(writes.values()), clock)
+        last = lines[-1].line_no
+        await session.execute(
+            text(
+                f"UPDATE {S}.imports SET next_line = :next, rows_read = rows_read + :read,"
+                " rows_accepted = rows_accepted + :ok, rows_rejected = rows_rejected + :bad,"
+                " rejections = CASE WHEN jsonb_array_length(rejections) >= :keep THEN rejections"
+                "   ELSE rejections || CAST(:rejected AS jsonb) END"
+                " WHERE tenant_id = :t AND import_id = :id"
+            ),
+            {
+                "t": tenant_id,
+                "id": import_id,
+                "next": last + 1,
+                "read": len(lines),
+                "ok": len(lines) - len(rejections),
+                "bad": len(rejections),
+                "keep": MAX_REJECTIONS_KEPT,
+                "rejected": orjson.dumps(rejections[:MAX_REJECTIONS_KEPT]).decode(),
+            },
+        )
+        await session.execute(
+            text(
+                f"DELETE FROM {S}.import_lines WHERE tenant_id = :t AND import_id = :id"
+                " AND line_no <= :last"
+            ),
+            {"t": tenant_id, "id": import_id, "last": last},
+        )
+    return True
+
+
+async def _finish(
+    session: AsyncSession, tenant_id: str, import_id: uuid.UUID, clock: Clock
+) -> None:
+    await session.execute(
+        text(
+            f"UPDATE {S}.imports SET status = 'done', finished_at = :now"
+            " WHERE tenant_id = :t AND import_id = :id"
+        ),
+        {"t": tenant_id, "id": import_id, "now": clock()},
+    )
+
+
+def _parse_chunk(
+    lines: list[Any], fmt: str, header: str | None, reporting: str
+) -> tuple[dict[str, AccountWrite], list[dict[str, Any]]]:
+    """Valid lines as writes (a later line for the same account wins), the rest rejected."""
+    writes: dict[str, AccountWrite] = {}
+    rejections: list[dict[str, Any]] = []
+    columns = next(csv.reader([header])) if header else []
+    for line in lines:
+        try:
+            write = _parse_line(line.line, fmt, columns, reporting)
+        except (ValueError, ValidationError, InvalidField) as exc:
+            rejections.append({"line": line.line_no, "reason": _reason(exc)})
+            continue
+        writes.pop(write.external_id, None)
+        writes[write.external_id] = write
+    return writes, rejections
+
+
+def _parse_line(line: str, fmt: str, columns: list[str], reporting: str) -> AccountWrite:
+    if fmt == "ndjson":
+        data = orjson.loads(line)
+        if not isinstance(data, dict):
+            raise ValueError("a line must be a JSON object")
+    else:
+        values = next(csv.reader([line]))
+        if len(values) != len(columns):
+            raise ValueError(f"expected {len(columns)} columns, got {len(values)}")
+        data = {k: v for k, v in zip(columns, values, strict=True) if v != ""}
+        if "pain_points" in data:
+            data["pain_points"] = [p.strip() for p in data["pain_points"].split(";") if p.strip()]
+    revenue = [RevenueIn.model_validate(r) for r in data.pop("revenue", None) or []]
+    item = BatchItem.model_validate(data)
+    account = AccountIn.model_validate(item.model_dump(exclude={"external_id"}))
+    lines = [
+        (
+            r.line_id or f"{item.external_id}:{r.booked_on}:{i}",
+            r,
+            to_reporting(r.amount, r, reporting, "amount"),
+        )
+        for i, r in enumerate(revenue)
+    ]
+    return AccountWrite(item.external_id, account, lines)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    if isinstance(exc, InvalidField):
+        return exc.detail
+    return str(exc)
