@@ -18,9 +18,9 @@ S = store.SCHEMA
 # Legal forms and punctuation do not make two companies different: "Nordtec GmbH" and
 # "NORDTEC G.m.b.H." normalise to the same key.
 _NORMALISED_NAME = (
-    "regexp_replace(regexp_replace(lower(name),"
-    r" '\m(gmbh|g\.m\.b\.h\.|ag|se|kg|co|gmbh & co\. kg|bv|b\.v\.|sa|s\.a\.|inc|ltd|llc|plc)\M',"
-    " '', 'g'), '[^[:alnum:]]', '', 'g')"
+    "regexp_replace(regexp_replace(lower(replace(name, '.', '')),"
+    r" '\m(gmbh|mbh|ag|se|kg|co|ug|ohg|bv|nv|sa|sarl|srl|spa|inc|ltd|llc|plc)\M', '', 'g'),"
+    " '[^[:alnum:]]', '', 'g')"
 )
 FACT_TABLES = (
     "revenue_lines",

@@ -232,7 +232,8 @@ async def _finish(
 def _parse_chunk(
     lines: list[Any], fmt: str, header: str | None, reporting: str
 ) -> tuple[dict[str, AccountWrite], list[dict[str, Any]]]:
-    """Valid lines as writes (a later line for the same account wins), the rest rejected."""
+    """Valid lines as writes (a later line for the same account wins, its revenue adds up),
+    the rest rejected with their line number and reason."""
     writes: dict[str, AccountWrite] = {}
     rejections: list[dict[str, Any]] = []
     columns = next(csv.reader([header])) if header else []
@@ -242,7 +243,11 @@ def _parse_chunk(
         except (ValueError, ValidationError, InvalidField) as exc:
             rejections.append({"line": line.line_no, "reason": _reason(exc)})
             continue
-        writes.pop(write.external_id, None)
+        earlier = writes.pop(write.external_id, None)
+        if earlier is not None:  # the later line's fields win; revenue of both is kept
+            write = AccountWrite(
+                write.external_id, write.account, [*earlier.revenue, *write.revenue]
+            )
         writes[write.external_id] = write
     return writes, rejections
 

@@ -1,0 +1,171 @@
+"""Streamed imports: durable upload, background processing in chunks, progress, rejections."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from support import Tenant, eventually
+
+from accountpulse.common.db import Sessions, tenant_transaction
+
+
+def ndjson(lines: Iterator[dict[str, Any] | str]) -> Iterator[bytes]:
+    for line in lines:
+        yield (line if isinstance(line, str) else orjson.dumps(line).decode()).encode() + b"\n"
+
+
+async def streamed(chunks: Iterator[bytes], size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    """Send the body in chunks, as a large upload would arrive: never one buffer."""
+    buffer = b""
+    for chunk in chunks:
+        buffer += chunk
+        if len(buffer) >= size:
+            yield buffer
+            buffer = b""
+    if buffer:
+        yield buffer
+
+
+async def test_an_ndjson_import_reports_accepted_and_rejected_lines_with_reasons(
+    tenant: Tenant,
+) -> None:
+    client = tenant.client("ingestion")
+    lines: list[dict[str, Any] | str] = [
+        {
+            "external_id": "imp-1",
+            "name": "One",
+            "country": "DE",
+            "revenue": [{"booked_on": "2026-10-01", "amount": "1000", "currency": "EUR"}],
+        },
+        {"external_id": "imp-2", "name": ""},  # line 2: empty name
+        "{not json",  # line 3: not JSON
+        {
+            "external_id": "imp-3",
+            "name": "Three",
+            "revenue": [{"booked_on": "2026-10-01", "amount": "5", "currency": "USD"}],
+        },  # no rate
+        {"external_id": "imp-4", "name": "Four", "employees": 120},
+        {"external_id": "imp-1", "name": "One, renamed"},  # a later line wins
+    ]
+    response = await client.post(
+        "/v1/imports",
+        content=streamed(ndjson(iter(lines))),
+        headers={"content-type": "application/x-ndjson"},
+    )
+    assert response.status_code == 202, response.text
+    started = response.json()
+    assert started["total_lines"] == 6
+    done = await eventually(lambda: _finished(client, started["import_id"]))
+    assert (done["rows_read"], done["rows_accepted"], done["rows_rejected"]) == (6, 3, 3)
+    rejected = {r["line"]: r["reason"] for r in done["rejections"]}
+    assert set(rejected) == {2, 3, 4}
+    assert "name" in rejected[2]
+    assert "fx_rate" in rejected[4] or "USD" in rejected[4]
+    one = (await client.get("/v1/accounts/imp-1")).json()
+    assert one["name"] == "One, renamed"
+    revenue = (await client.get("/v1/accounts/imp-1/revenue")).json()["items"]
+    assert [r["amount"] for r in revenue] == ["1000.00"]
+    assert (await client.get("/v1/accounts/imp-2")).status_code == 404
+
+
+async def test_a_csv_import_takes_the_header_as_the_fields(tenant: Tenant) -> None:
+    client = tenant.client("ingestion")
+    body = (
+        b"external_id,name,country,employees,pain_points\r\n"
+        b"csv-1,Nordtec GmbH,DE,250,downtime;quality\r\n"
+        b"csv-2,Too Many,DE,1,x,extra\r\n"
+        b'csv-3,"Alpen, AG",AT,,\r\n'
+    )
+    response = await client.post("/v1/imports", content=body, headers={"content-type": "text/csv"})
+    assert response.status_code == 202, response.text
+    done = await eventually(lambda: _finished(client, response.json()["import_id"]))
+    assert (done["rows_accepted"], done["rows_rejected"]) == (2, 1)
+    assert done["rejections"][0]["line"] == 3  # the header is line 1
+    account = (await client.get("/v1/accounts/csv-1")).json()
+    assert (account["employees"], account["pain_points"]) == (250, ["downtime", "quality"])
+    assert (await client.get("/v1/accounts/csv-3")).json()["name"] == "Alpen, AG"
+
+
+async def test_an_upload_that_is_neither_ndjson_nor_csv_is_a_415_problem(tenant: Tenant) -> None:
+    response = await tenant.client("ingestion").post(
+        "/v1/imports", content=b"<xml/>", headers={"content-type": "application/xml"}
+    )
+    assert response.status_code == 415
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_50000_accounts_import_with_progress_and_every_account_scored(
+    tenant: Tenant, owner_sessions: Sessions
+) -> None:
+    accounts = 50_000
+    client = tenant.client("ingestion")
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for n in range(accounts):
+            yield {
+                "external_id": f"bulk-{n:06d}",
+                "name": f"Bulk Account {n}",
+                "industry": ["retail", "energy", "software"][n % 3],
+                "country": "DE",
+                "employees": 10 + n % 5000,
+                "owner_id": f"am-{n % 40:02d}",
+                "revenue": [
+                    {
+                        "line_id": f"bulk-{n:06d}-1",
+                        "booked_on": "2026-09-15",
+                        "amount": f"{100 + (n * 7919) % 90000}.00",
+                        "currency": "EUR",
+                    }
+                ],
+            }
+
+    started = time.monotonic()
+    response = await client.post(
+        "/v1/imports",
+        content=streamed(ndjson(rows())),
+        headers={"content-type": "application/x-ndjson"},
+        timeout=300,
+    )
+    assert response.status_code == 202, response.text
+    uploaded = time.monotonic()
+    import_id = response.json()["import_id"]
+
+    progress: list[int] = []
+
+    async def finished() -> dict[str, Any] | None:
+        state = (await client.get(f"/v1/imports/{import_id}")).json()
+        progress.append(state["rows_read"])
+        return state if state["status"] == "done" else None
+
+    done = await eventually(finished, timeout_s=600, interval_s=0.5)
+    imported = time.monotonic()
+    assert (done["rows_accepted"], done["rows_rejected"]) == (accounts, 0)
+    assert any(0 < p < accounts for p in progress), "progress was observable while it ran"
+    await eventually(
+        lambda: _scored(owner_sessions, tenant.id, accounts), timeout_s=900, interval_s=2
+    )
+    scored = time.monotonic()
+    print(
+        f"\n50k import: upload {uploaded - started:.1f}s, processed {imported - started:.1f}s "
+        f"({accounts / (imported - started):.0f} rows/s), all scored {scored - started:.1f}s"
+    )
+
+
+async def _finished(client: Any, import_id: str) -> dict[str, Any] | None:
+    state: dict[str, Any] = (await client.get(f"/v1/imports/{import_id}")).json()
+    return state if state["status"] == "done" else None
+
+
+async def _scored(sessions: Sessions, tenant_id: str, accounts: int) -> bool:
+    """Every account has a snapshot computed from its imported revenue (version 2)."""
+    async with tenant_transaction(sessions, tenant_id) as session:
+        count = await session.scalar(
+            text(
+                "SELECT count(DISTINCT account_id) FROM scoring.snapshots WHERE account_version >= 2"
+            )
+        )
+    return int(count or 0) >= accounts
