@@ -146,6 +146,22 @@ def write_schemas(
     console.print(f"[green]wrote[/] {out}/asyncapi.json and {out}/events/*.json")
 
 
+@admin.command("import")
+def import_file(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="NDJSON or CSV")],
+    url: Annotated[str, typer.Option(envvar="INGESTION_URL")] = "http://127.0.0.1:8001",
+    api_key: Annotated[str, typer.Option(envvar="API_KEY", help="A key with the write scope")] = "",
+) -> None:
+    """Upload a file to `POST /v1/imports` (streamed) and follow its progress to the end."""
+    from accountpulse.common.importer import upload_and_follow
+
+    if not api_key:
+        raise typer.BadParameter("give --api-key or set API_KEY (DEMO_API_KEY in .stack/env)")
+    result = upload_and_follow(path, url, api_key, console)
+    if result["rows_rejected"]:
+        raise typer.Exit(code=2)
+
+
 @admin.command("tail")
 def tail_topic(
     topic: str,

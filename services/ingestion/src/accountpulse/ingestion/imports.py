@@ -74,7 +74,7 @@ async def upload(
     clock: Clock,
 ) -> str:
     """Stage the whole upload durably; returns the import id."""
-    import_id, tenant_id = uuid.uuid4(), principal.tenant_id
+    import_id, tenant_id, started = uuid.uuid4(), principal.tenant_id, clock()
     lines = lines_of(body)
     header = await anext(lines, None) if fmt == "csv" else None
     if fmt == "csv" and not header:
@@ -97,21 +97,21 @@ async def upload(
         columns=["tenant_id", "import_id", "line_no", "line"],
         records=records(),
     )
-    now = clock()
     await session.execute(
         text(
             f"INSERT INTO {S}.imports (tenant_id, import_id, kind, format, status, header,"
             " total_lines, next_line, created_at, uploaded_at, created_by) VALUES (:t, :id,"
-            " 'accounts', :fmt, 'processing', :header, :total, :first, :now, :now, :by)"
+            " 'accounts', :fmt, 'processing', :header, :total, :first, :started, :now, :by)"
         ),
         {
+            "started": started,
             "t": tenant_id,
             "id": import_id,
             "fmt": fmt,
             "header": header,
             "total": counter.value,
             "first": 2 if header else 1,
-            "now": now,
+            "now": clock(),
             "by": principal.key_id,
         },
     )
