@@ -61,7 +61,14 @@ async def test_every_fact_is_stored_readable_and_published_in_account_order(tena
         for kind, body, _ in FACTS:
             response = await client.post(f"/v1/accounts/acme/{kind}", json=body)
             assert response.status_code == 201, response.text
-        records = await tail.collect(of_tenant(tenant.id), until=lambda r: len(r) >= 5)
+        # (the PUT's account.upserted may reach the topic after the tail started: skip it)
+        records = await tail.collect(
+            lambda h, _: (
+                h.get("ce_tenantid") == tenant.id
+                and h["ce_type"] != "com.accountpulse.account.upserted"
+            ),
+            until=lambda r: len(r) >= 5,
+        )
     types = [header_map(r.headers)["ce_type"].removeprefix("com.accountpulse.") for r in records]
     assert types == ["contact.changed"] + [event for _, _, event in FACTS]
     versions = [int(orjson.loads(r.value)["version"]) for r in records]

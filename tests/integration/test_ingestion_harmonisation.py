@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from support import Tenant, TopicTail, of_tenant
+from support import Tenant, TopicTail
 
 from accountpulse.common.messaging.envelope import header_map
 from accountpulse.common.messaging.topics import ACCOUNTS_CHANGES
@@ -41,7 +41,13 @@ async def test_a_merge_repoints_every_fact_to_the_survivor_and_publishes_it(tena
             "/v1/accounts:merge", json={"survivor_id": "keep", "merged_ids": ["dup"]}
         )
         assert merged.status_code == 200, merged.text
-        (record,) = await tail.collect(of_tenant(tenant.id), until=lambda r: len(r) >= 1)
+        (record,) = await tail.collect(
+            lambda h, _: (
+                h.get("ce_tenantid") == tenant.id
+                and h["ce_type"] == "com.accountpulse.account.merged"
+            ),
+            until=lambda r: len(r) >= 1,
+        )
     assert header_map(record.headers)["ce_type"] == "com.accountpulse.account.merged"
     assert orjson.loads(record.value)["merged_account_ids"] == ["dup"]
     lines = (await client.get("/v1/accounts/keep/revenue")).json()["items"]
