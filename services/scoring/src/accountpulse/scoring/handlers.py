@@ -3,47 +3,42 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from dataclasses import asdict
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.clock import Clock
 from accountpulse.common.events import (
+    AccountErased,
+    AccountMerged,
     AccountOwnerChanged,
     AccountUpserted,
+    ContractChanged,
+    EngagementRecorded,
+    NpsRecorded,
+    OpportunityChanged,
     RevenueRecorded,
-    ScoreChanged,
-    ScoreSnapshot,
+    UserErased,
+    UserUpserted,
 )
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.common.messaging.outbox import add_event
-from accountpulse.common.telemetry import current_trace_id
+from accountpulse.common.messaging.outbox import add_tombstone
+from accountpulse.common.messaging.topics import SCORES_CURRENT
 from accountpulse.scoring import store
-from accountpulse.scoring.domain import scores as score_model
-from accountpulse.scoring.domain.materiality import material_reasons
-from accountpulse.scoring.domain.revenue import (
-    expected_lifetime_years,
-    revenue_features,
-    transactional_clv,
-)
+from accountpulse.scoring.rescoring import Scorer
 
 log = logging.getLogger(__name__)
-
-MODEL_VERSION = 1
 
 
 class ScoringHandlers:
     def __init__(self, clock: Clock, retention_rate: float) -> None:
         self._clock = clock
-        self._lifetime_years = expected_lifetime_years(retention_rate)
+        self.scorer = Scorer(clock, retention_rate)
 
     async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
         assert isinstance(event, AccountUpserted)
-        if await self._is_stale(session, envelope.tenant_id, event.account_id, event.version):
+        if not await self._applies(session, envelope.tenant_id, event.account_id, event.version):
             return
         await store.upsert_account(
             session,
@@ -55,132 +50,213 @@ class ScoringHandlers:
             lifecycle_status=event.lifecycle_status,
             industry=event.industry,
             country=event.country,
+            region=event.region,
             employees=event.employees,
+            annual_revenue_band=event.annual_revenue_band,
+            wallet=event.wallet,
+            pain_points=list(event.pain_points),
         )
-        await self.rescore(session, envelope.tenant_id, event.account_id, event.version)
+        await self._rescore(session, envelope.tenant_id, event.account_id)
 
     async def on_owner_changed(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
         assert isinstance(event, AccountOwnerChanged)
-        if await self._is_stale(session, envelope.tenant_id, event.account_id, event.version):
+        if not await self._applies(session, envelope.tenant_id, event.account_id, event.version):
             return
         await store.upsert_account(
             session, envelope.tenant_id, event.account_id, event.version, owner_id=event.owner_id
         )
+        await store.mark_portfolio_dirty(session, envelope.tenant_id)  # per-owner KPIs
 
     async def on_revenue_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
         assert isinstance(event, RevenueRecorded)
-        if await self._is_stale(session, envelope.tenant_id, event.account_id, event.version):
-            return
-        await store.upsert_account(session, envelope.tenant_id, event.account_id, event.version)
-        await store.add_revenue_line(
+        await self._fact(
             session,
-            envelope.tenant_id,
+            envelope,
             event.account_id,
-            event.line_id,
-            event.booked_on,
-            event.amount,
+            event.version,
+            "revenue_lines",
+            {
+                "line_id": event.line_id,
+                "booked_on": event.booked_on,
+                "amount": event.amount,
+                "product": event.product,
+            },
         )
-        await self.rescore(session, envelope.tenant_id, event.account_id, event.version)
 
-    async def _is_stale(
-        self, session: AsyncSession, tenant_id: str, account_id: str, version: int
-    ) -> bool:
-        """An event older than what we applied is ignored (same version: a sibling event of
-        the same change, e.g. owner_changed next to upserted, still applies)."""
-        applied = await store.applied_version(session, tenant_id, account_id)
-        if applied is not None and version < applied:
-            log.info("ignoring stale event", extra={"account_id": account_id, "version": version})
-            return True
-        return False
-
-    async def rescore(
-        self, session: AsyncSession, tenant_id: str, account_id: str, version: int
-    ) -> None:
-        """Compute and store a snapshot; publish it, and publish a material change."""
-        now = self._clock()
-        features = revenue_features(
-            await store.revenue_lines(session, tenant_id, account_id), now.date()
-        )
-        clv = transactional_clv(features, self._lifetime_years)
-        below, population = await store.clv_rank(session, tenant_id, account_id, clv)
-        value = score_model.percentile_rank(float(clv), below, population)
-        priority = score_model.priority(value_percentile=value)
-        health = score_model.health(features)
-        scores = {
-            "priority": priority.value,
-            "health": health.value,
-            "churn_risk": round(100 - health.value, 2),
-            "value": value,
-        }
-        previous = await store.current_scores(session, tenant_id, account_id)
-        reasons = material_reasons(previous.scores, scores) if previous else []
-        snapshot_id = str(uuid.uuid4())
-        owner_id = await store.owner_of(session, tenant_id, account_id)
-        await store.insert_snapshot(
+    async def on_engagement_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, EngagementRecorded)
+        tenant_id = envelope.tenant_id
+        if not await self._applies(session, tenant_id, event.account_id, event.version):
+            return
+        await store.upsert_account(session, tenant_id, event.account_id, event.version)
+        await store.add_engagement(
             session,
-            id=snapshot_id,
-            tenant_id=tenant_id,
-            account_id=account_id,
-            account_version=version,
-            model_version=MODEL_VERSION,
-            scores=_json(scores),
-            features=_json(_features_view(features, clv)),
-            explanation=_json({"priority": _explain(priority), "health": _explain(health)}),
-            reasons=reasons,
-            previous_snapshot_id=previous.snapshot_id if previous else None,
-            trace_id=current_trace_id(),
-            computed_at=now,
-            clv=clv,
-            tier=None,
+            tenant_id,
+            event.account_id,
+            signal=event.signal,
+            occurred_on=event.occurred_on,
+            count=event.count,
+            # an optional field ingestion may add; older events simply lack it
+            resolution_hours=getattr(event, "resolution_hours", None),
         )
-        common = {
-            "account_id": account_id,
-            "version": version,
-            "snapshot_id": snapshot_id,
-            "model_version": MODEL_VERSION,
-            "owner_id": owner_id,
-        }
-        await add_event(
+        await self._rescore(session, tenant_id, event.account_id)
+
+    async def on_nps_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, NpsRecorded)
+        await self._fact(
+            session,
+            envelope,
+            event.account_id,
+            event.version,
+            "nps_responses",
+            {
+                "response_id": event.response_id,
+                "score": event.score,
+                "responded_on": event.responded_on,
+            },
+        )
+
+    async def on_contract_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, ContractChanged)
+        await self._fact(
+            session,
+            envelope,
+            event.account_id,
+            event.version,
+            "contracts",
+            {
+                "contract_id": event.contract_id,
+                "starts_on": event.starts_on,
+                "ends_on": event.ends_on,
+                "arr": event.arr,
+                "auto_renew": event.auto_renew,
+                "notice_period_days": event.notice_period_days,
+            },
+        )
+
+    async def on_opportunity_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, OpportunityChanged)
+        await self._fact(
+            session,
+            envelope,
+            event.account_id,
+            event.version,
+            "opportunities",
+            {
+                "opportunity_id": event.opportunity_id,
+                "stage": event.stage,
+                "amount": event.amount,
+                "outcome": event.outcome,
+                "expected_close_on": event.expected_close_on,
+            },
+        )
+
+    async def on_account_erased(self, session: AsyncSession, envelope: Envelope) -> None:
+        """Erasure applies whatever the version: nothing of the account may remain."""
+        event = envelope.payload
+        assert isinstance(event, AccountErased)
+        tenant_id = envelope.tenant_id
+        await store.applied_version(session, tenant_id, event.account_id)  # lock the row
+        await store.upsert_account(session, tenant_id, event.account_id, event.version)
+        await store.erase_account(
+            session, tenant_id, event.account_id, event.version, self._clock()
+        )
+        await add_tombstone(
             session,
             schema=store.SCHEMA,
             tenant_id=tenant_id,
-            clock=self._clock,
-            payload=ScoreSnapshot(**common, scores=scores, computed_at=now),
+            topic=SCORES_CURRENT,
+            key_id=event.account_id,
         )
-        if reasons:
-            await add_event(
+        await store.mark_portfolio_dirty(session, tenant_id)
+
+    async def on_account_merged(self, session: AsyncSession, envelope: Envelope) -> None:
+        """Fold the merged accounts' facts into the survivor, retire their current scores
+        (a tombstone each), and rescore the survivor from everything it now holds."""
+        event = envelope.payload
+        assert isinstance(event, AccountMerged)
+        tenant_id = envelope.tenant_id
+        if not await self._applies(session, tenant_id, event.account_id, event.version):
+            return
+        merged = [m for m in event.merged_account_ids if m != event.account_id]
+        await store.upsert_account(session, tenant_id, event.account_id, event.version)
+        await store.fold_merged_accounts(session, tenant_id, event.account_id, merged)
+        for merged_id in merged:
+            await add_tombstone(
                 session,
                 schema=store.SCHEMA,
                 tenant_id=tenant_id,
-                clock=self._clock,
-                payload=ScoreChanged(
-                    **common,
-                    scores=scores,
-                    previous_scores=previous.scores,
-                    reasons=reasons,
-                    computed_at=now,
-                    at_risk=scores["health"] < 40,
-                ),
+                topic=SCORES_CURRENT,
+                key_id=merged_id,
             )
+        await self._rescore(session, tenant_id, event.account_id)
 
+    async def on_user_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, UserUpserted)
+        await store.upsert_user(
+            session,
+            envelope.tenant_id,
+            event.user_id,
+            event.version,
+            role=event.role,
+            capacity=event.capacity,
+        )
+        await store.mark_portfolio_dirty(session, envelope.tenant_id)  # KAM capacity → tiers
 
-def _explain(score: score_model.Score) -> list[dict[str, Any]]:
-    return [asdict(c) for c in score.ranked()]
+    async def on_user_erased(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, UserErased)
+        await store.upsert_user(
+            session,
+            envelope.tenant_id,
+            event.user_id,
+            event.version,
+            role=None,
+            capacity=None,
+            erased=True,
+        )
+        await store.mark_portfolio_dirty(session, envelope.tenant_id)
 
+    async def _fact(
+        self,
+        session: AsyncSession,
+        envelope: Envelope,
+        account_id: str,
+        version: int,
+        table: str,
+        row: dict[str, Any],
+    ) -> None:
+        tenant_id = envelope.tenant_id
+        if not await self._applies(session, tenant_id, account_id, version):
+            return
+        await store.upsert_account(session, tenant_id, account_id, version)
+        if table == "revenue_lines":
+            await store.add_revenue_line(session, tenant_id, account_id, row)
+        else:
+            key = next(iter(row))
+            row = {**row, "account_id": account_id}
+            await store.upsert_fact(session, table, key, tenant_id, row)
+        await self._rescore(session, tenant_id, account_id)
 
-def _features_view(features: Any, clv: Any) -> dict[str, Any]:
-    return {
-        "revenue_ttm": features.revenue_ttm,
-        "revenue_prev_12m": features.revenue_prev_12m,
-        "growth": features.growth,
-        "orders_ttm": features.orders_ttm,
-        "average_order_value": features.average_order_value,
-        "purchase_frequency": features.purchase_frequency,
-        "clv_transactional": clv,
-    }
+    async def _applies(
+        self, session: AsyncSession, tenant_id: str, account_id: str, version: int
+    ) -> bool:
+        """An event older than what we applied is ignored (same version: a sibling event of
+        the same change still applies); so is any event of an erased or merged account."""
+        row = await store.applied_version(session, tenant_id, account_id)
+        if row is None:
+            return True
+        if row.erased_at is not None or row.merged_into is not None or version < row.version:
+            log.info("ignoring stale event", extra={"account_id": account_id, "version": version})
+            return False
+        return True
 
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+    async def _rescore(self, session: AsyncSession, tenant_id: str, account_id: str) -> None:
+        await self.scorer.score_accounts(session, tenant_id, [account_id])

@@ -10,3 +10,17 @@ class ScoringSettings(ServiceSettings):
     default_retention_rate: float = Field(
         0.8, ge=0, lt=1, validation_alias="SCORING_DEFAULT_RETENTION_RATE"
     )
+    portfolio_interval_s: float = Field(
+        2.0,
+        gt=0,
+        validation_alias="SCORING_PORTFOLIO_INTERVAL_S",
+        description="How often changed tenants get fresh distributions and tiers (debounce)",
+    )
+    rescore_interval_s: float = Field(0.5, gt=0, validation_alias="SCORING_RESCORE_INTERVAL_S")
+    rescore_budget_s: float = Field(
+        2.0,
+        ge=0,
+        validation_alias="SCORING_RESCORE_BUDGET_S",
+        description="Seconds of chunks per tick before handing back (0: one chunk per tick)",
+    )
+    rescore_chunk_size: int = Field(500, ge=1, le=10_000, validation_alias="SCORING_RESCORE_CHUNK")

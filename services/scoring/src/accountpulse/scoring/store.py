@@ -1,29 +1,34 @@
-"""Scoring's tables (schema ``scoring``): its projection of accounts, revenue lines, snapshots."""
+"""Scoring's projection of accounts and users, and the facts it scores from (schema ``scoring``).
+
+Facts are kept per account and read per account (or per chunk of accounts) through indexes on
+``(tenant_id, account_id)``: scoring one account never scans its tenant.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accountpulse.scoring.domain.revenue import RevenueLine
-
 SCHEMA = "scoring"
+FACT_TABLES = ("revenue_lines", "nps_responses", "contracts", "opportunities")
 
 
-async def applied_version(session: AsyncSession, tenant_id: str, account_id: str) -> int | None:
-    """The account version this service has applied, locking the projection row."""
-    version = await session.scalar(
-        text(
-            "SELECT version FROM scoring.accounts WHERE tenant_id = :t AND account_id = :a"
-            " FOR UPDATE"
-        ),
-        {"t": tenant_id, "a": account_id},
-    )
-    return None if version is None else int(version)
+async def applied_version(session: AsyncSession, tenant_id: str, account_id: str) -> Any:
+    """The account's projection row (version, erased, merged), locking it: every event of
+    one account is applied under this lock, so their effects and outbox rows stay in order."""
+    return (
+        await session.execute(
+            text(
+                "SELECT version, erased_at, merged_into FROM scoring.accounts"
+                " WHERE tenant_id = :t AND account_id = :a FOR UPDATE"
+            ),
+            {"t": tenant_id, "a": account_id},
+        )
+    ).first()
 
 
 async def upsert_account(
@@ -43,113 +48,157 @@ async def upsert_account(
     )
 
 
-async def owner_of(session: AsyncSession, tenant_id: str, account_id: str) -> str | None:
-    owner = await session.scalar(
-        text("SELECT owner_id FROM scoring.accounts WHERE tenant_id = :t AND account_id = :a"),
-        {"t": tenant_id, "a": account_id},
-    )
-    return None if owner is None else str(owner)
-
-
 async def add_revenue_line(
-    session: AsyncSession,
-    tenant_id: str,
-    account_id: str,
-    line_id: str,
-    booked_on: Any,
-    amount: Decimal,
+    session: AsyncSession, tenant_id: str, account_id: str, line: dict[str, Any]
 ) -> None:
     await session.execute(
         text(
-            "INSERT INTO scoring.revenue_lines (tenant_id, line_id, account_id, booked_on, amount)"
-            " VALUES (:t, :l, :a, :d, :m) ON CONFLICT DO NOTHING"
+            "INSERT INTO scoring.revenue_lines (tenant_id, line_id, account_id, booked_on, amount,"
+            " product) VALUES (:t, :line_id, :a, :booked_on, :amount, :product)"
+            " ON CONFLICT DO NOTHING"
         ),
-        {"t": tenant_id, "l": line_id, "a": account_id, "d": booked_on, "m": amount},
+        {"t": tenant_id, "a": account_id, **line},
     )
 
 
-async def revenue_lines(
-    session: AsyncSession, tenant_id: str, account_id: str
-) -> list[RevenueLine]:
-    rows = await session.execute(
-        text(
-            "SELECT booked_on, amount FROM scoring.revenue_lines"
-            " WHERE tenant_id = :t AND account_id = :a"
-        ),
-        {"t": tenant_id, "a": account_id},
-    )
-    return [RevenueLine(r.booked_on, r.amount) for r in rows]
-
-
-async def clv_rank(
-    session: AsyncSession, tenant_id: str, account_id: str, clv: Decimal
-) -> tuple[int, int]:
-    """(accounts with CLV ≤ ``clv``, all accounts) in the tenant, counting this account at
-    ``clv``."""
-    row = (
-        await session.execute(
-            text(
-                "SELECT count(*) FILTER (WHERE clv <= :clv) AS below, count(*) AS total"
-                " FROM scoring.current_scores WHERE tenant_id = :t AND account_id <> :a"
-            ),
-            {"t": tenant_id, "a": account_id, "clv": clv},
-        )
-    ).one()
-    return int(row.below) + 1, int(row.total) + 1
-
-
-async def current_scores(session: AsyncSession, tenant_id: str, account_id: str) -> Any:
-    return (
-        await session.execute(
-            text(
-                "SELECT c.snapshot_id, s.scores, c.tier FROM scoring.current_scores c"
-                " JOIN scoring.snapshots s ON s.id = c.snapshot_id"
-                " WHERE c.tenant_id = :t AND c.account_id = :a FOR UPDATE OF c"
-            ),
-            {"t": tenant_id, "a": account_id},
-        )
-    ).first()
-
-
-async def insert_snapshot(session: AsyncSession, **row: Any) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO scoring.snapshots (id, tenant_id, account_id, account_version,"
-            " model_version, scores, features, explanation, reasons, previous_snapshot_id,"
-            " trace_id, computed_at) VALUES (:id, :tenant_id, :account_id, :account_version,"
-            " :model_version, CAST(:scores AS jsonb), CAST(:features AS jsonb),"
-            " CAST(:explanation AS jsonb), :reasons, :previous_snapshot_id, :trace_id,"
-            " :computed_at)"
-        ),
-        row,
-    )
-    await session.execute(
-        text(
-            "INSERT INTO scoring.current_scores (tenant_id, account_id, snapshot_id, clv, tier,"
-            " computed_at) VALUES (:tenant_id, :account_id, :id, :clv, :tier, :computed_at)"
-            " ON CONFLICT (tenant_id, account_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,"
-            " clv = EXCLUDED.clv, tier = EXCLUDED.tier, computed_at = EXCLUDED.computed_at"
-        ),
-        {k: row[k] for k in ("tenant_id", "account_id", "id", "clv", "tier", "computed_at")},
-    )
-
-
-async def latest_snapshots(
+async def add_engagement(
     session: AsyncSession,
     tenant_id: str,
     account_id: str,
     *,
-    limit: int,
-    before: datetime | None = None,
-) -> list[Any]:
-    rows = await session.execute(
+    signal: str,
+    occurred_on: date,
+    count: int,
+    resolution_hours: Decimal | None,
+) -> None:
+    """Signals are kept as daily counts per signal: bounded rows, windows by date range."""
+    timed = 1 if resolution_hours is not None else 0
+    await session.execute(
         text(
-            "SELECT id, account_version, model_version, scores, features, explanation, reasons,"
-            " trace_id, computed_at FROM scoring.snapshots WHERE tenant_id = :t"
-            " AND account_id = :a AND (CAST(:before AS timestamptz) IS NULL"
-            " OR computed_at < :before) ORDER BY computed_at DESC, account_version DESC"
-            " LIMIT :limit"
+            "INSERT INTO scoring.engagement_daily (tenant_id, account_id, signal, occurred_on,"
+            " count, resolution_hours, resolutions_timed) VALUES (:t, :a, :s, :d, :n, :h, :timed)"
+            " ON CONFLICT (tenant_id, account_id, signal, occurred_on) DO UPDATE SET"
+            " count = engagement_daily.count + EXCLUDED.count,"
+            " resolution_hours = engagement_daily.resolution_hours + EXCLUDED.resolution_hours,"
+            " resolutions_timed = engagement_daily.resolutions_timed + EXCLUDED.resolutions_timed"
         ),
-        {"t": tenant_id, "a": account_id, "limit": limit, "before": before},
+        {
+            "t": tenant_id,
+            "a": account_id,
+            "s": signal,
+            "d": occurred_on,
+            "n": count,
+            "h": resolution_hours or Decimal(0),
+            "timed": timed,
+        },
     )
-    return list(rows)
+
+
+async def upsert_fact(
+    session: AsyncSession, table: str, key: str, tenant_id: str, row: dict[str, Any]
+) -> None:
+    """Insert or replace one NPS response, contract or opportunity by its id."""
+    assert table in FACT_TABLES
+    columns = ["tenant_id", *row]
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in row if c != key)
+    await session.execute(
+        text(
+            f"INSERT INTO scoring.{table} ({', '.join(columns)}) VALUES"
+            f" ({', '.join(':' + c for c in columns)}) ON CONFLICT (tenant_id, {key})"
+            f" DO UPDATE SET {updates}"
+        ),
+        {"tenant_id": tenant_id, **row},
+    )
+
+
+async def erase_account(
+    session: AsyncSession, tenant_id: str, account_id: str, version: int, at: datetime
+) -> None:
+    """Delete everything scoring holds about the account; keep only a marker row (id, version,
+    erased_at, no attributes) so late events of the account are recognised and ignored."""
+    params = {"t": tenant_id, "a": account_id}
+    for table in ("current_scores", "snapshots", "engagement_daily", *FACT_TABLES):
+        await session.execute(
+            text(f"DELETE FROM scoring.{table} WHERE tenant_id = :t AND account_id = :a"), params
+        )
+    await session.execute(
+        text(
+            "UPDATE scoring.accounts SET name = NULL, owner_id = NULL, industry = NULL,"
+            " country = NULL, region = NULL, employees = NULL, annual_revenue_band = NULL,"
+            " wallet = NULL, pain_points = '{}', lifecycle_status = NULL,"
+            " version = GREATEST(version, :v), erased_at = :at"
+            " WHERE tenant_id = :t AND account_id = :a"
+        ),
+        {**params, "v": version, "at": at},
+    )
+
+
+async def fold_merged_accounts(
+    session: AsyncSession, tenant_id: str, survivor: str, merged: list[str]
+) -> None:
+    """Re-point the merged accounts' facts to the survivor, mark them merged, drop their
+    current scores (their snapshots stay as history under their old ids)."""
+    params = {"t": tenant_id, "s": survivor, "m": merged}
+    for table in FACT_TABLES:
+        await session.execute(
+            text(
+                f"UPDATE scoring.{table} SET account_id = :s"
+                " WHERE tenant_id = :t AND account_id = ANY(:m)"
+            ),
+            params,
+        )
+    await session.execute(
+        text(
+            "INSERT INTO scoring.engagement_daily AS e (tenant_id, account_id, signal, occurred_on,"
+            " count, resolution_hours, resolutions_timed)"
+            " SELECT tenant_id, :s, signal, occurred_on, sum(count), sum(resolution_hours),"
+            " sum(resolutions_timed) FROM scoring.engagement_daily"
+            " WHERE tenant_id = :t AND account_id = ANY(:m) GROUP BY tenant_id, signal, occurred_on"
+            " ON CONFLICT (tenant_id, account_id, signal, occurred_on) DO UPDATE SET"
+            " count = e.count + EXCLUDED.count,"
+            " resolution_hours = e.resolution_hours + EXCLUDED.resolution_hours,"
+            " resolutions_timed = e.resolutions_timed + EXCLUDED.resolutions_timed"
+        ),
+        params,
+    )
+    for statement in (
+        "DELETE FROM scoring.engagement_daily WHERE tenant_id = :t AND account_id = ANY(:m)",
+        "DELETE FROM scoring.current_scores WHERE tenant_id = :t AND account_id = ANY(:m)",
+        "INSERT INTO scoring.accounts (tenant_id, account_id, version, merged_into)"
+        " SELECT :t, m, 1, :s FROM unnest(CAST(:m AS text[])) AS m"
+        " ON CONFLICT (tenant_id, account_id) DO UPDATE SET merged_into = :s",
+    ):
+        await session.execute(text(statement), params)
+
+
+async def upsert_user(
+    session: AsyncSession,
+    tenant_id: str,
+    user_id: str,
+    version: int,
+    *,
+    role: str | None,
+    capacity: int | None,
+    erased: bool = False,
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO scoring.users (tenant_id, user_id, role, capacity, version, erased)"
+            " VALUES (:t, :u, :r, :c, :v, :e) ON CONFLICT (tenant_id, user_id) DO UPDATE SET"
+            " role = EXCLUDED.role, capacity = EXCLUDED.capacity, version = EXCLUDED.version,"
+            " erased = EXCLUDED.erased WHERE scoring.users.version <= EXCLUDED.version"
+        ),
+        {"t": tenant_id, "u": user_id, "r": role, "c": capacity, "v": version, "e": erased},
+    )
+
+
+async def mark_portfolio_dirty(session: AsyncSession, tenant_id: str) -> None:
+    """Tell the portfolio job this tenant changed. DO NOTHING on an existing mark takes no row
+    lock, so concurrent consumers of one tenant never queue behind each other here."""
+    await session.execute(
+        text(
+            "INSERT INTO scoring.portfolio_dirty (tenant_id) VALUES (:t)"
+            " ON CONFLICT (tenant_id) DO NOTHING"
+        ),
+        {"t": tenant_id},
+    )

@@ -13,6 +13,9 @@ def material_reasons(
     current: Mapping[str, float],
     previous_tier: str | None = None,
     tier: str | None = None,
+    *,
+    move_points: float = MOVE_POINTS,
+    thresholds: Mapping[str, float] = THRESHOLDS,
 ) -> list[str]:
     """Why the change from ``previous`` to ``current`` is material; empty when it is not."""
     reasons = []
@@ -20,11 +23,11 @@ def material_reasons(
         before, after = previous.get(name), current.get(name)
         if before is None or after is None:
             continue
-        if abs(after - before) >= MOVE_POINTS:
+        if abs(after - before) >= move_points:
             reasons.append(f"{name}_moved")
-        line = THRESHOLDS[name]
+        line = thresholds[name]
         if (before < line) != (after < line):
-            reasons.append(f"{name}_crossed_{int(line)}")
+            reasons.append(f"{name}_crossed_{line:g}")
     if tier != previous_tier:
         reasons.append("tier_changed")
     return reasons

@@ -15,6 +15,7 @@ MAX_FREQUENCY_HISTORY_YEARS = 3
 class RevenueLine:
     booked_on: date
     amount: Decimal
+    product: str | None = None
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class RevenueFeatures:
     orders_ttm: int
     orders_in_history: int
     history_years: float
+    products_owned: int = 0  # distinct products bought in the trailing 12 months
+    tenure_years: float = 0.0  # since the first booking ever
 
     @property
     def growth(self) -> float | None:
@@ -52,12 +55,18 @@ def revenue_features(lines: Iterable[RevenueLine], today: date) -> RevenueFeatur
     ttm = prev = Decimal(0)
     orders_ttm = orders_history = 0
     first_in_history: date | None = None
+    first_ever: date | None = None
+    products: set[str] = set()
     for line in lines:
         if line.booked_on > today:
             continue  # booked in the future: not revenue yet
+        if first_ever is None or line.booked_on < first_ever:
+            first_ever = line.booked_on
         if line.booked_on > ttm_start:
             ttm += line.amount
             orders_ttm += 1
+            if line.product:
+                products.add(line.product)
         elif line.booked_on > prev_start:
             prev += line.amount
         if line.booked_on > history_start:
@@ -65,7 +74,10 @@ def revenue_features(lines: Iterable[RevenueLine], today: date) -> RevenueFeatur
             if first_in_history is None or line.booked_on < first_in_history:
                 first_in_history = line.booked_on
     history_years = (today - first_in_history).days / 365 if first_in_history else 0.0
-    return RevenueFeatures(ttm, prev, orders_ttm, orders_history, history_years)
+    tenure_years = (today - first_ever).days / 365 if first_ever else 0.0
+    return RevenueFeatures(
+        ttm, prev, orders_ttm, orders_history, history_years, len(products), tenure_years
+    )
 
 
 def expected_lifetime_years(retention_rate: float, cap: float = 10.0) -> float:
@@ -82,3 +94,16 @@ def transactional_clv(features: RevenueFeatures, lifetime_years: float) -> Decim
         * Decimal(str(features.purchase_frequency))
         * Decimal(str(lifetime_years))
     ).quantize(Decimal("0.01"))
+
+
+def margin_clv(
+    annual_revenue: Decimal,
+    lifetime_years: float,
+    acquisition_cost: Decimal,
+    servicing_cost_per_year: Decimal,
+) -> Decimal:
+    """Annual revenue × expected retention years − (acquisition cost + servicing cost over
+    those years). Servicing is a yearly cost, so it is spent for as long as the account stays."""
+    years = Decimal(str(lifetime_years))
+    costs = acquisition_cost + servicing_cost_per_year * years
+    return (annual_revenue * years - costs).quantize(Decimal("0.01"))

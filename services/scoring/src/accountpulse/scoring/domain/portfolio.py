@@ -1,0 +1,55 @@
+"""Portfolio KPIs of a tenant (DOMAIN.md, "Portfolio and restructuring")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+GROWTH_BENCHMARK = 0.15
+RETENTION_BENCHMARK = 0.85
+
+
+@dataclass(frozen=True)
+class AccountPeriods:
+    """An account's revenue in the previous 12 months and in the trailing 12 months."""
+
+    previous: Decimal
+    current: Decimal
+
+
+@dataclass(frozen=True)
+class Retention:
+    retention_rate: float | None
+    net_revenue_retention: float | None
+    growth: float | None
+
+
+def retention(accounts: Sequence[AccountPeriods]) -> Retention:
+    """Retention = accounts active (with revenue) in both periods / accounts active in the
+    previous one; NRR = this period's revenue from last period's accounts / last period's
+    revenue; growth = this period / last period − 1, over all accounts."""
+    starters = [a for a in accounts if a.previous > 0]
+    kept = [a for a in starters if a.current > 0]
+    previous_total = sum((a.previous for a in starters), Decimal(0))
+    current_total = sum((a.current for a in accounts), Decimal(0))
+    from_starters = sum((a.current for a in starters), Decimal(0))
+    return Retention(
+        retention_rate=len(kept) / len(starters) if starters else None,
+        net_revenue_retention=float(from_starters / previous_total) if previous_total else None,
+        growth=float(current_total / previous_total) - 1 if previous_total else None,
+    )
+
+
+def pareto_curve(revenues_desc: Sequence[Decimal], points: int = 10) -> list[dict[str, float]]:
+    """Cumulative revenue share held by the top 10 %, 20 %, … of accounts."""
+    total = sum(revenues_desc, Decimal(0))
+    n = len(revenues_desc)
+    if n == 0 or total <= 0:
+        return []
+    curve = []
+    for step in range(1, points + 1):
+        top = max(1, -(-n * step // points))  # ceil(n × step / points)
+        share = sum(revenues_desc[:top], Decimal(0)) / total
+        curve.append({"accounts_share": step / points, "revenue_share": round(float(share), 4)})
+    return curve

@@ -1,0 +1,195 @@
+"""All scores of one account from its facts, the tenant's model and its distributions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from accountpulse.scoring.domain import scores as s
+from accountpulse.scoring.domain.features import (
+    ContractFeatures,
+    DealFeatures,
+    EngagementFeatures,
+    Profile,
+    revenue_potential,
+    size_band,
+    wallet_of,
+    whitespace,
+)
+from accountpulse.scoring.domain.model import ScoringModel
+from accountpulse.scoring.domain.revenue import (
+    RevenueFeatures,
+    expected_lifetime_years,
+    margin_clv,
+    transactional_clv,
+)
+
+# The metrics ranked as percentiles within the tenant (their cut points are refreshed).
+DISTRIBUTED_METRICS = (
+    "clv",
+    "revenue_potential",
+    "whitespace",
+    "web_visits_30d",
+    "social_interactions_30d",
+    "meetings_90d",
+    "contact_recency",
+)
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    profile: Profile
+    revenue: RevenueFeatures
+    engagement: EngagementFeatures = field(default_factory=EngagementFeatures)
+    nps: float | None = None
+    nps_responses: int = 0
+    contracts: ContractFeatures = field(
+        default_factory=lambda: ContractFeatures(0, Decimal(0), None, False)
+    )
+    deals: DealFeatures = field(default_factory=DealFeatures)
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    scores: dict[str, float]
+    explanation: dict[str, list[dict[str, Any]]]
+    features: dict[str, Any]
+    metrics: dict[str, float | None]  # the distributed metrics of this account
+    revenue_ttm: Decimal
+    tier_hint: str  # emerging or standard (key is decided for the whole portfolio)
+    at_risk: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def lifetime_years(model: ScoringModel, default_retention_rate: float) -> float:
+    if model.expected_lifetime_years is not None:
+        return model.expected_lifetime_years
+    rate = model.retention_rate if model.retention_rate is not None else default_retention_rate
+    return expected_lifetime_years(rate)
+
+
+def score_account(
+    facts: AccountFacts,
+    model: ScoringModel,
+    cuts: Mapping[str, list[float]],
+    default_retention_rate: float,
+    today: date,
+) -> Scorecard:
+    years = lifetime_years(model, default_retention_rate)
+    revenue = facts.revenue
+    clv_tx = transactional_clv(revenue, years)
+    clv_margin = margin_clv(
+        revenue.revenue_ttm, years, model.acquisition_cost, model.servicing_cost_per_year
+    )
+    ranked_clv = clv_tx if model.value_clv == "transactional" else clv_margin
+    wallet = wallet_of(facts.profile, model.wallet_per_employee)
+    potential_amount = revenue_potential(wallet.amount, model.attainable_share)
+    white = whitespace(potential_amount, revenue)
+
+    fit = s.fit(facts.profile, model.icp, model.weight("fit"))
+    engagement = s.engagement(facts.engagement, cuts, model.weight("engagement"))
+    value = s.value(float(ranked_clv), cuts.get("clv", []), model.value_clv)
+    potential = s.potential(
+        _float(potential_amount), _float(white), cuts, model.weight("potential"), wallet.how
+    )
+    health = s.health(
+        nps=facts.nps,
+        growth=revenue.growth,
+        engagement_features=facts.engagement,
+        contracts=facts.contracts,
+        weights=model.weight("health"),
+    )
+    priority = s.priority(
+        fit=fit.known,
+        value=value.known,
+        potential=potential.known,
+        engagement=engagement.known,
+        weights=model.weight("priority"),
+    )
+    named = {
+        "fit": fit,
+        "engagement": engagement,
+        "value": value,
+        "potential": potential,
+        "health": health,
+        "priority": priority,
+    }
+    scores = {name: score.value for name, score in named.items()}
+    scores["churn_risk"] = round(100.0 - health.value, 2)
+    explanation = {name: [asdict(c) for c in score.ranked()] for name, score in named.items()}
+    explanation["churn_risk"] = [
+        {
+            "name": "health",
+            "weight": 100,
+            "score": health.value,
+            "contribution": scores["churn_risk"],
+            "detail": "churn risk = 100 − health",
+        }
+    ]
+    thresholds = model.thresholds
+    emerging = (
+        potential.value >= thresholds.emerging_potential
+        and fit.value >= thresholds.emerging_fit
+        and potential.has_data
+        and fit.has_data
+    )
+    e = facts.engagement
+    features: dict[str, Any] = {
+        "revenue_ttm": revenue.revenue_ttm,
+        "revenue_prev_12m": revenue.revenue_prev_12m,
+        "growth": revenue.growth,
+        "orders_ttm": revenue.orders_ttm,
+        "average_order_value": revenue.average_order_value.quantize(Decimal("0.01")),
+        "purchase_frequency": round(revenue.purchase_frequency, 4),
+        "tenure_years": round(revenue.tenure_years, 2),
+        "products_owned": revenue.products_owned,
+        "expected_lifetime_years": round(years, 4),
+        "clv_transactional": clv_tx,
+        "clv_margin": clv_margin,
+        "wallet": wallet.amount,
+        "wallet_basis": wallet.how,
+        "revenue_potential": potential_amount,
+        "whitespace": white,
+        "size_band": facts.profile.annual_revenue_band or size_band(facts.profile.employees),
+        "web_visits_30d": e.web_visits_30d,
+        "social_interactions_30d": e.social_interactions_30d,
+        "meetings_90d": e.meetings_90d,
+        "days_since_contact": e.days_since_contact,
+        "tickets_opened_90d": e.tickets_opened_90d,
+        "mean_resolution_hours": e.mean_resolution_hours,
+        "nps_12m": facts.nps,
+        "nps_responses_12m": facts.nps_responses,
+        "active_contracts": facts.contracts.active_contracts,
+        "contract_arr": facts.contracts.arr,
+        "next_renewal_on": facts.contracts.next_renewal_on,
+        "renewal_at_risk": facts.contracts.renewal_at_risk,
+        "deal_value": facts.deals.deal_value,
+        "conversion_rate": facts.deals.conversion_rate,
+        "open_pipeline": facts.deals.open_pipeline,
+    }
+    has_signals = e.any_signal or e.days_since_contact is not None
+    metrics: dict[str, float | None] = {
+        "clv": float(ranked_clv),
+        "revenue_potential": _float(potential_amount),
+        "whitespace": _float(white),
+        "web_visits_30d": float(e.web_visits_30d) if has_signals else None,
+        "social_interactions_30d": float(e.social_interactions_30d) if has_signals else None,
+        "meetings_90d": float(e.meetings_90d) if has_signals else None,
+        "contact_recency": None if e.days_since_contact is None else -float(e.days_since_contact),
+    }
+    return Scorecard(
+        scores=scores,
+        explanation=explanation,
+        features=features,
+        metrics=metrics,
+        revenue_ttm=revenue.revenue_ttm,
+        tier_hint="emerging" if emerging else "standard",
+        at_risk=health.value < thresholds.at_risk_health,
+    )
+
+
+def _float(amount: Decimal | None) -> float | None:
+    return None if amount is None else float(amount)
