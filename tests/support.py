@@ -146,6 +146,7 @@ def start_system(env: dict[str, str]) -> System:
         "LOG_LEVEL": "INFO",
     }
     ports = {name: _free_port() for name in ("ingestion", "scoring", "planning", "notification")}
+    service_env["PLANNING_INGESTION_URL"] = f"http://127.0.0.1:{ports['ingestion']}"
     processes = service_processes(service_env, TEST_STATE / "logs" / run_id, ports)
     for process in processes.values():
         process.start()

@@ -71,7 +71,11 @@ def _write_env(env: dict[str, str]) -> None:
 
 
 def start_services(env: dict[str, str], *, detached: bool) -> dict[str, ServiceProcess]:
-    service_env = {**env, "ACCOUNTPULSE_SPANS_FILE": str(STATE / "spans.jsonl")}
+    service_env = {
+        **env,
+        "ACCOUNTPULSE_SPANS_FILE": str(STATE / "spans.jsonl"),
+        "PLANNING_INGESTION_URL": env["INGESTION_URL"],
+    }
     processes = service_processes(service_env, STATE / "logs", _ports())
     for process in processes.values():
         process.stop()  # a leftover from an earlier `up` would hold the port

@@ -12,8 +12,8 @@ from accountpulse.common.db import tenant_transaction
 from accountpulse.common.events.plans import StaleReason
 from accountpulse.common.problems import InvalidField, NotFound
 from accountpulse.common.service import Runtime
-from accountpulse.planning import handlers, store
-from accountpulse.planning.schemas import PlanIn, PlanOut, ReviewIn
+from accountpulse.planning import handlers, store, whitespace_query
+from accountpulse.planning.schemas import PlanIn, PlanOut, ReviewIn, WhitespaceOut
 
 ExternalIdPath = Annotated[str, Path(min_length=1, max_length=200)]
 
@@ -40,9 +40,9 @@ def router(runtime: Runtime) -> APIRouter:
     ) -> PlanOut:
         async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
             row = await store.get_plan(session, principal.tenant_id, external_id)
-        if row is None:
-            raise NotFound(f"Account '{external_id}' has no plan.")
-        plan = handlers.plan_out(row)
+            if row is None:
+                raise NotFound(f"Account '{external_id}' has no plan.")
+            plan = await handlers.plan_view(session, principal.tenant_id, row, runtime.clock)
         response.headers["ETag"] = _etag(plan)
         return plan
 
@@ -66,12 +66,31 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.post("/accounts/{external_id}/plan:review", response_model=PlanOut)
     async def review_plan(
-        external_id: ExternalIdPath, principal: Writer, body: ReviewIn | None = None
+        external_id: ExternalIdPath,
+        principal: Writer,
+        response: Response,
+        body: ReviewIn | None = None,
     ) -> PlanOut:
-        """Record a review; it clears the staleness reasons it answers (all by default)."""
+        """Record a review; it clears the staleness reasons it answers (all by default), except
+        a time-driven reason whose condition still holds."""
         async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
-            return await handlers.review_plan(
+            plan = await handlers.review_plan(
                 session, principal, external_id, body or ReviewIn(), runtime.clock
+            )
+        response.headers["ETag"] = _etag(plan)
+        return plan
+
+    @api.get("/accounts/{external_id}/whitespace", response_model=WhitespaceOut)
+    async def get_whitespace(
+        external_id: ExternalIdPath,
+        principal: Reader,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> WhitespaceOut:
+        """Products and departments similar accounts (same industry and size band) buy and
+        this one does not, with the estimated value and the evidence, best first."""
+        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+            return await whitespace_query.whitespace(
+                session, principal.tenant_id, external_id, runtime.clock, limit
             )
 
     @api.get("/plans")

@@ -7,17 +7,24 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from accountpulse.common.cli import service_cli
+from accountpulse.common.scheduler import PeriodicJob
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
 from accountpulse.common.settings import ServiceSettings
-from accountpulse.planning import api, consumers
+from accountpulse.planning import api, consumers, portfolio_api, schedule
 from accountpulse.planning.settings import PlanningSettings
 
 SPEC = ServiceSpec(
     name="planning",
     version="0.1.0",
-    routers=lambda runtime: [api.router(runtime)],
+    routers=lambda runtime: [api.router(runtime), portfolio_api.router(runtime)],
     subscriptions=consumers.subscriptions,
+    jobs=lambda runtime: [
+        PeriodicJob(
+            "planning-time-driven-staleness",
+            lambda: schedule.check_time_driven_staleness(runtime.sessions, runtime.clock),
+        )
+    ],
     migrations_dir=Path(__file__).parent / "migrations",
 )
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from accountpulse.common.messaging.topics import ACCOUNTS_CHANGES, SCORES_CHANGES
+from accountpulse.common.messaging.topics import ACCOUNTS_CHANGES, SCORES_CHANGES, USERS_CHANGES
 from accountpulse.common.service import Runtime, Subscription
-from accountpulse.planning.handlers import PlanningEventHandlers
+from accountpulse.planning.event_handlers import PlanningEventHandlers
 
 
 def subscriptions(runtime: Runtime) -> list[Subscription]:
@@ -12,11 +12,19 @@ def subscriptions(runtime: Runtime) -> list[Subscription]:
     return [
         Subscription(
             group="planning",
-            topics=[ACCOUNTS_CHANGES, SCORES_CHANGES],
+            topics=[ACCOUNTS_CHANGES, SCORES_CHANGES, USERS_CHANGES],
             handlers={
                 "account.upserted": handlers.on_account_upserted,
                 "account.owner_changed": handlers.on_owner_changed,
+                "account.erased": handlers.on_account_erased,
+                "revenue.recorded": handlers.on_revenue_recorded,
+                "nps.recorded": handlers.on_nps_recorded,
+                "contract.changed": handlers.on_contract_changed,
+                "contact.changed": handlers.on_contact_changed,
                 "score.changed": handlers.on_score_changed,
+                "tier.changed": handlers.on_tier_changed,
+                "user.upserted": handlers.on_user_upserted,
+                "user.erased": handlers.on_user_erased,
             },
         )
     ]

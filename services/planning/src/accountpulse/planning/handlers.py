@@ -1,8 +1,9 @@
-"""What each command and event does to plans, inside a unit of work."""
+"""What each plan command does, and the plan's staleness bookkeeping, inside a unit of work."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,28 +11,52 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accountpulse.common.auth import Principal
 from accountpulse.common.clock import Clock
 from accountpulse.common.events import (
-    AccountOwnerChanged,
-    AccountUpserted,
     PlanCreated,
+    PlanGoalOffTrack,
     PlanReviewed,
     PlanStale,
     PlanUpdated,
-    ScoreChanged,
 )
 from accountpulse.common.events.plans import StaleReason
-from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.common.messaging.outbox import add_event
 from accountpulse.common.problems import NotFound, PreconditionFailed
-from accountpulse.planning import store
-from accountpulse.planning.domain.staleness import add_reasons, clear_reasons
-from accountpulse.planning.schemas import PlanIn, PlanOut, ReviewIn
+from accountpulse.planning import facts_store, store
+from accountpulse.planning.domain.goals import AccountFacts, goal_progress, metric_value
+from accountpulse.planning.domain.stakeholders import stakeholder_map
+from accountpulse.planning.domain.staleness import (
+    PlanTimeFacts,
+    ReviewState,
+    add_reasons,
+    cadence_days,
+    clear_reasons,
+    has_open_renewal_action,
+    time_driven_reasons,
+)
+from accountpulse.planning.schemas import (
+    GoalOut,
+    PlanIn,
+    PlanOut,
+    ReviewIn,
+    ReviewScheduleOut,
+    StakeholderMapOut,
+)
 
 SCHEMA = store.SCHEMA
 
 
-def plan_out(row: Any) -> PlanOut:
+def review_state(row: Any) -> ReviewState:
+    return ReviewState(row.tier, row.created_at, row.last_reviewed_at, row.last_deep_review_at)
+
+
+def plan_out(
+    row: Any, *, goals: list[GoalOut] | None = None, stakeholders: StakeholderMapOut | None = None
+) -> PlanOut:
+    review = review_state(row)
+    body = dict(row.body)
+    if goals is not None:
+        body["goals"] = goals
     return PlanOut(
-        **row.body,
+        **body,
         account_id=row.account_id,
         plan_id=row.plan_id,
         version=row.version,
@@ -42,7 +67,85 @@ def plan_out(row: Any) -> PlanOut:
         last_reviewed_at=row.last_reviewed_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        review=ReviewScheduleOut(
+            tier=row.tier,
+            cadence_days=cadence_days(row.tier),
+            last_reviewed_at=row.last_reviewed_at,
+            next_review_due_at=review.review_due_at,
+            last_deep_review_at=row.last_deep_review_at,
+            deep_review_due_at=review.deep_review_due_at,
+        ),
+        stakeholder_map=stakeholders,
     )
+
+
+def goals_with_progress(
+    goals: list[dict[str, Any]], facts: AccountFacts, now: datetime
+) -> list[GoalOut]:
+    out = []
+    for raw in goals:
+        goal = GoalOut.model_validate(raw)
+        current = metric_value(goal.metric, facts, now.date())
+        if goal.metric == "custom":
+            current = goal.progress
+        progress = goal_progress(
+            baseline=goal.baseline,
+            target=goal.target,
+            starts_on=goal.starts_on,
+            due_on=goal.due_on,
+            current=current,
+            today=now.date(),
+        )
+        out.append(
+            goal.model_copy(
+                update={
+                    "current": progress.current,
+                    "expected_value": progress.expected_value,
+                    "expected_fraction": progress.expected_fraction,
+                    "achieved_fraction": progress.achieved_fraction,
+                    "off_track": progress.off_track,
+                }
+            )
+        )
+    return out
+
+
+async def plan_view(session: AsyncSession, tenant_id: str, row: Any, clock: Clock) -> PlanOut:
+    """The plan with what is computed from facts: goal progress and the stakeholder map."""
+    facts = await facts_store.account_facts(session, tenant_id, row.account_id)
+    contacts = await facts_store.stakeholders(session, tenant_id, row.account_id)
+    mapped = stakeholder_map(contacts, row.body.get("profile", {}).get("buying_centers", []))
+    return plan_out(
+        row,
+        goals=goals_with_progress(row.body.get("goals", []), facts, clock()),
+        stakeholders=StakeholderMapOut.model_validate(mapped, from_attributes=True),
+    )
+
+
+async def _resave(
+    session: AsyncSession, tenant_id: str, plan: Any, now: datetime, actor: str, **changes: Any
+) -> int:
+    """Write the plan's next version: the current row with ``changes`` applied."""
+    state = {
+        "body": plan.body,
+        "stale_reasons": list(plan.stale_reasons),
+        "stale_since": plan.stale_since,
+        "last_reviewed_at": plan.last_reviewed_at,
+        "last_deep_review_at": plan.last_deep_review_at,
+        "off_track_goal_ids": list(plan.off_track_goal_ids),
+        **changes,
+    }
+    await store.save_plan(
+        session,
+        tenant_id=tenant_id,
+        account_id=plan.account_id,
+        plan_id=plan.plan_id,
+        version=plan.version + 1,
+        now=now,
+        actor=actor,
+        **state,
+    )
+    return int(plan.version) + 1
 
 
 async def put_plan(
@@ -60,21 +163,17 @@ async def put_plan(
         raise PreconditionFailed(
             f"The plan is at version {existing.version if existing else 'none'}, not {if_match}."
         )
-    plan_id = existing.plan_id if existing else str(uuid.uuid4())
-    version = existing.version + 1 if existing else 1
-    await store.save_plan(
-        session,
-        tenant_id=tenant_id,
-        account_id=account_id,
-        plan_id=plan_id,
-        version=version,
-        body=body.model_dump(mode="json"),
-        stale_reasons=existing.stale_reasons if existing else [],
-        stale_since=existing.stale_since if existing else None,
-        last_reviewed_at=existing.last_reviewed_at if existing else None,
-        now=now,
-        actor=principal.key_id,
-    )
+    content = body.model_dump(mode="json")
+    if existing is None:
+        plan_id, version = str(uuid.uuid4()), 1
+        await store.save_plan(
+            session, tenant_id=tenant_id, account_id=account_id, plan_id=plan_id, version=1,
+            body=content, stale_reasons=[], stale_since=None, last_reviewed_at=None, now=now,
+            actor=principal.key_id,
+        )  # fmt: skip
+    else:
+        plan_id = existing.plan_id
+        version = await _resave(session, tenant_id, existing, now, principal.key_id, body=content)
     row = await store.get_plan(session, tenant_id, account_id)
     event_type = PlanUpdated if existing else PlanCreated
     await add_event(
@@ -86,30 +185,45 @@ async def put_plan(
             account_id=account_id, plan_id=plan_id, plan_version=version, owner_id=row.owner_id
         ),
     )
-    return plan_out(row), existing is None
+    await evaluate_goals(session, tenant_id, account_id, clock)
+    row = await store.get_plan(session, tenant_id, account_id)
+    return await plan_view(session, tenant_id, row, clock), existing is None
 
 
 async def review_plan(
     session: AsyncSession, principal: Principal, account_id: str, body: ReviewIn, clock: Clock
 ) -> PlanOut:
+    """Record a review. It clears the reasons it answers, except a time-driven reason whose
+    condition still holds afterwards (a renewal still without an open renewal action, a deep
+    review still due after a regular review)."""
     tenant_id, now = principal.tenant_id, clock()
     plan = await store.lock_plan(session, tenant_id, account_id)
     if plan is None:
         raise NotFound(f"Account '{account_id}' has no plan.")
-    remaining, cleared = clear_reasons(plan.stale_reasons, body.reasons)
-    await store.save_plan(
-        session,
-        tenant_id=tenant_id,
-        account_id=account_id,
-        plan_id=plan.plan_id,
-        version=plan.version + 1,
-        body=plan.body,
-        stale_reasons=list(remaining),
-        stale_since=plan.stale_since if remaining else None,
-        last_reviewed_at=now,
-        now=now,
-        actor=principal.key_id,
+    answered = set(plan.stale_reasons if body.reasons is None else body.reasons)
+    evaluation_due = plan.evaluation_due_at
+    if (
+        "restructure_evaluation_due" in answered
+        and "restructure_evaluation_due" in plan.stale_reasons
+    ):
+        evaluation_due = None
+        await store.close_evaluation_window(session, tenant_id, account_id)
+    deep_at = now if body.deep else plan.last_deep_review_at
+    after_review = PlanTimeFacts(
+        ReviewState(plan.tier, plan.created_at, now, deep_at),
+        await store.renewal_dates(session, tenant_id, account_id),
+        has_open_renewal_action(plan.body.get("actions", [])),
+        evaluation_due,
     )
+    remaining, cleared = clear_reasons(
+        plan.stale_reasons, body.reasons, time_driven_reasons(after_review, now)
+    )
+    version = await _resave(
+        session, tenant_id, plan, now, principal.key_id,
+        stale_reasons=remaining, stale_since=plan.stale_since if remaining else None,
+        last_reviewed_at=now, last_deep_review_at=deep_at,
+        off_track_goal_ids=[] if "goal_off_track" in cleared else list(plan.off_track_goal_ids),
+    )  # fmt: skip
     await add_event(
         session,
         schema=SCHEMA,
@@ -118,14 +232,16 @@ async def review_plan(
         payload=PlanReviewed(
             account_id=account_id,
             plan_id=plan.plan_id,
-            plan_version=plan.version + 1,
+            plan_version=version,
             owner_id=plan.owner_id,
             reviewed_at=now,
             cleared_reasons=cleared,
             remaining_reasons=remaining,
         ),
     )
-    return plan_out(await store.get_plan(session, tenant_id, account_id))
+    return await plan_view(
+        session, tenant_id, await store.get_plan(session, tenant_id, account_id), clock
+    )
 
 
 async def mark_stale(
@@ -134,85 +250,75 @@ async def mark_stale(
     account_id: str,
     reasons: list[StaleReason],
     clock: Clock,
-) -> None:
+    **changes: Any,
+) -> bool:
     """Add staleness reasons; publish ``plan.stale`` only when a reason is new."""
     plan = await store.lock_plan(session, tenant_id, account_id)
     if plan is None:
-        return  # no plan to keep fresh
+        return False  # no plan to keep fresh
     now = clock()
     all_reasons, new = add_reasons(plan.stale_reasons, reasons)
-    if not new:
+    if not new and not changes:
+        return False
+    stale_since = (plan.stale_since or now) if all_reasons else None
+    version = await _resave(
+        session, tenant_id, plan, now, "system",
+        stale_reasons=all_reasons, stale_since=stale_since, **changes,
+    )  # fmt: skip
+    if new:
+        await add_event(
+            session,
+            schema=SCHEMA,
+            tenant_id=tenant_id,
+            clock=clock,
+            payload=PlanStale(
+                account_id=account_id,
+                plan_id=plan.plan_id,
+                plan_version=version,
+                owner_id=plan.owner_id,
+                reasons=all_reasons,
+                new_reasons=new,
+                stale_since=stale_since or now,
+            ),
+        )
+    return bool(new)
+
+
+async def evaluate_goals(
+    session: AsyncSession, tenant_id: str, account_id: str, clock: Clock
+) -> None:
+    """Publish ``plan.goal_off_track`` for every goal that newly fell behind its straight line
+    by more than 15 % and mark the plan stale with ``goal_off_track``. A goal that is back on
+    track leaves the list, so it is announced again if it falls behind again."""
+    plan = await store.lock_plan(session, tenant_id, account_id)
+    if plan is None or not plan.body.get("goals"):
         return
-    stale_since = plan.stale_since or now
-    await store.save_plan(
-        session,
-        tenant_id=tenant_id,
-        account_id=account_id,
-        plan_id=plan.plan_id,
-        version=plan.version + 1,
-        body=plan.body,
-        stale_reasons=list(all_reasons),
-        stale_since=stale_since,
-        last_reviewed_at=plan.last_reviewed_at,
-        now=now,
-        actor="system",
-    )
-    await add_event(
-        session,
-        schema=SCHEMA,
-        tenant_id=tenant_id,
-        clock=clock,
-        payload=PlanStale(
-            account_id=account_id,
-            plan_id=plan.plan_id,
-            plan_version=plan.version + 1,
-            owner_id=plan.owner_id,
-            reasons=all_reasons,
-            new_reasons=new,
-            stale_since=stale_since,
-        ),
-    )
-
-
-class PlanningEventHandlers:
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-
-    async def on_score_changed(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, ScoreChanged)
-        await mark_stale(
-            session, envelope.tenant_id, event.account_id, ["score_shifted"], self._clock
+    facts = await facts_store.account_facts(session, tenant_id, account_id)
+    off_track = [g for g in goals_with_progress(plan.body["goals"], facts, clock()) if g.off_track]
+    known = set(plan.off_track_goal_ids)
+    now_ids = [g.id for g in off_track]
+    if set(now_ids) == known:
+        return
+    for goal in off_track:
+        if goal.id in known:
+            continue
+        await add_event(
+            session,
+            schema=SCHEMA,
+            tenant_id=tenant_id,
+            clock=clock,
+            payload=PlanGoalOffTrack(
+                account_id=account_id,
+                plan_id=plan.plan_id,
+                plan_version=plan.version + 1,
+                owner_id=plan.owner_id,
+                goal_id=goal.id,
+                expected_progress=goal.expected_fraction or 0.0,
+                actual_progress=goal.achieved_fraction or 0.0,
+            ),
         )
-
-    async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, AccountUpserted)
-        await self._apply_owner(
-            session, envelope.tenant_id, event.account_id, event.version, event.owner_id
-        )
-
-    async def on_owner_changed(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, AccountOwnerChanged)
-        applied = await self._apply_owner(
-            session, envelope.tenant_id, event.account_id, event.version, event.owner_id
-        )
-        if applied:
-            await mark_stale(
-                session, envelope.tenant_id, event.account_id, ["owner_changed"], self._clock
-            )
-
-    async def _apply_owner(
-        self,
-        session: AsyncSession,
-        tenant_id: str,
-        account_id: str,
-        version: int,
-        owner_id: str | None,
-    ) -> bool:
-        applied = await store.applied_version(session, tenant_id, account_id)
-        if applied is not None and version < applied:
-            return False  # an older event than the state we hold
-        await store.upsert_account(session, tenant_id, account_id, version, owner_id)
-        return True
+    newly = [i for i in now_ids if i not in known]
+    await mark_stale(
+        session, tenant_id, account_id, ["goal_off_track"] if newly else [], clock,
+        off_track_goal_ids=now_ids,
+    )  # fmt: skip

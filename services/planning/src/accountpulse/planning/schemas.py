@@ -21,6 +21,15 @@ class Profile(_Body):
     competitors: list[str] = Field(default_factory=list, max_length=50)
     differentiation: str | None = Field(None, max_length=5_000)
     timezone: str | None = Field(None, max_length=64)
+    location: str | None = Field(None, max_length=200)
+    icp_match: str | None = Field(
+        None, max_length=2_000, description="How the account fits the ICP"
+    )
+    buying_centers: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Buying centers the plan must cover; one without a contact is a coverage gap",
+    )
 
 
 class Goal(_Body):
@@ -31,7 +40,9 @@ class Goal(_Body):
     target: Decimal
     starts_on: date
     due_on: date
-    progress: Decimal | None = None
+    progress: Decimal | None = Field(
+        None, description="Current value of a `custom` metric; computed for the others"
+    )
 
 
 class Action(_Body):
@@ -43,14 +54,82 @@ class Action(_Body):
     tags: list[str] = Field(default_factory=list, max_length=20)
 
 
+class Competitor(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    products: list[str] = Field(default_factory=list, max_length=50)
+    our_differentiation: str | None = Field(None, max_length=2_000)
+
+
+class WhitespaceOpportunity(_Body):
+    kind: Literal["product", "department"]
+    name: str = Field(min_length=1, max_length=200)
+    estimated_value: Decimal | None = None
+    status: Literal["identified", "pursuing", "won", "dropped"] = "identified"
+
+
 class PlanIn(_Body):
     profile: Profile = Field(default_factory=Profile)
     goals: list[Goal] = Field(default_factory=list, max_length=100)
     actions: list[Action] = Field(default_factory=list, max_length=500)
+    competitors: list[Competitor] = Field(default_factory=list, max_length=50)
+    whitespace: list[WhitespaceOpportunity] = Field(default_factory=list, max_length=200)
+
+
+class GoalOut(Goal):
+    model_config = ConfigDict(extra="ignore")
+    current: Decimal | None = Field(None, description="The metric now, from ingested facts")
+    expected_value: Decimal | None = Field(None, description="The straight line's value today")
+    expected_fraction: float | None = None
+    achieved_fraction: float | None = None
+    off_track: bool = False
+
+
+class ReviewScheduleOut(BaseModel):
+    tier: str | None
+    cadence_days: int
+    last_reviewed_at: datetime | None
+    next_review_due_at: datetime
+    last_deep_review_at: datetime | None
+    deep_review_due_at: datetime
+
+
+class BuyingCenterOut(BaseModel):
+    name: str
+    contacts_by_power: dict[str, list[str]]
+    has_decision_maker: bool
+
+
+class CoverageGapOut(BaseModel):
+    kind: str
+    value: str
+    message: str
+
+
+class StakeholderMapOut(BaseModel):
+    buying_centers: list[BuyingCenterOut]
+    gaps: list[CoverageGapOut]
+
+
+class WhitespaceSuggestionOut(BaseModel):
+    kind: str
+    name: str
+    estimated_value: Decimal
+    evidence: dict[str, object] = Field(
+        description="similar_accounts buying it, similar_accounts_total, median_spend"
+    )
+
+
+class WhitespaceOut(BaseModel):
+    account_id: str
+    industry: str | None
+    size_band: str | None
+    similar_accounts: int
+    suggestions: list[WhitespaceSuggestionOut]
 
 
 class PlanOut(PlanIn):
     model_config = ConfigDict(extra="ignore")
+    goals: list[GoalOut] = Field(default_factory=list)  # type: ignore[assignment]
     account_id: str
     plan_id: str
     version: int
@@ -61,10 +140,15 @@ class PlanOut(PlanIn):
     last_reviewed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    review: ReviewScheduleOut | None = None
+    stakeholder_map: StakeholderMapOut | None = Field(
+        None, description="Contacts by buying center and decision power (single plan reads)"
+    )
 
 
 class ReviewIn(_Body):
     reasons: list[StaleReason] | None = Field(
         None, description="The reasons this review answers; all current reasons when omitted"
     )
+    deep: bool = Field(False, description="This is the yearly deep review")
     note: str | None = Field(None, max_length=5000)

@@ -7,3 +7,9 @@ from accountpulse.common.settings import ServiceSettings
 
 class PlanningSettings(ServiceSettings):
     http_port: int = Field(8003, validation_alias="PLANNING_PORT")
+    ingestion_url: str = Field(
+        "http://127.0.0.1:8001",
+        validation_alias="PLANNING_INGESTION_URL",
+        description="Where applying a restructure proposal reassigns accounts",
+    )
+    ingestion_timeout_s: float = Field(10.0, gt=0, validation_alias="PLANNING_INGESTION_TIMEOUT_S")

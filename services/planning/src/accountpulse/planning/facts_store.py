@@ -1,0 +1,294 @@
+"""Planning's projections of other services' facts (schema ``planning``): revenue lines, NPS
+responses, contracts, contacts, users, and scoring's tier — what goals, staleness, the
+stakeholder map, whitespace and restructuring are computed from."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accountpulse.planning.domain.goals import AccountFacts, NpsResponse, RevenueLine
+from accountpulse.planning.domain.stakeholders import Stakeholder
+
+
+async def record_revenue(
+    session: AsyncSession,
+    tenant_id: str,
+    account_id: str,
+    line_id: str,
+    booked_on: date,
+    amount: Decimal,
+    product: str | None,
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO planning.revenue_lines (tenant_id, account_id, line_id, booked_on,"
+            " amount, product) VALUES (:t, :a, :l, :d, :amount, :product)"
+            " ON CONFLICT (tenant_id, account_id, line_id) DO UPDATE SET booked_on = :d,"
+            " amount = :amount, product = :product"
+        ),
+        {
+            "t": tenant_id,
+            "a": account_id,
+            "l": line_id,
+            "d": booked_on,
+            "amount": amount,
+            "product": product,
+        },
+    )
+
+
+async def record_nps(
+    session: AsyncSession, tenant_id: str, account_id: str, response_id: str, score: int, on: date
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO planning.nps_responses (tenant_id, account_id, response_id, score,"
+            " responded_on) VALUES (:t, :a, :r, :s, :d) ON CONFLICT"
+            " (tenant_id, account_id, response_id) DO UPDATE SET score = :s, responded_on = :d"
+        ),
+        {"t": tenant_id, "a": account_id, "r": response_id, "s": score, "d": on},
+    )
+
+
+async def record_contract(
+    session: AsyncSession,
+    tenant_id: str,
+    account_id: str,
+    contract_id: str,
+    ends_on: date | None,
+    auto_renew: bool,
+    arr: Decimal,
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO planning.contracts (tenant_id, account_id, contract_id, ends_on,"
+            " auto_renew, arr) VALUES (:t, :a, :c, :e, :auto, :arr) ON CONFLICT"
+            " (tenant_id, account_id, contract_id) DO UPDATE SET ends_on = :e,"
+            " auto_renew = :auto, arr = :arr"
+        ),
+        {
+            "t": tenant_id,
+            "a": account_id,
+            "c": contract_id,
+            "e": ends_on,
+            "auto": auto_renew,
+            "arr": arr,
+        },
+    )
+
+
+async def record_contact(session: AsyncSession, tenant_id: str, contact: dict[str, Any]) -> None:
+    """Upsert a stakeholder; an erased contact is removed (personal data, GDPR)."""
+    params = {"t": tenant_id, **contact}
+    if contact["erased"]:
+        await session.execute(
+            text(
+                "DELETE FROM planning.contacts WHERE tenant_id = :t AND account_id = :account_id"
+                " AND contact_id = :contact_id"
+            ),
+            params,
+        )
+        return
+    await session.execute(
+        text(
+            "INSERT INTO planning.contacts (tenant_id, account_id, contact_id, role, department,"
+            " decision_power, sentiment) VALUES (:t, :account_id, :contact_id, :role,"
+            " :department, :decision_power, :sentiment) ON CONFLICT"
+            " (tenant_id, account_id, contact_id) DO UPDATE SET role = :role,"
+            " department = :department, decision_power = :decision_power, sentiment = :sentiment"
+        ),
+        params,
+    )
+
+
+async def upsert_user(
+    session: AsyncSession,
+    tenant_id: str,
+    user_id: str,
+    role: str,
+    capacity: int | None,
+    version: int,
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO planning.users (tenant_id, user_id, role, capacity, version)"
+            " VALUES (:t, :u, :r, :c, :v) ON CONFLICT (tenant_id, user_id) DO UPDATE SET"
+            " role = :r, capacity = :c, version = :v WHERE planning.users.version <= :v"
+        ),
+        {"t": tenant_id, "u": user_id, "r": role, "c": capacity, "v": version},
+    )
+
+
+async def erase_user(session: AsyncSession, tenant_id: str, user_id: str) -> None:
+    await session.execute(
+        text("DELETE FROM planning.users WHERE tenant_id = :t AND user_id = :u"),
+        {"t": tenant_id, "u": user_id},
+    )
+
+
+async def apply_tier(
+    session: AsyncSession,
+    tenant_id: str,
+    account_id: str,
+    version: int,
+    tier: str | None,
+    at_risk: bool | None,
+) -> str | None:
+    """Apply scoring's tier (ignoring older events); returns the tier it replaced."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT tier, tier_version FROM planning.accounts"
+                " WHERE tenant_id = :t AND account_id = :a FOR UPDATE"
+            ),
+            {"t": tenant_id, "a": account_id},
+        )
+    ).first()
+    if row is not None and version < row.tier_version:
+        return tier  # older than what we hold: no change
+    await session.execute(
+        text(
+            "INSERT INTO planning.accounts (tenant_id, account_id, version, tier, tier_version,"
+            " at_risk) VALUES (:t, :a, 0, :tier, :v, COALESCE(:risk, false))"
+            " ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
+            " tier = COALESCE(:tier, planning.accounts.tier), tier_version = :v,"
+            " at_risk = COALESCE(:risk, planning.accounts.at_risk)"
+        ),
+        {"t": tenant_id, "a": account_id, "v": version, "tier": tier, "risk": at_risk},
+    )
+    return None if row is None else row.tier
+
+
+async def open_evaluation_window(
+    session: AsyncSession, tenant_id: str, account_id: str, due_at: datetime
+) -> None:
+    """Re-segmented or reassigned: its effect is to be reviewed at ``due_at``."""
+    await session.execute(
+        text(
+            "INSERT INTO planning.accounts (tenant_id, account_id, version, evaluation_due_at)"
+            " VALUES (:t, :a, 0, :due) ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
+            " evaluation_due_at = :due"
+        ),
+        {"t": tenant_id, "a": account_id, "due": due_at},
+    )
+
+
+async def account_facts(session: AsyncSession, tenant_id: str, account_id: str) -> AccountFacts:
+    params = {"t": tenant_id, "a": account_id}
+    revenue = await session.execute(
+        text(
+            "SELECT booked_on, amount, product FROM planning.revenue_lines"
+            " WHERE tenant_id = :t AND account_id = :a"
+        ),
+        params,
+    )
+    nps = await session.execute(
+        text(
+            "SELECT responded_on, score FROM planning.nps_responses"
+            " WHERE tenant_id = :t AND account_id = :a"
+        ),
+        params,
+    )
+    return AccountFacts(
+        [RevenueLine(r.booked_on, r.amount, r.product) for r in revenue],
+        [NpsResponse(r.responded_on, r.score) for r in nps],
+    )
+
+
+async def stakeholders(session: AsyncSession, tenant_id: str, account_id: str) -> list[Stakeholder]:
+    rows = await session.execute(
+        text(
+            "SELECT contact_id, role, department, decision_power, sentiment FROM planning.contacts"
+            " WHERE tenant_id = :t AND account_id = :a ORDER BY contact_id"
+        ),
+        {"t": tenant_id, "a": account_id},
+    )
+    return [
+        Stakeholder(r.contact_id, r.role, r.department, r.decision_power, r.sentiment) for r in rows
+    ]
+
+
+async def account_segment(session: AsyncSession, tenant_id: str, account_id: str) -> Any:
+    return (
+        await session.execute(
+            text(
+                "SELECT industry, employees FROM planning.accounts"
+                " WHERE tenant_id = :t AND account_id = :a"
+            ),
+            {"t": tenant_id, "a": account_id},
+        )
+    ).first()
+
+
+async def purchases_by_account(
+    session: AsyncSession, tenant_id: str, industry: str, today: date
+) -> list[Any]:
+    """TTM spend per product and contact departments of every account in ``industry``."""
+    rows = await session.execute(
+        text(
+            "SELECT a.account_id, a.employees,"
+            " COALESCE((SELECT jsonb_object_agg(x.product, x.spend) FROM ("
+            "   SELECT r.product, SUM(r.amount) AS spend FROM planning.revenue_lines r"
+            "   WHERE r.tenant_id = a.tenant_id AND r.account_id = a.account_id"
+            "   AND r.product IS NOT NULL AND r.booked_on > :since AND r.booked_on <= :today"
+            "   GROUP BY r.product) x), '{}'::jsonb) AS spend,"
+            " COALESCE((SELECT array_agg(DISTINCT c.department) FROM planning.contacts c"
+            "   WHERE c.tenant_id = a.tenant_id AND c.account_id = a.account_id"
+            "   AND c.department IS NOT NULL), '{}') AS departments"
+            " FROM planning.accounts a WHERE a.tenant_id = :t AND a.industry = :industry"
+        ),
+        {
+            "t": tenant_id,
+            "industry": industry,
+            "since": today - timedelta(days=365),
+            "today": today,
+        },
+    )
+    return list(rows)
+
+
+async def portfolio(session: AsyncSession, tenant_id: str, today: date) -> list[Any]:
+    """Every active account with its owner, tier, risk flag and revenue TTM."""
+    rows = await session.execute(
+        text(
+            "SELECT a.account_id, a.owner_id, a.tier, a.at_risk,"
+            " COALESCE((SELECT SUM(r.amount) FROM planning.revenue_lines r"
+            "   WHERE r.tenant_id = a.tenant_id AND r.account_id = a.account_id"
+            "   AND r.booked_on > :since AND r.booked_on <= :today), 0) AS revenue_ttm"
+            " FROM planning.accounts a WHERE a.tenant_id = :t"
+            " AND COALESCE(a.lifecycle_status, 'active') <> 'churned'"
+            " AND a.version > 0 ORDER BY a.account_id"
+        ),
+        {"t": tenant_id, "since": today - timedelta(days=365), "today": today},
+    )
+    return list(rows)
+
+
+async def users(session: AsyncSession, tenant_id: str) -> list[Any]:
+    rows = await session.execute(
+        text("SELECT user_id, role, capacity FROM planning.users WHERE tenant_id = :t"),
+        {"t": tenant_id},
+    )
+    return list(rows)
+
+
+async def erase_account(session: AsyncSession, tenant_id: str, account_id: str) -> None:
+    """Erasure (GDPR): the account's plan, its history and every projected fact go."""
+    params = {"t": tenant_id, "a": account_id}
+    await session.execute(
+        text(
+            "DELETE FROM planning.plan_versions v USING planning.plans p"
+            " WHERE v.tenant_id = p.tenant_id AND v.plan_id = p.plan_id"
+            " AND p.tenant_id = :t AND p.account_id = :a"
+        ),
+        params,
+    )
+    for table in ("plans", "revenue_lines", "nps_responses", "contracts", "contacts", "accounts"):
+        await session.execute(
+            text(f"DELETE FROM planning.{table} WHERE tenant_id = :t AND account_id = :a"), params
+        )

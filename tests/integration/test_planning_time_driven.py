@@ -1,0 +1,248 @@
+"""Time-driven and fact-driven staleness of plans, in process against the real database: the
+scheduler's check and the event handlers, with a fixed clock that the test moves."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from accountpulse.common.auth import Principal, create_tenant
+from accountpulse.common.db import Sessions, create_engine, create_sessions, tenant_transaction
+from accountpulse.common.events import (
+    AccountErased,
+    ContactChanged,
+    ContractChanged,
+    EventPayload,
+    RevenueRecorded,
+    TierChanged,
+)
+from accountpulse.common.messaging.envelope import Envelope
+from accountpulse.planning import handlers, schedule
+from accountpulse.planning.event_handlers import PlanningEventHandlers
+from accountpulse.planning.schemas import PlanIn, ReviewIn
+
+# Far in the future, so the running services' own scheduler (real time) never touches these plans.
+T0 = datetime(2036, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def move(self, by: timedelta) -> None:
+        self.now += by
+
+
+@pytest.fixture
+async def app_sessions(infra: dict[str, str]) -> AsyncIterator[Sessions]:
+    engine = create_engine(infra["DATABASE_URL"], pool_size=2)
+    yield create_sessions(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def principal(owner_sessions: Sessions) -> Principal:
+    tenant_id, _ = await create_tenant(
+        owner_sessions, f"planning-{uuid.uuid4().hex[:8]}", tenant_id=f"t-{uuid.uuid4()}"
+    )
+    return Principal(tenant_id, "test-key", frozenset({"read", "write"}))
+
+
+def _envelope(tenant_id: str, payload: EventPayload, clock: FixedClock) -> Envelope:
+    return Envelope(
+        id=str(uuid.uuid4()),
+        source="/test",
+        type=payload.event_type,
+        time=clock(),
+        subject=payload.key_id,
+        tenant_id=tenant_id,
+        payload=payload,
+    )
+
+
+async def _put_plan(
+    sessions: Sessions, principal: Principal, body: dict[str, Any], clock: FixedClock
+) -> None:
+    async with tenant_transaction(sessions, principal.tenant_id) as session:
+        await handlers.put_plan(
+            session, principal, "acme", PlanIn.model_validate(body), None, clock
+        )
+
+
+async def _review(sessions: Sessions, principal: Principal, clock: FixedClock) -> list[str]:
+    async with tenant_transaction(sessions, principal.tenant_id) as session:
+        plan = await handlers.review_plan(session, principal, "acme", ReviewIn(), clock)
+    return list(plan.stale_reasons)
+
+
+async def _check(sessions: Sessions, principal: Principal, clock: FixedClock) -> list[str]:
+    async with tenant_transaction(sessions, principal.tenant_id) as session:
+        await schedule.check_tenant(session, principal.tenant_id, clock)
+        row = await session.execute(
+            text(
+                "SELECT stale_reasons FROM planning.plans WHERE tenant_id = :t AND account_id = 'acme'"
+            ),
+            {"t": principal.tenant_id},
+        )
+        return list(row.scalar_one())
+
+
+async def _events(sessions: Sessions, tenant_id: str, event_type: str) -> list[dict[str, Any]]:
+    async with tenant_transaction(sessions, tenant_id) as session:
+        rows = await session.execute(
+            text(
+                "SELECT payload FROM planning.outbox WHERE tenant_id = :t AND event_type = :e ORDER BY id"
+            ),
+            {"t": tenant_id, "e": event_type},
+        )
+        return [orjson.loads(r[0]) for r in rows]
+
+
+async def _handle(
+    sessions: Sessions, principal: Principal, method: Any, payload: EventPayload, clock: FixedClock
+) -> None:
+    async with tenant_transaction(sessions, principal.tenant_id) as session:
+        await method(session, _envelope(principal.tenant_id, payload, clock))
+
+
+async def test_a_key_accounts_plan_becomes_review_overdue_exactly_when_thirty_days_pass(
+    app_sessions: Sessions, principal: Principal
+) -> None:
+    clock = FixedClock(T0)
+    events = PlanningEventHandlers(clock)
+    await _put_plan(app_sessions, principal, {}, clock)
+    tier = TierChanged(
+        account_id="acme",
+        version=5,
+        snapshot_id="s1",
+        model_version=1,
+        tier="key",
+        previous_tier="standard",
+    )
+    await _handle(app_sessions, principal, events.on_tier_changed, tier, clock)
+    assert await _review(app_sessions, principal, clock) == []  # answers score_shifted
+
+    clock.move(timedelta(days=30) - timedelta(seconds=1))
+    assert await _check(app_sessions, principal, clock) == []
+    clock.move(timedelta(seconds=1))
+    assert await _check(app_sessions, principal, clock) == ["review_overdue"]
+    assert await _check(app_sessions, principal, clock) == ["review_overdue"]  # idempotent
+    stale = await _events(app_sessions, principal.tenant_id, "plan.stale")
+    assert [e["new_reasons"] for e in stale] == [["score_shifted"], ["review_overdue"]]
+
+    # The re-segmentation (tier change at T0) is to be evaluated 45 days later.
+    clock.move(timedelta(days=15) - timedelta(seconds=1))
+    assert await _check(app_sessions, principal, clock) == ["review_overdue"]
+    clock.move(timedelta(seconds=1))
+    assert await _check(app_sessions, principal, clock) == [
+        "review_overdue",
+        "restructure_evaluation_due",
+    ]
+    assert await _review(app_sessions, principal, clock) == []
+    assert await _check(app_sessions, principal, clock) == []  # the window is closed
+
+
+async def test_a_contract_renewing_within_ninety_days_makes_the_plan_renewal_unprepared_until_a_renewal_action_exists(
+    app_sessions: Sessions, principal: Principal
+) -> None:
+    clock = FixedClock(T0)
+    events = PlanningEventHandlers(clock)
+    await _put_plan(
+        app_sessions,
+        principal,
+        {"actions": [{"id": "a1", "what": "QBR", "tags": ["upsell"]}]},
+        clock,
+    )
+    contract = ContractChanged(
+        account_id="acme", version=3, contract_id="c1", starts_on=date(2035, 6, 1),
+        ends_on=T0.date() + timedelta(days=91), arr=Decimal("50000"),
+    )  # fmt: skip
+    await _handle(app_sessions, principal, events.on_contract_changed, contract, clock)
+    assert await _check(app_sessions, principal, clock) == []  # 91 days away
+    clock.move(timedelta(days=1))
+    assert await _check(app_sessions, principal, clock) == ["renewal_unprepared"]
+    # A review does not answer it while the renewal still has no open action.
+    assert await _review(app_sessions, principal, clock) == ["renewal_unprepared"]
+    await _put_plan(
+        app_sessions, principal,
+        {"actions": [{"id": "r1", "what": "Prepare renewal offer", "tags": ["renewal"]}]}, clock,
+    )  # fmt: skip
+    assert await _review(app_sessions, principal, clock) == []
+    assert await _check(app_sessions, principal, clock) == []
+
+
+async def test_a_revenue_goal_behind_its_straight_line_by_more_than_fifteen_percent_goes_off_track(
+    app_sessions: Sessions, principal: Principal
+) -> None:
+    clock = FixedClock(T0)
+    events = PlanningEventHandlers(clock)
+    goal = {
+        "id": "grow", "metric": "revenue", "baseline": "0", "target": "1000",
+        "starts_on": T0.date().isoformat(),
+        "due_on": (T0.date() + timedelta(days=200)).isoformat(),
+    }  # fmt: skip
+    await _put_plan(app_sessions, principal, {"goals": [goal]}, clock)
+    assert await _check(app_sessions, principal, clock) == []  # nothing expected yet
+    # Half the time passes: 50 % expected. 349.99 is 35.0 % of the way: more than 15 behind.
+    clock.move(timedelta(days=100))
+
+    def revenue(line_id: str, amount: str, version: int) -> RevenueRecorded:
+        return RevenueRecorded(
+            account_id="acme", version=version, line_id=line_id, booked_on=T0.date() + timedelta(days=99),
+            amount=Decimal(amount), original_amount=Decimal(amount), original_currency="EUR", product="sensors",
+        )  # fmt: skip
+
+    await _handle(
+        app_sessions, principal, events.on_revenue_recorded, revenue("l1", "349.99", 2), clock
+    )
+    off_track = await _events(app_sessions, principal.tenant_id, "plan.goal_off_track")
+    assert [
+        (e["goal_id"], e["expected_progress"], round(e["actual_progress"], 5)) for e in off_track
+    ] == [("grow", 0.5, 0.34999)]
+    stale = await _events(app_sessions, principal.tenant_id, "plan.stale")
+    assert [e["new_reasons"] for e in stale] == [["goal_off_track"]]
+
+    # One cent more: exactly 15 points behind, back on track; nothing new is published.
+    await _handle(
+        app_sessions, principal, events.on_revenue_recorded, revenue("l2", "0.01", 3), clock
+    )
+    async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+        row = await handlers.store.get_plan(session, principal.tenant_id, "acme")
+        plan = await handlers.plan_view(session, principal.tenant_id, row, clock)
+    assert plan.goals[0].current == Decimal("350.00")
+    assert plan.goals[0].off_track is False
+    assert len(await _events(app_sessions, principal.tenant_id, "plan.goal_off_track")) == 1
+
+
+async def test_an_erased_account_loses_its_plan_history_and_stakeholders(
+    app_sessions: Sessions, principal: Principal
+) -> None:
+    clock = FixedClock(T0)
+    events = PlanningEventHandlers(clock)
+    await _put_plan(
+        app_sessions, principal, {"profile": {"relationship_history": "Met Eva"}}, clock
+    )
+    contact = ContactChanged(account_id="acme", version=2, contact_id="eva", department="it")
+    await _handle(app_sessions, principal, events.on_contact_changed, contact, clock)
+    erased = AccountErased(account_id="acme", version=3, requested_at=T0)
+    await _handle(app_sessions, principal, events.on_account_erased, erased, clock)
+    async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+        left = await session.scalar(
+            text(
+                "SELECT (SELECT count(*) FROM planning.plans WHERE tenant_id = :t)"
+                " + (SELECT count(*) FROM planning.plan_versions WHERE tenant_id = :t)"
+                " + (SELECT count(*) FROM planning.contacts WHERE tenant_id = :t)"
+            ),
+            {"t": principal.tenant_id},
+        )
+    assert left == 0
