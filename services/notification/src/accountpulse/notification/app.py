@@ -10,7 +10,7 @@ from accountpulse.common.cli import service_cli
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
 from accountpulse.common.settings import ServiceSettings
-from accountpulse.notification import api, consumers
+from accountpulse.notification import api, consumers, jobs
 from accountpulse.notification.settings import NotificationSettings
 
 SPEC = ServiceSpec(
@@ -18,6 +18,7 @@ SPEC = ServiceSpec(
     version="0.1.0",
     routers=lambda runtime: [api.router(runtime)],
     subscriptions=consumers.subscriptions,
+    jobs=jobs.jobs,
     migrations_dir=Path(__file__).parent / "migrations",
 )
 

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from accountpulse.common.messaging.topics import ACCOUNTS_CHANGES, PLANS_EVENTS, SCORES_CHANGES
+from accountpulse.common.messaging.topics import (
+    ACCOUNTS_CHANGES,
+    PLANS_EVENTS,
+    SCORES_CHANGES,
+    USERS_CHANGES,
+)
 from accountpulse.common.service import Runtime, Subscription
 from accountpulse.notification.handlers import NotificationEventHandlers
-from accountpulse.notification.settings import NotificationSettings
+from accountpulse.notification.wiring import alert_raiser
 
 
 def subscriptions(runtime: Runtime) -> list[Subscription]:
-    settings = runtime.settings
-    assert isinstance(settings, NotificationSettings)
-    handlers = NotificationEventHandlers(
-        runtime.clock, timedelta(hours=settings.dedup_window_hours)
-    )
+    handlers = NotificationEventHandlers(runtime.clock, alert_raiser(runtime))
     return [
         Subscription(
             group="notification",
-            topics=[ACCOUNTS_CHANGES, SCORES_CHANGES, PLANS_EVENTS],
+            topics=[ACCOUNTS_CHANGES, SCORES_CHANGES, PLANS_EVENTS, USERS_CHANGES],
             handlers={
                 "account.upserted": handlers.on_account_upserted,
                 "account.owner_changed": handlers.on_account_upserted,
+                "account.erased": handlers.on_account_erased,
+                "contract.changed": handlers.on_contract_changed,
+                "nps.recorded": handlers.on_nps_recorded,
                 "score.changed": handlers.on_score_changed,
+                "tier.changed": handlers.on_tier_changed,
                 "plan.stale": handlers.on_plan_stale,
+                "plan.goal_off_track": handlers.on_goal_off_track,
+                "user.upserted": handlers.on_user_upserted,
+                "user.erased": handlers.on_user_erased,
             },
         )
     ]

@@ -1,69 +1,103 @@
-"""What each event and command does to alerts, inside a unit of work."""
+"""What each consumed event does, inside the consumer's unit of work: keep the projections
+(owners, users, contracts, health readings) and raise the alerts the tenant's rules ask for."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
-from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accountpulse.common.auth import Principal
 from accountpulse.common.clock import Clock
 from accountpulse.common.events import (
+    AccountErased,
     AccountOwnerChanged,
     AccountUpserted,
-    AlertAcknowledged,
-    AlertRaised,
+    ContractChanged,
+    NpsRecorded,
+    PlanGoalOffTrack,
     PlanStale,
     ScoreChanged,
+    TierChanged,
+    UserErased,
+    UserUpserted,
 )
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.common.messaging.outbox import add_event
-from accountpulse.common.problems import NotFound
-from accountpulse.common.telemetry import current_trace_id
-from accountpulse.notification import store
-from accountpulse.notification.domain.rules import AlertDraft, for_plan_stale, for_score_changed
-
-SCHEMA = store.SCHEMA
-UNASSIGNED = "unassigned"
-
-
-class AlertOut(BaseModel):
-    id: str
-    account_id: str
-    rule: str
-    severity: str
-    recipient_id: str
-    state: str
-    title: str
-    detail: str
-    trace_id: str | None
-    created_at: Any
-    acknowledged_at: Any | None
-
-
-def alert_out(row: Any) -> AlertOut:
-    return AlertOut.model_validate(dict(row._mapping))
+from accountpulse.notification import facts_store, recipients_store, store
+from accountpulse.notification.domain import rules
+from accountpulse.notification.domain.config import AlertRules
+from accountpulse.notification.domain.renewal import next_due_on
+from accountpulse.notification.domain.rules import AlertDraft
+from accountpulse.notification.raising import AlertRaiser, load_rules
 
 
 class NotificationEventHandlers:
-    def __init__(self, clock: Clock, dedup_window: timedelta) -> None:
+    def __init__(self, clock: Clock, raiser: AlertRaiser) -> None:
         self._clock = clock
-        self._window = dedup_window
+        self._raiser = raiser
 
     async def on_score_changed(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
         assert isinstance(event, ScoreChanged)
-        for draft in for_score_changed(event):
-            await self._raise(session, envelope, event.account_id, event.owner_id, draft)
+        tenant_rules = await load_rules(session, envelope.tenant_id)
+        window = timedelta(days=tenant_rules.health_dropped.drop_window_days)
+        highest = await facts_store.highest_health_since(
+            session,
+            envelope.tenant_id,
+            event.account_id,
+            event.computed_at - window,
+            event.computed_at,
+        )
+        health = event.scores.get("health")
+        if health is not None:
+            await facts_store.record_health(
+                session, envelope.tenant_id, event.account_id, event.computed_at, health
+            )
+        drafts = rules.for_score_changed(event, tenant_rules, highest)
+        await self._raise(session, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
+
+    async def on_tier_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, TierChanged)
+        tenant_rules = await load_rules(session, envelope.tenant_id)
+        drafts = rules.for_tier_changed(event, tenant_rules)
+        await self._raise(session, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
 
     async def on_plan_stale(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
         assert isinstance(event, PlanStale)
-        for draft in for_plan_stale(event):
-            await self._raise(session, envelope, event.account_id, event.owner_id, draft)
+        tenant_rules = await load_rules(session, envelope.tenant_id)
+        drafts = rules.for_plan_stale(event, tenant_rules)
+        await self._raise(session, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
+
+    async def on_goal_off_track(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, PlanGoalOffTrack)
+        tenant_rules = await load_rules(session, envelope.tenant_id)
+        drafts = rules.for_goal_off_track(event, tenant_rules)
+        await self._raise(session, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
+
+    async def on_nps_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, NpsRecorded)
+        tenant_rules = await load_rules(session, envelope.tenant_id)
+        drafts = rules.for_nps_recorded(event, tenant_rules)
+        await self._raise(session, envelope, event.account_id, None, drafts, tenant_rules)
+
+    async def on_contract_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+        """Keep the contract; the renewal job alerts when its next window opens."""
+        event = envelope.payload
+        assert isinstance(event, ContractChanged)
+        windows = (await load_rules(session, envelope.tenant_id)).contract_renewal.windows
+        await facts_store.upsert_contract(
+            session,
+            envelope.tenant_id,
+            account_id=event.account_id,
+            contract_id=event.contract_id,
+            ends_on=event.ends_on,
+            auto_renew=event.auto_renew,
+            version=event.version,
+            due_on=next_due_on(event.ends_on, windows, None),
+        )
 
     async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
@@ -72,74 +106,51 @@ class NotificationEventHandlers:
             session, envelope.tenant_id, event.account_id, event.version, event.owner_id
         )
 
+    async def on_account_erased(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, AccountErased)
+        await facts_store.erase_account(session, envelope.tenant_id, event.account_id)
+
+    async def on_user_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, UserUpserted)
+        quiet = event.quiet_hours or (None, None)
+        await recipients_store.upsert_user(
+            session,
+            envelope.tenant_id,
+            user_id=event.user_id,
+            name=event.name,
+            email=event.email,
+            manager_id=event.manager_id,
+            channels=list(event.channels),
+            timezone=event.timezone,
+            quiet_start=quiet[0],
+            quiet_end=quiet[1],
+            webhook_url=event.webhook_url,
+            version=event.version,
+        )
+
+    async def on_user_erased(self, session: AsyncSession, envelope: Envelope) -> None:
+        event = envelope.payload
+        assert isinstance(event, UserErased)
+        await recipients_store.erase_user(session, envelope.tenant_id, event.user_id)
+
     async def _raise(
         self,
         session: AsyncSession,
         envelope: Envelope,
         account_id: str,
         owner_hint: str | None,
-        draft: AlertDraft,
+        drafts: list[AlertDraft],
+        tenant_rules: AlertRules,
     ) -> None:
-        """Raise an alert for the account's owner, once per account, rule and window."""
-        tenant_id, now = envelope.tenant_id, self._clock()
-        if await store.recent_alert_exists(
-            session, tenant_id, account_id, draft.rule, now - self._window
-        ):
-            return
-        recipient = await store.owner_of(session, tenant_id, account_id) or owner_hint or UNASSIGNED
-        alert_id = str(uuid.uuid4())
-        await store.insert_alert(
-            session,
-            id=alert_id,
-            tenant_id=tenant_id,
-            account_id=account_id,
-            rule=draft.rule,
-            severity=draft.severity,
-            recipient_id=recipient,
-            title=draft.title,
-            detail=draft.detail,
-            source_event_id=envelope.id,
-            trace_id=current_trace_id(),
-            created_at=now,
-        )
-        await add_event(
-            session,
-            schema=SCHEMA,
-            tenant_id=tenant_id,
-            clock=self._clock,
-            payload=AlertRaised(
-                alert_id=alert_id,
-                account_id=account_id,
-                rule=draft.rule,
-                recipient_id=recipient,
-                severity=draft.severity,
-                title=draft.title,
-                raised_at=now,
-            ),
-        )
-
-
-async def acknowledge_alert(
-    session: AsyncSession, principal: Principal, alert_id: str, clock: Clock
-) -> AlertOut:
-    alert = await store.lock_alert(session, principal.tenant_id, alert_id)
-    if alert is None:
-        raise NotFound(f"Alert '{alert_id}' does not exist.")
-    if alert.state == "acknowledged":
-        return alert_out(alert)
-    now = clock()
-    row = await store.acknowledge(session, principal.tenant_id, alert_id, now)
-    await add_event(
-        session,
-        schema=SCHEMA,
-        tenant_id=principal.tenant_id,
-        clock=clock,
-        payload=AlertAcknowledged(
-            alert_id=alert_id,
-            account_id=row.account_id,
-            rule=row.rule,
-            recipient_id=row.recipient_id,
-            acknowledged_at=now,
-        ),
-    )
-    return alert_out(row)
+        for draft in drafts:
+            await self._raiser.raise_for_account(
+                session,
+                envelope.tenant_id,
+                account_id,
+                draft,
+                owner_hint=owner_hint,
+                source_event_id=envelope.id,
+                rules=tenant_rules,
+            )

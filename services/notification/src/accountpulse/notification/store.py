@@ -1,4 +1,4 @@
-"""Notification's tables (schema ``notification``): owners projection and alerts."""
+"""Notification's tables (schema ``notification``): owners projection, alerts, alert rules."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ SCHEMA = "notification"
 
 _ALERT_COLUMNS = (
     "id::text AS id, account_id, rule, severity, recipient_id, state, title, detail,"
-    " trace_id, created_at, acknowledged_at"
+    " trace_id, created_at, acknowledged_at, kind, folded_count, collecting_until,"
+    " snoozed_until, resolved_at, escalate_at, escalated_at, escalated_to,"
+    " escalated_from::text AS escalated_from, folded_into::text AS folded_into"
 )
 
 
@@ -58,14 +60,102 @@ async def recent_alert_exists(
 
 
 async def insert_alert(session: AsyncSession, **row: Any) -> None:
+    values = {
+        "kind": "alert",
+        "folded_into": None,
+        "collecting_until": None,
+        "escalate_at": None,
+        "escalated_from": None,
+        **row,
+    }
     await session.execute(
         text(
             "INSERT INTO notification.alerts (id, tenant_id, account_id, rule, severity,"
-            " recipient_id, state, title, detail, source_event_id, trace_id, created_at)"
+            " recipient_id, state, title, detail, source_event_id, trace_id, created_at, kind,"
+            " folded_into, collecting_until, escalate_at, escalated_from)"
             " VALUES (:id, :tenant_id, :account_id, :rule, :severity, :recipient_id, 'open',"
-            " :title, :detail, :source_event_id, :trace_id, :created_at)"
+            " :title, :detail, :source_event_id, :trace_id, :created_at, :kind,"
+            " CAST(:folded_into AS uuid), :collecting_until, :escalate_at,"
+            " CAST(:escalated_from AS uuid))"
         ),
-        row,
+        values,
+    )
+
+
+async def lock_recipient(session: AsyncSession, tenant_id: str, recipient_id: str) -> None:
+    """Serialises raising alerts for one person, so the hourly limit is exact."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+        {"k": f"recipient:{tenant_id}:{recipient_id}"},
+    )
+
+
+async def alerts_counted_since(
+    session: AsyncSession, tenant_id: str, recipient_id: str, since: datetime
+) -> int:
+    """Alerts that got their own delivery (not folded, not digests) since ``since``."""
+    count = await session.scalar(
+        text(
+            "SELECT count(*) FROM notification.alerts WHERE tenant_id = :t"
+            " AND recipient_id = :r AND kind = 'alert' AND folded_into IS NULL"
+            " AND created_at > :since"
+        ),
+        {"t": tenant_id, "r": recipient_id, "since": since},
+    )
+    return int(count or 0)
+
+
+async def collecting_digest(
+    session: AsyncSession, tenant_id: str, recipient_id: str, now: datetime
+) -> Any:
+    """The person's digest that still collects folded alerts, if any."""
+    return (
+        await session.execute(
+            text(
+                f"SELECT {_ALERT_COLUMNS} FROM notification.alerts WHERE tenant_id = :t"
+                " AND recipient_id = :r AND kind = 'digest' AND collecting_until > :now"
+                " ORDER BY created_at DESC LIMIT 1 FOR UPDATE"
+            ),
+            {"t": tenant_id, "r": recipient_id, "now": now},
+        )
+    ).first()
+
+
+async def folded_alerts(session: AsyncSession, tenant_id: str, digest_id: str) -> list[Any]:
+    rows = await session.execute(
+        text(
+            f"SELECT {_ALERT_COLUMNS} FROM notification.alerts WHERE tenant_id = :t"
+            " AND folded_into = CAST(:d AS uuid) ORDER BY created_at, id"
+        ),
+        {"t": tenant_id, "d": digest_id},
+    )
+    return list(rows)
+
+
+async def update_digest(
+    session: AsyncSession,
+    tenant_id: str,
+    digest_id: str,
+    *,
+    count: int,
+    title: str,
+    severity: str,
+    detail: str,
+) -> None:
+    await session.execute(
+        text(
+            "UPDATE notification.alerts SET folded_count = :n, title = :title,"
+            " severity = :severity, detail = :detail"
+            " WHERE tenant_id = :t AND id = CAST(:d AS uuid)"
+        ),
+        {
+            "t": tenant_id,
+            "d": digest_id,
+            "n": count,
+            "title": title,
+            "severity": severity,
+            "detail": detail,
+        },
     )
 
 
@@ -81,7 +171,8 @@ async def inbox(
     rows = await session.execute(
         text(
             f"SELECT {_ALERT_COLUMNS} FROM notification.alerts WHERE tenant_id = :t"
-            " AND recipient_id = :r AND (CAST(:state AS text) IS NULL OR state = :state)"
+            " AND recipient_id = :r AND folded_into IS NULL"
+            " AND (CAST(:state AS text) IS NULL OR state = :state)"
             " AND (CAST(:before AS timestamptz) IS NULL OR created_at < :before)"
             " ORDER BY created_at DESC LIMIT :limit"
         ),
@@ -103,13 +194,116 @@ async def lock_alert(session: AsyncSession, tenant_id: str, alert_id: str) -> An
 
 
 async def acknowledge(session: AsyncSession, tenant_id: str, alert_id: str, at: datetime) -> Any:
+    return await _set_state(session, tenant_id, alert_id, "acknowledged", acknowledged_at=at)
+
+
+async def snooze(session: AsyncSession, tenant_id: str, alert_id: str, until: datetime) -> Any:
+    return await _set_state(session, tenant_id, alert_id, "snoozed", snoozed_until=until)
+
+
+async def resolve(session: AsyncSession, tenant_id: str, alert_id: str, at: datetime) -> Any:
+    return await _set_state(session, tenant_id, alert_id, "resolved", resolved_at=at)
+
+
+async def _set_state(
+    session: AsyncSession, tenant_id: str, alert_id: str, state: str, **column: datetime
+) -> Any:
+    ((name, value),) = column.items()  # one timestamp column, named by the caller, never input
     return (
         await session.execute(
             text(
-                "UPDATE notification.alerts SET state = 'acknowledged', acknowledged_at = :at"
+                f"UPDATE notification.alerts SET state = :state, {name} = :value"
                 " WHERE tenant_id = :t AND id = CAST(:id AS uuid)"
                 f" RETURNING {_ALERT_COLUMNS}"
             ),
-            {"t": tenant_id, "id": alert_id, "at": at},
+            {"t": tenant_id, "id": alert_id, "state": state, "value": value},
         )
     ).one()
+
+
+async def wake_snoozed(session: AsyncSession, now: datetime) -> int:
+    """Snoozed alerts whose time has come are open again (system scope: every tenant)."""
+    result = await session.execute(
+        text(
+            "UPDATE notification.alerts SET state = 'open'"
+            " WHERE state = 'snoozed' AND snoozed_until <= :now"
+        ),
+        {"now": now},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def escalations_due(session: AsyncSession, now: datetime, limit: int) -> list[Any]:
+    """(tenant_id, id) of unacknowledged alerts whose escalation time passed (system scope)."""
+    rows = await session.execute(
+        text(
+            "SELECT tenant_id, id::text AS id FROM notification.alerts"
+            " WHERE escalate_at <= :now AND escalated_at IS NULL"
+            " AND state IN ('open', 'snoozed') ORDER BY escalate_at LIMIT :limit"
+        ),
+        {"now": now, "limit": limit},
+    )
+    return list(rows)
+
+
+async def mark_escalated(
+    session: AsyncSession, tenant_id: str, alert_id: str, *, to: str, at: datetime
+) -> None:
+    await session.execute(
+        text(
+            "UPDATE notification.alerts SET escalated_at = :at, escalated_to = :to"
+            " WHERE tenant_id = :t AND id = CAST(:id AS uuid)"
+        ),
+        {"t": tenant_id, "id": alert_id, "at": at, "to": to},
+    )
+
+
+async def postpone_escalation(
+    session: AsyncSession, tenant_id: str, alert_id: str, until: datetime
+) -> None:
+    await session.execute(
+        text(
+            "UPDATE notification.alerts SET escalate_at = :until"
+            " WHERE tenant_id = :t AND id = CAST(:id AS uuid)"
+        ),
+        {"t": tenant_id, "id": alert_id, "until": until},
+    )
+
+
+async def get_alert(session: AsyncSession, tenant_id: str, alert_id: str) -> Any:
+    return (
+        await session.execute(
+            text(
+                f"SELECT {_ALERT_COLUMNS} FROM notification.alerts"
+                " WHERE tenant_id = :t AND id = CAST(:id AS uuid)"
+            ),
+            {"t": tenant_id, "id": alert_id},
+        )
+    ).first()
+
+
+async def alert_rules(session: AsyncSession, tenant_id: str) -> Any:
+    return (
+        await session.execute(
+            text(
+                "SELECT rules, version, updated_at FROM notification.alert_rules"
+                " WHERE tenant_id = :t"
+            ),
+            {"t": tenant_id},
+        )
+    ).first()
+
+
+async def save_alert_rules(
+    session: AsyncSession, tenant_id: str, rules_json: str, at: datetime
+) -> int:
+    version = await session.scalar(
+        text(
+            "INSERT INTO notification.alert_rules (tenant_id, rules, version, updated_at)"
+            " VALUES (:t, CAST(:rules AS jsonb), 1, :at) ON CONFLICT (tenant_id) DO UPDATE"
+            " SET rules = EXCLUDED.rules, updated_at = EXCLUDED.updated_at,"
+            " version = notification.alert_rules.version + 1 RETURNING version"
+        ),
+        {"t": tenant_id, "rules": rules_json, "at": at},
+    )
+    return int(version or 0)

@@ -22,8 +22,11 @@ from accountpulse.common.events.accounts import (
 from accountpulse.common.events.alerts import (
     AlertAcknowledged,
     AlertDelivered,
+    AlertDeliveryFailed,
     AlertEscalated,
     AlertRaised,
+    AlertResolved,
+    AlertSnoozed,
 )
 from accountpulse.common.events.base import EventPayload
 from accountpulse.common.events.plans import (
@@ -65,6 +68,9 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
         AlertDelivered,
         AlertAcknowledged,
         AlertEscalated,
+        AlertDeliveryFailed,
+        AlertSnoozed,
+        AlertResolved,
     )
 }
 
@@ -77,8 +83,11 @@ __all__ = [
     "AccountUpserted",
     "AlertAcknowledged",
     "AlertDelivered",
+    "AlertDeliveryFailed",
     "AlertEscalated",
     "AlertRaised",
+    "AlertResolved",
+    "AlertSnoozed",
     "ContactChanged",
     "ContractChanged",
     "EngagementRecorded",

@@ -1,0 +1,1 @@
+"""Sending deliveries: the worker and the channels (SMTP, signed webhooks)."""

@@ -1,0 +1,126 @@
+"""Recipients: the users projection (from ``users.changes.v1``) and the preferences a person
+sets through the API, which override what ingestion says field by field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Where and when a person is reached: the effective preferences."""
+
+    user_id: str
+    email: str | None
+    manager_id: str | None
+    channels: tuple[str, ...]
+    timezone: str
+    quiet_start: int | None
+    quiet_end: int | None
+    webhook_url: str | None
+    webhook_secret: str | None
+
+
+async def upsert_user(session: AsyncSession, tenant_id: str, **user: Any) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO notification.users (tenant_id, user_id, name, email, manager_id,"
+            " channels, timezone, quiet_start, quiet_end, webhook_url, version)"
+            " VALUES (:t, :user_id, :name, :email, :manager_id, :channels, :timezone,"
+            " :quiet_start, :quiet_end, :webhook_url, :version)"
+            " ON CONFLICT (tenant_id, user_id) DO UPDATE SET name = EXCLUDED.name,"
+            " email = EXCLUDED.email, manager_id = EXCLUDED.manager_id,"
+            " channels = EXCLUDED.channels, timezone = EXCLUDED.timezone,"
+            " quiet_start = EXCLUDED.quiet_start, quiet_end = EXCLUDED.quiet_end,"
+            " webhook_url = EXCLUDED.webhook_url, version = EXCLUDED.version"
+            " WHERE notification.users.version <= EXCLUDED.version"
+        ),
+        {"t": tenant_id, **user},
+    )
+
+
+async def erase_user(session: AsyncSession, tenant_id: str, user_id: str) -> None:
+    for table in ("users", "preferences"):
+        await session.execute(
+            text(f"DELETE FROM notification.{table} WHERE tenant_id = :t AND user_id = :u"),
+            {"t": tenant_id, "u": user_id},
+        )
+
+
+async def save_preferences(session: AsyncSession, tenant_id: str, **prefs: Any) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO notification.preferences (tenant_id, user_id, channels, timezone,"
+            " quiet_start, quiet_end, webhook_url, webhook_secret, updated_at)"
+            " VALUES (:t, :user_id, :channels, :timezone, :quiet_start, :quiet_end,"
+            " :webhook_url, :webhook_secret, :updated_at)"
+            " ON CONFLICT (tenant_id, user_id) DO UPDATE SET channels = EXCLUDED.channels,"
+            " timezone = EXCLUDED.timezone, quiet_start = EXCLUDED.quiet_start,"
+            " quiet_end = EXCLUDED.quiet_end, webhook_url = EXCLUDED.webhook_url,"
+            " webhook_secret = COALESCE(EXCLUDED.webhook_secret,"
+            " notification.preferences.webhook_secret), updated_at = EXCLUDED.updated_at"
+        ),
+        {"t": tenant_id, **prefs},
+    )
+
+
+async def preferences_row(session: AsyncSession, tenant_id: str, user_id: str) -> Any:
+    return (
+        await session.execute(
+            text(
+                "SELECT channels, timezone, quiet_start, quiet_end, webhook_url,"
+                " webhook_secret IS NOT NULL AS webhook_secret_set, updated_at"
+                " FROM notification.preferences WHERE tenant_id = :t AND user_id = :u"
+            ),
+            {"t": tenant_id, "u": user_id},
+        )
+    ).first()
+
+
+async def recipient(session: AsyncSession, tenant_id: str, user_id: str) -> Recipient:
+    """The effective preferences: a preference set through the API wins over the projection;
+    an unknown person is reached in the inbox only."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT u.email, u.manager_id,"
+                " COALESCE(p.channels, u.channels, '{inbox}') AS channels,"
+                " COALESCE(p.timezone, u.timezone, 'UTC') AS timezone,"
+                " CASE WHEN p.quiet_start IS NOT NULL THEN p.quiet_start"
+                "      ELSE u.quiet_start END AS quiet_start,"
+                " CASE WHEN p.quiet_start IS NOT NULL THEN p.quiet_end"
+                "      ELSE u.quiet_end END AS quiet_end,"
+                " COALESCE(p.webhook_url, u.webhook_url) AS webhook_url, p.webhook_secret"
+                " FROM (SELECT 1) AS one"
+                " LEFT JOIN notification.users u ON u.tenant_id = :t AND u.user_id = :u"
+                " LEFT JOIN notification.preferences p ON p.tenant_id = :t AND p.user_id = :u"
+            ),
+            {"t": tenant_id, "u": user_id},
+        )
+    ).one()
+    return Recipient(
+        user_id=user_id,
+        email=row.email,
+        manager_id=row.manager_id,
+        channels=tuple(row.channels),
+        timezone=row.timezone,
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
+        webhook_url=row.webhook_url,
+        webhook_secret=row.webhook_secret,
+    )
+
+
+async def webhook_secret(session: AsyncSession, tenant_id: str, user_id: str) -> str | None:
+    secret = await session.scalar(
+        text(
+            "SELECT webhook_secret FROM notification.preferences"
+            " WHERE tenant_id = :t AND user_id = :u"
+        ),
+        {"t": tenant_id, "u": user_id},
+    )
+    return None if secret is None else str(secret)
