@@ -275,3 +275,26 @@ async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
 
 def of_tenant(tenant_id: str) -> Callable[[dict[str, str], Any], bool]:
     return lambda headers, _record: headers.get("ce_tenantid") == tenant_id
+
+
+async def consumers_caught_up(bootstrap_servers: str, groups: tuple[str, ...]) -> bool:
+    """Whether every consumer group has committed up to the end of every topic it reads:
+    a test that floods the system waits for this, so the tests after it start quiet."""
+    from aiokafka import AIOKafkaConsumer
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
+    await admin.start()
+    await probe.start()
+    try:
+        for group in groups:
+            committed = await admin.list_consumer_group_offsets(group)
+            if not committed:
+                continue
+            ends = await probe.end_offsets(list(committed))
+            if any(ends[tp] > (meta.offset if meta else 0) for tp, meta in committed.items()):
+                return False
+        return True
+    finally:
+        await probe.stop()
+        await admin.close()

@@ -159,7 +159,8 @@ async def test_renewal_alerts_at_90_60_and_30_days_as_the_clock_moves(
     for days_left, severity in ((90, "low"), (60, "medium"), (30, "high")):
         service_clock.move(timedelta(days=(ends_on - service_clock().date()).days - days_left))
         expected.insert(0, (f"Contract c-1 of acme renews in {days_left} days", severity))
-        await eventually(lambda n=len(expected): _has(_renewal_titles(notification, "c-1"), n))
+        count = len(expected)
+        await eventually(lambda: _has(_renewal_titles(notification, "c-1"), count))  # noqa: B023 (awaited at once)
         assert await _renewal_titles(notification, "c-1") == expected
 
 

@@ -84,7 +84,7 @@ async def _crafted_portfolio(tenant: Tenant, owner_sessions: Sessions) -> None:
                 ),
                 {"t": tenant.id},
             )
-        return accounts == len(PORTFOLIO) and users == len(USERS)
+        return bool(accounts == len(PORTFOLIO) and users == len(USERS))
 
     await eventually(projected)
 

@@ -25,6 +25,7 @@ from accountpulse.common.events import (
 )
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.planning import handlers, schedule
+from accountpulse.planning import store as planning_store
 from accountpulse.planning.event_handlers import PlanningEventHandlers
 from accountpulse.planning.schemas import PlanIn, ReviewIn
 
@@ -217,7 +218,7 @@ async def test_a_revenue_goal_behind_its_straight_line_by_more_than_fifteen_perc
         app_sessions, principal, events.on_revenue_recorded, revenue("l2", "0.01", 3), clock
     )
     async with tenant_transaction(app_sessions, principal.tenant_id) as session:
-        row = await handlers.store.get_plan(session, principal.tenant_id, "acme")
+        row = await planning_store.get_plan(session, principal.tenant_id, "acme")
         plan = await handlers.plan_view(session, principal.tenant_id, row, clock)
     assert plan.goals[0].current == Decimal("350.00")
     assert plan.goals[0].off_track is False

@@ -27,7 +27,12 @@ from accountpulse.common.clock import Clock, clock_for, system_clock
 from accountpulse.common.db import Sessions, create_engine, create_sessions
 from accountpulse.common.health import Check, health_router
 from accountpulse.common.logs import configure_logging
-from accountpulse.common.messaging.consumer import ConsumerRunner, EventHandler, RetryPolicy
+from accountpulse.common.messaging.consumer import (
+    ConsumerRunner,
+    EventHandler,
+    FlushHook,
+    RetryPolicy,
+)
 from accountpulse.common.messaging.outbox import OutboxRelay, create_producer
 from accountpulse.common.messaging.topics import ensure_topics
 from accountpulse.common.problems import BodySizeLimit, install_problem_handlers
@@ -58,6 +63,7 @@ class Subscription:
     group: str
     topics: Sequence[str]
     handlers: dict[str, EventHandler]
+    flush: FlushHook | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None
             bootstrap_servers=settings.kafka_bootstrap_servers,
             retry=RetryPolicy(settings.consumer_max_retries, settings.consumer_retry_backoff_ms),
             batch_size=settings.consumer_batch_size,
+            flush=s.flush,
         )
         for s in spec.subscriptions(runtime)
     ]

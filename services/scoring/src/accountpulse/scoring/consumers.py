@@ -33,5 +33,6 @@ def subscriptions(runtime: Runtime) -> list[Subscription]:
                 "user.upserted": handlers.on_user_upserted,
                 "user.erased": handlers.on_user_erased,
             },
+            flush=handlers.flush,
         )
     ]

@@ -22,12 +22,15 @@ from accountpulse.common.events import (
     UserUpserted,
 )
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.common.messaging.outbox import add_tombstone
+from accountpulse.common.messaging.outbox import add_tombstone, current_trace_headers
 from accountpulse.common.messaging.topics import SCORES_CURRENT
 from accountpulse.scoring import store
 from accountpulse.scoring.rescoring import Scorer
 
 log = logging.getLogger(__name__)
+
+
+_PENDING = "scoring.pending_rescores"
 
 
 class ScoringHandlers:
@@ -259,4 +262,14 @@ class ScoringHandlers:
         return True
 
     async def _rescore(self, session: AsyncSession, tenant_id: str, account_id: str) -> None:
-        await self.scorer.score_accounts(session, tenant_id, [account_id])
+        """Defer the rescore to :meth:`flush`: a run of events in one transaction rescores each
+        account it touched once, in one chunk, at the latest version (under load, versions in
+        between get no snapshot of their own — their facts are in the next one)."""
+        pending: dict[str, dict[str, dict[str, str]]] = session.info.setdefault(_PENDING, {})
+        pending.setdefault(tenant_id, {})[account_id] = current_trace_headers()
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Rescore what this transaction's events touched (the consumer runner's flush hook)."""
+        pending: dict[str, dict[str, dict[str, str]]] = session.info.pop(_PENDING, {})
+        for tenant_id, accounts in pending.items():
+            await self.scorer.score_accounts(session, tenant_id, list(accounts), traces=accounts)

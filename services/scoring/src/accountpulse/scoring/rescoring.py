@@ -8,6 +8,7 @@ distributions, two bulk writes, one bulk outbox insert.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,20 +45,26 @@ class Scorer:
         *,
         model_version: int | None = None,
         bulk: bool = False,
+        traces: Mapping[str, Mapping[str, str]] | None = None,
     ) -> ChunkResult:
         """Score these accounts at the tenant's latest model (or ``model_version``).
 
         An account already scored at its current version and this model is skipped, so a
         chunk replayed after a crash, or an event racing a rescore, never doubles a snapshot.
-        ``bulk`` (a rescore) publishes the current snapshot only when something changed."""
+        ``bulk`` (a rescore) publishes the current snapshot only when something changed.
+        ``traces`` gives, per account, the trace of the event that asked for it, so each
+        snapshot and its events continue that event's trace even when scored in one chunk."""
         now = self._clock()
         model, cuts = await model_store.current_model(session, tenant_id, model_version)
         loaded = await score_store.load_accounts(session, tenant_id, account_ids, now.date())
         rows: list[dict[str, Any]] = []
         events: list[EventPayload] = []
+        event_traces: list[Mapping[str, str] | None] = []
         published = 0
-        trace_id = current_trace_id()
         for account in loaded:
+            trace = (traces or {}).get(account.account_id)
+            trace_id = _trace_id_of(trace) if trace else current_trace_id()
+            first_event = len(events)
             if (account.previous_account_version, account.previous_model_version) == (
                 account.version,
                 model.version,
@@ -105,9 +112,15 @@ class Scorer:
                 )
             if _tier_moved(account.previous_tier, tier):
                 events.append(TierChanged(**common, tier=tier, previous_tier=account.previous_tier))
+            event_traces += [trace] * (len(events) - first_event)
         await score_store.insert_snapshots(session, rows)
         await add_events(
-            session, schema=store.SCHEMA, tenant_id=tenant_id, payloads=events, clock=self._clock
+            session,
+            schema=store.SCHEMA,
+            tenant_id=tenant_id,
+            payloads=events,
+            clock=self._clock,
+            trace_headers=event_traces,
         )
         if rows:
             await store.mark_portfolio_dirty(session, tenant_id)
@@ -162,6 +175,12 @@ class Scorer:
             "tier_hint": card.tier_hint,
             "metrics": _json(card.metrics),
         }
+
+
+def _trace_id_of(headers: Mapping[str, str]) -> str | None:
+    """The trace id of a W3C ``traceparent`` (version-traceid-spanid-flags)."""
+    parts = headers.get("traceparent", "").split("-")
+    return parts[1] if len(parts) == 4 else None
 
 
 def _tier_moved(previous: str | None, tier: str) -> bool:

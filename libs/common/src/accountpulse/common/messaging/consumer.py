@@ -5,8 +5,8 @@ inbox (a redelivery hits the primary key and is skipped), run the handler, commi
 the database commit is the Kafka offset committed, so the effect of every event happens exactly
 once although delivery is at least once.
 
-Consecutive events of one tenant in a fetched batch are applied in one transaction (one commit
-for up to ``max_run`` events, the main cost of a consumer); if any of them fails, the whole
+The events of one tenant in a fetched batch (all partitions) are applied in one transaction (one
+commit for up to ``max_run`` events, the main cost of a consumer); if any of them fails, the whole
 transaction is rolled back and they are applied one by one, so a failure is isolated to its event.
 
 Failures: a record that can never be processed (malformed envelope, payload that does not
@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 EventHandler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+# Called once per transaction after its events' handlers, before the commit: a handler can
+# defer work to it (e.g. rescore every account a run of events touched, as one chunk).
+FlushHook = Callable[[AsyncSession], Awaitable[None]]
 
 EVENTS_CONSUMED = Counter(
     "accountpulse_events_consumed_total",
@@ -79,10 +82,13 @@ class _Item:
     handler: EventHandler
 
 
-def _runs_of_one_tenant(items: list[_Item], max_run: int) -> list[list[_Item]]:
-    """Consecutive events of the same tenant, in order, at most ``max_run`` per run."""
+def _runs_by_tenant(items: list[_Item], max_run: int) -> list[list[_Item]]:
+    """The items grouped by tenant, at most ``max_run`` per run. The sort is stable, so each
+    partition's events keep their order (events of one account share a partition); only events
+    of different keys are reordered, which Kafka never ordered anyway."""
+    ordered = sorted(items, key=lambda item: item.envelope.tenant_id)
     runs: list[list[_Item]] = []
-    for item in items:
+    for item in ordered:
         if (
             runs
             and runs[-1][0].envelope.tenant_id == item.envelope.tenant_id
@@ -121,7 +127,8 @@ class ConsumerRunner:
         bootstrap_servers: str,
         retry: RetryPolicy = RetryPolicy(),
         batch_size: int = 500,
-        max_run: int = 100,
+        max_run: int = 500,
+        flush: FlushHook | None = None,
     ) -> None:
         self.group = group
         self._topics = list(topics)
@@ -133,6 +140,7 @@ class ConsumerRunner:
         self._retry = retry
         self._batch_size = batch_size
         self._max_run = max_run
+        self._flush = flush
         self._in_flight = asyncio.Lock()
         self.ready = asyncio.Event()
 
@@ -154,30 +162,30 @@ class ConsumerRunner:
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self._batch_size)
-                async with self._in_flight:
-                    for partition, records in batches.items():
-                        await self._process_partition(consumer, partition, records, stop)
+                if batches:
+                    async with self._in_flight:
+                        await self._process_batch(consumer, batches)
         finally:
             await consumer.stop()
 
-    async def _process_partition(
+    async def _process_batch(
         self,
         consumer: AIOKafkaConsumer,
-        partition: TopicPartition,
-        records: list[ConsumerRecord[bytes, bytes]],
-        stop: asyncio.Event,
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
     ) -> None:
+        """Apply a fetched batch (every partition) and then commit every partition's offset."""
+        records = [record for partition_records in batches.values() for record in partition_records]
         pending = [item for record in records if (item := await self._prepare(record))]
-        for run in _runs_of_one_tenant(pending, self._max_run):
+        for run in _runs_by_tenant(pending, self._max_run):
             if not await self._apply_run(run):
                 for item in run:  # something in the run failed: find it, one by one
                     await self._apply_with_retries(item)
         try:
-            await consumer.commit({partition: records[-1].offset + 1})
+            await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
         except CommitFailedError:
-            # The partition moved to another member; it re-reads from the last commit and
+            # The partitions moved to another member; it re-reads from the last commit and
             # the inbox recognises what we already applied.
-            log.warning("offset commit failed after rebalance", extra={"partition": str(partition)})
+            log.warning("offset commit failed after rebalance")
 
     async def handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Apply one record on its own (with retries and dead-lettering)."""
@@ -209,6 +217,7 @@ class ConsumerRunner:
         try:
             async with tenant_transaction(self._sessions, run[0].envelope.tenant_id) as session:
                 outcomes = [await self._apply_in(session, item) for item in run]
+                await self._flush_in(session, run[-1])
         except Exception:
             log.info("a batch failed; applying its events one by one", exc_info=True)
             return False
@@ -224,6 +233,7 @@ class ConsumerRunner:
             try:
                 async with tenant_transaction(self._sessions, item.envelope.tenant_id) as session:
                     applied = await self._apply_in(session, item)
+                    await self._flush_in(session, item)
             except PermanentError as exc:
                 await self._dead_letter(item.record, reason="rejected", error=str(exc), attempts=1)
                 return
@@ -246,6 +256,16 @@ class ConsumerRunner:
             outcome = "applied" if applied else "duplicate"
             EVENTS_CONSUMED.labels(self.group, item.envelope.type, outcome).inc()
             return
+
+    async def _flush_in(self, session: AsyncSession, last: _Item) -> None:
+        if self._flush is None:
+            return
+        token = otel_context.attach(propagate.extract(last.headers))
+        try:
+            with tracer.start_as_current_span(f"{self.group} flush"):
+                await self._flush(session)
+        finally:
+            otel_context.detach(token)
 
     async def _apply_in(self, session: AsyncSession, item: _Item) -> bool:
         """Record the event in the inbox and run its handler, under the producer's trace."""

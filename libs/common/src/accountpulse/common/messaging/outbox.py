@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,11 +70,19 @@ async def add_events(
     tenant_id: str,
     payloads: Sequence[EventPayload],
     clock: Clock = system_clock,
+    trace_headers: Sequence[Mapping[str, str] | None] | None = None,
 ) -> list[str]:
-    """Stage many events in one round trip (bulk writes: batches, imports, rescoring)."""
+    """Stage many events in one round trip (bulk writes: batches, imports, rescoring).
+
+    Each event continues the current trace, or the one given for it in ``trace_headers``
+    (when one transaction does the work of several traced events)."""
     if not payloads:
         return []
-    trace_headers = orjson.dumps(current_trace_headers()).decode()
+    current = orjson.dumps(current_trace_headers()).decode()
+    traces = [
+        orjson.dumps(given).decode() if given else current
+        for given in (trace_headers or [None] * len(payloads))
+    ]
     now = clock()
     event_ids = [str(uuid.uuid4()) for _ in payloads]
     rows: list[dict[str, object]] = [
@@ -86,10 +94,10 @@ async def add_events(
             "event_type": payload.event_type,
             "subject": payload.key_id,
             "payload": encode_payload(payload),
-            "trace_headers": trace_headers,
+            "trace_headers": trace,
             "created_at": now,
         }
-        for payload, event_id in zip(payloads, event_ids, strict=True)
+        for payload, event_id, trace in zip(payloads, event_ids, traces, strict=True)
     ]
     await session.execute(
         text(
