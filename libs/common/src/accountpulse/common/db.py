@@ -28,7 +28,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip on every checkout. A connection broken by a
+        # database restart fails once, SQLAlchemy then invalidates the pool, and the caller's
+        # retry (consumer runner) or the client's retry (HTTP 500) succeeds.
+        pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "accountpulse"}},
     )
 

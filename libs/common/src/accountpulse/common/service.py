@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from prometheus_client import Histogram
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.middleware.base import RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accountpulse.common.auth import Authenticator
 from accountpulse.common.clock import Clock, clock_for, system_clock
@@ -152,7 +152,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None
     for router in spec.routers(runtime):
         app.include_router(router)
     app.include_router(health_router(_readiness_checks(runtime, runners)))
-    app.middleware("http")(_record_latency)
+    app.add_middleware(RequestLatency)
     app.add_middleware(TraceResponseHeader)
     app.add_middleware(
         BodySizeLimit,
@@ -179,15 +179,33 @@ def _readiness_checks(runtime: Runtime, runners: Sequence[ConsumerRunner]) -> di
     return {"database": database, "kafka": kafka, "consumers": consumers}
 
 
-async def _record_latency(request: Request, call_next: RequestResponseEndpoint) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    path = getattr(route, "path", "unmatched")
-    HTTP_LATENCY.labels(request.method, path, response.status_code).observe(
-        time.perf_counter() - started
-    )
-    return response
+class RequestLatency:
+    """Request latency per route for ``/metrics`` (a plain ASGI middleware: the
+    ``BaseHTTPMiddleware`` way costs a task and a stream per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_LATENCY.labels(scope["method"], route, status).observe(
+                time.perf_counter() - started
+            )
 
 
 def _exit_on_crash(task: asyncio.Task[None]) -> None:

@@ -155,7 +155,9 @@ async def record_contract(
 ) -> FactOut:
     if body.ends_on is not None and body.ends_on < body.starts_on:
         raise InvalidField("ends_on", "after_starts_on", "a contract cannot end before it starts")
-    arr = to_reporting(body.arr, body, await store.reporting_currency(session), "arr")
+    arr = to_reporting(
+        body.arr, body, await store.reporting_currency(session, principal.tenant_id), "arr"
+    )
     row = {
         "starts_on": body.starts_on,
         "ends_on": body.ends_on,
@@ -180,7 +182,9 @@ async def record_contract(
 async def record_opportunity(
     session: AsyncSession, principal: Principal, account_id: str, body: OpportunityIn, clock: Clock
 ) -> FactOut:
-    amount = to_reporting(body.amount, body, await store.reporting_currency(session), "amount")
+    amount = to_reporting(
+        body.amount, body, await store.reporting_currency(session, principal.tenant_id), "amount"
+    )
     row = {
         "stage": body.stage,
         "amount": amount,

@@ -162,7 +162,9 @@ async def record_revenue(
     account = await store.lock_account(session, tenant_id, external_id)
     if account is None or account.merged_into is not None:
         raise NotFound(f"Account '{external_id}' does not exist.")
-    amount = to_reporting(body.amount, body, await store.reporting_currency(session), "amount")
+    amount = to_reporting(
+        body.amount, body, await store.reporting_currency(session, principal.tenant_id), "amount"
+    )
     line_id = body.line_id or str(uuid.uuid4())
     version = account.version + 1
     inserted = await session.scalar(

@@ -183,7 +183,7 @@ async def process_chunk(
         if not lines:
             await _finish(session, tenant_id, import_id, clock)
             return False
-        reporting = await store.reporting_currency(session)
+        reporting = await store.reporting_currency(session, tenant_id)
         writes, rejections = _parse_chunk(list(lines), state.format, state.header, reporting)
         principal = Principal(tenant_id, f"import:{import_id}", frozenset({"write"}))
         await upsert_accounts(session, principal, list(writes.values()), clock)

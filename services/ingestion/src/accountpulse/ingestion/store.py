@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import (
@@ -131,10 +132,21 @@ async def list_accounts(
     return list((await session.execute(query)).all())
 
 
-async def reporting_currency(session: AsyncSession) -> str:
-    """The tenant's reporting currency (the tenant of the transaction, via row-level security)."""
-    currency = await session.scalar(text("SELECT reporting_currency FROM iam.tenants"))
-    return str(currency or "EUR")
+_CURRENCY_TTL_S = 60.0
+_currencies: dict[str, tuple[float, str]] = {}
+
+
+async def reporting_currency(session: AsyncSession, tenant_id: str) -> str:
+    """The tenant's reporting currency, cached for a minute: it is read on every money write
+    and changes only when a tenant is reconfigured."""
+    cached = _currencies.get(tenant_id)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    currency = str(
+        await session.scalar(text("SELECT reporting_currency FROM iam.tenants")) or "EUR"
+    )
+    _currencies[tenant_id] = (time.monotonic() + _CURRENCY_TTL_S, currency)
+    return currency
 
 
 async def count_accounts(session: AsyncSession, tenant_id: str) -> int:

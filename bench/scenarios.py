@@ -1,0 +1,277 @@
+"""The scenarios of the benchmark, each measured end to end on the running system."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+from harness import Stack, in_process, percentiles, scalar, wait_until
+from load import closed_loop_batches, closed_loop_revenue, open_loop_revenue
+from processes import ServiceProcess
+
+from accountpulse.common.messaging.envelope import header_map
+
+SNAPSHOTS = "SELECT count(*) FROM scoring.snapshots WHERE tenant_id = $1"
+UNSENT = "SELECT count(*) FROM scoring.outbox WHERE sent_at IS NULL"
+
+
+async def create_accounts(stack: Stack, prefix: str, count: int, plans: bool = False) -> list[str]:
+    """Setup, not measured: accounts (and plans), waiting until each has its first score."""
+    ids = [f"{prefix}-{i:07d}" for i in range(count)]
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    before = await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id)
+    async with httpx.AsyncClient(headers=headers, timeout=120) as client:
+        for offset in range(0, count, 1000):
+            items = [
+                {"external_id": a, "name": a, "owner_id": f"am-{i % 20:02d}"}
+                for i, a in enumerate(ids[offset : offset + 1000])
+            ]
+            response = await client.post(
+                f"{stack.url('ingestion')}/v1/accounts:batch", json={"items": items}
+            )
+            response.raise_for_status()
+        if plans:
+            limit = asyncio.Semaphore(32)
+
+            async def plan(account: str) -> None:
+                async with limit:
+                    r = await client.put(
+                        f"{stack.url('planning')}/v1/accounts/{account}/plan", json={}
+                    )
+                r.raise_for_status()
+
+            await asyncio.gather(*(plan(a) for a in ids))
+
+    async def scored() -> bool:
+        done = await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id)
+        return bool(int(done) >= before + count)
+
+    await wait_until(scored, timeout_s=1800, interval_s=0.5)
+    return ids
+
+
+async def _drained(stack: Stack, target: int) -> bool:
+    done = await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id)
+    return bool(int(done) >= target and int(await scalar(stack.admin_dsn, UNSENT)) == 0)
+
+
+async def throughput_single(
+    stack: Stack, accounts: list[str], changes: int, tag: int
+) -> dict[str, float]:
+    """Single-change requests as fast as the system takes them, until every snapshot is
+    stored and every resulting event is published."""
+    target = int(await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id)) + changes
+    started = time.perf_counter()
+    generator = asyncio.get_running_loop().run_in_executor(
+        None,
+        in_process,
+        closed_loop_revenue,
+        stack.url("ingestion"),
+        stack.api_key,
+        accounts,
+        changes,
+        64,
+        tag,
+    )
+    sent = await generator
+    await wait_until(lambda: _drained(stack, target), timeout_s=1800)
+    elapsed = time.perf_counter() - started
+    return {
+        "changes_per_s": changes / elapsed,
+        "accepted_per_s": changes / sent["seconds"],
+        "errors": sent["errors"],
+        "seconds": elapsed,
+    }
+
+
+async def throughput_batches(
+    stack: Stack, accounts: list[str], batches: int, tag: int
+) -> dict[str, float]:
+    target = int(await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id)) + batches * 100
+    started = time.perf_counter()
+    sent = await asyncio.get_running_loop().run_in_executor(
+        None,
+        in_process,
+        closed_loop_batches,
+        stack.url("ingestion"),
+        stack.api_key,
+        accounts,
+        batches,
+        4,
+        tag,
+    )
+    await wait_until(lambda: _drained(stack, target), timeout_s=1800)
+    elapsed = time.perf_counter() - started
+    return {"changes_per_s": batches * 100 / elapsed, "errors": sent["errors"], "seconds": elapsed}
+
+
+async def latency(stack: Stack, accounts: list[str], rate: float, tag: int) -> dict[str, Any]:
+    """Open loop at ``rate``: from the accepted REST answer to (a) ``score.changed`` readable
+    on Kafka and (b) the alert stored in the inbox. Each account is fresh (no revenue yet), so
+    its first revenue is a material change and its plan goes stale: one alert each."""
+    arrivals: dict[tuple[str, int], float] = {}
+    consumer = AIOKafkaConsumer(
+        "scores.changes.v1",
+        bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"],
+        group_id=None,
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    await consumer.seek_to_end()
+    stop = asyncio.Event()
+
+    async def tail() -> None:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100)
+            now = time.time()
+            for records in batches.values():
+                for record in records:
+                    if header_map(record.headers).get("ce_tenantid") == stack.tenant_id:
+                        event = orjson.loads(record.value)
+                        arrivals.setdefault((event["account_id"], event["version"]), now)
+
+    tailing = asyncio.create_task(tail())
+    try:
+        accepted = await asyncio.get_running_loop().run_in_executor(
+            None,
+            in_process,
+            open_loop_revenue,
+            stack.url("ingestion"),
+            stack.api_key,
+            accounts,
+            rate,
+            tag,
+        )
+        keys = {(account, version): at for account, at, version in accepted}
+        await wait_until(lambda: _all_arrived(arrivals, keys), timeout_s=300, interval_s=0.2)
+    finally:
+        stop.set()
+        await tailing
+        await consumer.stop()
+    to_event = [(arrivals[k] - t) * 1000 for k, t in keys.items() if k in arrivals]
+    alerts = await _alert_latencies(stack, {a: t for (a, _), t in keys.items()})
+    return {
+        "to_score_changed_ms": percentiles(to_event),
+        "to_alert_ms": percentiles(alerts),
+        "accepted": len(accepted),
+    }
+
+
+async def _all_arrived(arrivals: dict[tuple[str, int], float], keys: dict[Any, float]) -> bool:
+    return all(k in arrivals for k in keys)
+
+
+async def _alert_latencies(stack: Stack, accepted_at: dict[str, float]) -> list[float]:
+    import asyncpg
+
+    async def count() -> bool:
+        found = await scalar(
+            stack.admin_dsn,
+            "SELECT count(*) FROM notification.alerts"
+            " WHERE tenant_id = $1 AND account_id = ANY($2)",
+            stack.tenant_id,
+            list(accepted_at),
+        )
+        return int(found) >= len(accepted_at)
+
+    await wait_until(count, timeout_s=300, interval_s=0.2)
+    connection = await asyncpg.connect(stack.admin_dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT account_id, min(extract(epoch FROM created_at)) AS at FROM notification.alerts"
+            " WHERE tenant_id = $1 AND account_id = ANY($2) GROUP BY account_id",
+            stack.tenant_id,
+            list(accepted_at),
+        )
+    finally:
+        await connection.close()
+    return [(float(r["at"]) - accepted_at[r["account_id"]]) * 1000 for r in rows]
+
+
+def write_import_file(path: Path, rows: int, tag: int) -> None:
+    with path.open("wb") as out:
+        for n in range(rows):
+            out.write(
+                orjson.dumps(
+                    {
+                        "external_id": f"imp{tag}-{n:07d}",
+                        "name": f"Imported {n}",
+                        "country": "DE",
+                        "industry": ["retail", "energy", "software"][n % 3],
+                        "employees": 10 + n % 5000,
+                        "revenue": [
+                            {
+                                "line_id": f"imp{tag}-{n}",
+                                "booked_on": "2026-09-15",
+                                "amount": f"{100 + (n * 7919) % 90000}.00",
+                                "currency": "EUR",
+                            }
+                        ],
+                    }
+                )
+                + b"\n"
+            )
+
+
+async def bulk_import(stack: Stack, path: Path, rows: int) -> dict[str, float]:
+    """Upload a file; time until durable (202), until processed, until every account scored."""
+    before = int(await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id))
+    headers = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/x-ndjson"}
+
+    def chunks() -> Any:
+        with path.open("rb") as source:
+            while chunk := source.read(1 << 20):
+                yield chunk
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(
+        base_url=stack.url("ingestion"), headers=headers, timeout=1800
+    ) as client:
+        response = await client.post("/v1/imports", content=chunks())
+        response.raise_for_status()
+        durable = time.perf_counter() - started
+        import_id = response.json()["import_id"]
+
+        async def processed() -> bool:
+            state = (await client.get(f"/v1/imports/{import_id}")).json()
+            return bool(state["status"] == "done")
+
+        await wait_until(processed, timeout_s=3600, interval_s=0.5)
+    imported = time.perf_counter() - started
+
+    async def scored() -> bool:
+        # every imported account has its snapshot after its revenue line (2 events each)
+        return int(await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id)) >= before + 2 * rows
+
+    await wait_until(scored, timeout_s=7200, interval_s=1.0)
+    return {
+        "durable_s": durable,
+        "processed_s": imported,
+        "scored_s": time.perf_counter() - started,
+        "rows_per_s": rows / imported,
+    }
+
+
+def second_scoring(stack: Stack) -> ServiceProcess:
+    """Scale out: one more scoring process in the same consumer group."""
+    extra = ServiceProcess(
+        "scoring",
+        28012,
+        dict(stack.services["scoring"].env),
+        stack.services["scoring"].log_path.with_name("scoring-2.log"),
+    )
+    extra.start()
+    extra.wait_ready(120)
+    stack.extra.append(extra)
+    return extra
+
+
+def dump(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str)
