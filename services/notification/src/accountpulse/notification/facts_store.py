@@ -127,8 +127,21 @@ async def mark_contract_alerted(
 
 
 async def erase_account(session: AsyncSession, tenant_id: str, account_id: str) -> None:
-    """An erased account leaves no projection behind (its alerts stay, as the audit of what
-    people were told)."""
+    """An erased account leaves nothing behind: projections, alerts, their deliveries and
+    attempts. (Ingestion's audit log records that the erasure happened, and by whom.)"""
+    params = {"t": tenant_id, "a": account_id}
+    alerts = "SELECT id FROM notification.alerts WHERE tenant_id = :t AND account_id = :a"
+    deliveries = f"SELECT id FROM notification.deliveries WHERE alert_id IN ({alerts})"
+    await session.execute(
+        text(f"DELETE FROM notification.delivery_attempts WHERE delivery_id IN ({deliveries})"),
+        params,
+    )
+    await session.execute(
+        text(f"DELETE FROM notification.deliveries WHERE alert_id IN ({alerts})"), params
+    )
+    await session.execute(
+        text("DELETE FROM notification.alerts WHERE tenant_id = :t AND account_id = :a"), params
+    )
     for table in ("contracts", "health_readings", "accounts"):
         await session.execute(
             text(f"DELETE FROM notification.{table} WHERE tenant_id = :t AND account_id = :a"),
