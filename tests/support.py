@@ -298,3 +298,31 @@ async def consumers_caught_up(bootstrap_servers: str, groups: tuple[str, ...]) -
     finally:
         await probe.stop()
         await admin.close()
+
+
+@dataclass
+class SmtpSink:
+    """An aiosmtpd handler that keeps every message it accepts: a real SMTP server for tests."""
+
+    messages: list[Any] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        import email
+
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+def restart_service(system: System, name: str, env: dict[str, str | None]) -> None:
+    """Restart one service with changed settings (None removes a setting)."""
+    process = system.processes[name]
+    for key, value in env.items():
+        if value is None:
+            process.env.pop(key, None)
+        else:
+            process.env[key] = value
+    process.stop()
+    system.start(name)

@@ -5,20 +5,18 @@ Retries, dead letters and restarts are driven by moving the services' clock."""
 from __future__ import annotations
 
 import asyncio
-import email
 import socket
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from support import System, Tenant, TopicTail, eventually
+from support import SmtpSink, System, Tenant, TopicTail, eventually, restart_service
 
 from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions, tenant_transaction
@@ -29,20 +27,6 @@ from accountpulse.common.messaging.topics import ALERTS_EVENTS
 from accountpulse.notification.domain.signature import verify
 
 SECRET = "receiver-secret-0123456789"
-
-
-@dataclass
-class SmtpSink:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    messages: list[Message] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[Message]:
-        return [m for m in self.messages if m["To"] == address]
 
 
 @dataclass
@@ -128,14 +112,7 @@ def _serve_webhooks(receiver: WebhookReceiver) -> ThreadingHTTPServer:
 
 
 def _restart_notification(system: System, env: dict[str, str | None]) -> None:
-    process = system.processes["notification"]
-    for key, value in env.items():
-        if value is None:
-            process.env.pop(key, None)
-        else:
-            process.env[key] = value
-    process.stop()
-    system.start("notification")
+    restart_service(system, "notification", env)
 
 
 @pytest.fixture(scope="module")
