@@ -9,8 +9,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from accountpulse.common.auth import Reader, Writer
+from accountpulse.common.auth import Principal, Reader, Writer
 from accountpulse.common.db import tenant_transaction
 from accountpulse.common.idempotency import fingerprint, idempotent
 from accountpulse.common.problems import InvalidField, NotFound
@@ -56,22 +57,14 @@ def router(runtime: Runtime) -> APIRouter:
     ) -> Response:
         """Create or replace an account. Publishes `account.upserted` (and
         `account.owner_changed` when the owner moves)."""
-        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
 
-            async def write() -> tuple[int, object]:
-                account, created = await handlers.upsert_account(
-                    session, principal, external_id, body, runtime.clock
-                )
-                return (201 if created else 200), account.model_dump(mode="json")
-
-            return await idempotent(
-                session,
-                schema=store.SCHEMA,
-                tenant_id=principal.tenant_id,
-                key=idempotency_key,
-                write=write,
-                request_fingerprint=fingerprint("PUT", request.url.path, body.model_dump()),
+        async def write(session: AsyncSession) -> tuple[int, object]:
+            account, created = await handlers.upsert_account(
+                session, principal, external_id, body, runtime.clock
             )
+            return (201 if created else 200), account.model_dump(mode="json")
+
+        return await _write_once(runtime, principal, request, idempotency_key, body, write)
 
     @api.get("/accounts/{external_id}", response_model=AccountOut)
     async def get_account(external_id: ExternalIdPath, principal: Reader) -> AccountOut:
@@ -108,22 +101,14 @@ def router(runtime: Runtime) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
     ) -> Response:
         """Record booked revenue. Publishes `revenue.recorded`."""
-        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
 
-            async def write() -> tuple[int, object]:
-                line = await handlers.record_revenue(
-                    session, principal, external_id, body, runtime.clock
-                )
-                return 201, line.model_dump(mode="json")
-
-            return await idempotent(
-                session,
-                schema=store.SCHEMA,
-                tenant_id=principal.tenant_id,
-                key=idempotency_key,
-                write=write,
-                request_fingerprint=fingerprint("POST", request.url.path, body.model_dump()),
+        async def write(session: AsyncSession) -> tuple[int, object]:
+            line = await handlers.record_revenue(
+                session, principal, external_id, body, runtime.clock
             )
+            return 201, line.model_dump(mode="json")
+
+        return await _write_once(runtime, principal, request, idempotency_key, body, write)
 
     @api.put("/users/{user_id}", response_model=UserOut)
     async def put_user(
@@ -134,23 +119,13 @@ def router(runtime: Runtime) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
     ) -> Response:
         """Create or replace a user (AM, KAM or manager). Publishes `user.upserted`."""
-        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
 
-            async def write() -> tuple[int, object]:
-                version = await handlers.upsert_user(
-                    session, principal, user_id, body, runtime.clock
-                )
-                out = UserOut(user_id=user_id, version=version, **body.model_dump())
-                return 200, out.model_dump(mode="json")
+        async def write(session: AsyncSession) -> tuple[int, object]:
+            version = await handlers.upsert_user(session, principal, user_id, body, runtime.clock)
+            out = UserOut(user_id=user_id, version=version, **body.model_dump())
+            return 200, out.model_dump(mode="json")
 
-            return await idempotent(
-                session,
-                schema=store.SCHEMA,
-                tenant_id=principal.tenant_id,
-                key=idempotency_key,
-                write=write,
-                request_fingerprint=fingerprint("PUT", request.url.path, body.model_dump()),
-            )
+        return await _write_once(runtime, principal, request, idempotency_key, body, write)
 
     _fact_routes(api, runtime)
     _portfolio_routes(api, runtime)
@@ -209,20 +184,11 @@ def _add_fact_route(
         request: Request,
         idempotency_key: IdempotencyKey = None,
     ) -> Response:
-        async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+        async def write(session: AsyncSession) -> tuple[int, object]:
+            out = await write_fact(session, principal, external_id, body, runtime.clock)
+            return 201, out.model_dump(mode="json")
 
-            async def write() -> tuple[int, object]:
-                out = await write_fact(session, principal, external_id, body, runtime.clock)
-                return 201, out.model_dump(mode="json")
-
-            return await idempotent(
-                session,
-                schema=store.SCHEMA,
-                tenant_id=principal.tenant_id,
-                key=idempotency_key,
-                write=write,
-                request_fingerprint=fingerprint("POST", request.url.path, body.model_dump()),
-            )
+        return await _write_once(runtime, principal, request, idempotency_key, body, write)
 
     post_fact.__annotations__["body"] = model
     api.add_api_route(
@@ -308,6 +274,26 @@ def _portfolio_routes(api: APIRouter, runtime: Runtime) -> None:
         """Progress: rows read, accepted, rejected (with line numbers and reasons)."""
         async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
             return await imports.get_import(session, principal.tenant_id, str(import_id))
+
+
+async def _write_once(
+    runtime: Runtime,
+    principal: Principal,
+    request: Request,
+    idempotency_key: str | None,
+    body: BaseModel,
+    write: Callable[[AsyncSession], Awaitable[tuple[int, object]]],
+) -> Response:
+    """Run a write in the tenant's unit of work, once per ``Idempotency-Key``."""
+    async with tenant_transaction(runtime.sessions, principal.tenant_id) as session:
+        return await idempotent(
+            session,
+            schema=store.SCHEMA,
+            tenant_id=principal.tenant_id,
+            key=idempotency_key,
+            write=lambda: write(session),
+            request_fingerprint=fingerprint(request.method, request.url.path, body.model_dump()),
+        )
 
 
 def _encode_cursor(external_id: str) -> str:
