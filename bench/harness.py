@@ -20,6 +20,7 @@ import asyncpg
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "deploy" / "local"))
+sys.path.insert(0, str(REPO / "tests"))
 
 from processes import (  # noqa: E402
     ServiceProcess,

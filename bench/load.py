@@ -26,7 +26,7 @@ async def post(
     return None
 
 
-def revenue_body(n: int, index: int) -> dict[str, Any]:
+def revenue_body(n: str, index: int) -> dict[str, Any]:
     return {
         "line_id": f"bench-{n}-{index}",
         "booked_on": "2026-11-01",
@@ -60,7 +60,7 @@ def closed_loop_revenue(
                     response = await post(
                         client,
                         f"/v1/accounts/{account}/revenue",
-                        revenue_body(tag, i),
+                        revenue_body(f"single-{tag}", i),
                         f"single-{tag}-{i}",
                     )
                 errors += response is None or response.status_code != 201
@@ -121,7 +121,7 @@ def open_loop_revenue(
                 response = await post(
                     client,
                     f"/v1/accounts/{account}/revenue",
-                    revenue_body(tag, i),
+                    revenue_body(f"open-{tag}", i),
                     f"open-{tag}-{i}",
                 )
                 if response is not None and response.status_code == 201:

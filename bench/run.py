@@ -32,7 +32,7 @@ QUICK = {
     "runs": 1,
     "changes": 2000,
     "batches": 20,
-    "rate": 200,
+    "rate": 20,
     "latency_accounts": 600,
     "import_rows": 2_000,
     "kafka_messages": 20_000,
@@ -42,7 +42,7 @@ FULL = {
     "runs": 3,
     "changes": 10_000,
     "batches": 100,
-    "rate": 500,
+    "rate": 50,
     "latency_accounts": 3000,
     "import_rows": 100_000,
     "kafka_messages": 100_000,
@@ -81,7 +81,7 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "accounts.ndjson"
                 scenarios.write_import_file(path, params["import_rows"], run)
-                r["import"] = await scenarios.bulk_import(stack, path, params["import_rows"])
+                r["import"] = await scenarios.bulk_import(stack, path, params["import_rows"], run)
             console.print(f"  import: {r['import']}")
             results["runs"][run] = r
         new_tenant(stack)

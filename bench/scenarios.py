@@ -18,7 +18,6 @@ from processes import ServiceProcess
 from accountpulse.common.messaging.envelope import header_map
 
 SNAPSHOTS = "SELECT count(*) FROM scoring.snapshots WHERE tenant_id = $1"
-UNSENT = "SELECT count(*) FROM scoring.outbox WHERE sent_at IS NULL"
 
 
 async def create_accounts(stack: Stack, prefix: str, count: int, plans: bool = False) -> list[str]:
@@ -57,8 +56,20 @@ async def create_accounts(stack: Stack, prefix: str, count: int, plans: bool = F
 
 
 async def _drained(stack: Stack, target: int) -> bool:
-    done = await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id)
-    return bool(int(done) >= target and int(await scalar(stack.admin_dsn, UNSENT)) == 0)
+    """Every change applied and published: no service has an unsent outbox row and every
+    consumer group has committed to the end of its topics. (Snapshots alone cannot count
+    changes: changes to one account applied together are scored together.)"""
+    from support import consumers_caught_up
+
+    for schema in ("ingestion", "scoring", "planning", "notification"):
+        if int(
+            await scalar(
+                stack.admin_dsn, f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL"
+            )
+        ):
+            return False
+    groups = ("scoring", "planning", "notification")
+    return await consumers_caught_up(stack.env["KAFKA_BOOTSTRAP_SERVERS"], groups)
 
 
 async def throughput_single(
@@ -220,9 +231,8 @@ def write_import_file(path: Path, rows: int, tag: int) -> None:
             )
 
 
-async def bulk_import(stack: Stack, path: Path, rows: int) -> dict[str, float]:
+async def bulk_import(stack: Stack, path: Path, rows: int, tag: int) -> dict[str, float]:
     """Upload a file; time until durable (202), until processed, until every account scored."""
-    before = int(await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id))
     headers = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/x-ndjson"}
 
     def chunks() -> Any:
@@ -247,8 +257,15 @@ async def bulk_import(stack: Stack, path: Path, rows: int) -> dict[str, float]:
     imported = time.perf_counter() - started
 
     async def scored() -> bool:
-        # every imported account has its snapshot after its revenue line (2 events each)
-        return int(await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id)) >= before + 2 * rows
+        # every imported account has a snapshot that includes its revenue line (version 2)
+        done = await scalar(
+            stack.admin_dsn,
+            "SELECT count(DISTINCT account_id) FROM scoring.snapshots WHERE tenant_id = $1"
+            " AND account_id LIKE $2 AND account_version >= 2",
+            stack.tenant_id,
+            f"imp{tag}-%",
+        )
+        return bool(int(done) >= rows)
 
     await wait_until(scored, timeout_s=7200, interval_s=1.0)
     return {
