@@ -235,7 +235,7 @@ async def bulk_import(stack: Stack, path: Path, rows: int, tag: int) -> dict[str
     """Upload a file; time until durable (202), until processed, until every account scored."""
     headers = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/x-ndjson"}
 
-    def chunks() -> Any:
+    async def chunks() -> Any:
         with path.open("rb") as source:
             while chunk := source.read(1 << 20):
                 yield chunk
