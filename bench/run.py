@@ -174,8 +174,9 @@ machines are shared and noisy: compare ratios, not absolute numbers, across mach
 ## Results
 {markdown_table}
 
-Raw numbers: `docs/performance.json`. Notes on what was profiled and changed: see below.
-"""
+Raw numbers: `docs/performance.json`.
+
+{(Path(__file__).parent / "NOTES.md").read_text()}"""
     )
 
 
