@@ -216,7 +216,12 @@ class ConsumerRunner:
             return False  # the one-by-one path does the same with retries
         try:
             async with tenant_transaction(self._sessions, run[0].envelope.tenant_id) as session:
-                outcomes = [await self._apply_in(session, item) for item in run]
+                fresh = await self._record_in_inbox(session, run)
+                outcomes = []
+                for item in run:
+                    first_time = item.envelope.id in fresh
+                    fresh.discard(item.envelope.id)  # the same event twice in one batch: once
+                    outcomes.append(await self._apply_in(session, item, first_time))
                 await self._flush_in(session, run[-1])
         except Exception:
             log.info("a batch failed; applying its events one by one", exc_info=True)
@@ -267,8 +272,30 @@ class ConsumerRunner:
         finally:
             otel_context.detach(token)
 
-    async def _apply_in(self, session: AsyncSession, item: _Item) -> bool:
-        """Record the event in the inbox and run its handler, under the producer's trace."""
+    async def _record_in_inbox(self, session: AsyncSession, run: list[_Item]) -> set[str]:
+        """Record a run's events in the inbox in one statement; returns the ids seen for the
+        first time (a redelivered event hits the primary key and is left out)."""
+        rows = await session.execute(
+            text(
+                f"INSERT INTO {self._schema}.inbox (consumer_group, tenant_id, event_id,"
+                " event_type) SELECT :group, :tenant_id, e.id, e.type"
+                " FROM unnest(CAST(:ids AS text[]), CAST(:types AS text[])) AS e(id, type)"
+                " ON CONFLICT DO NOTHING RETURNING event_id"
+            ),
+            {
+                "group": self.group,
+                "tenant_id": run[0].envelope.tenant_id,
+                "ids": [item.envelope.id for item in run],
+                "types": [item.envelope.type for item in run],
+            },
+        )
+        return {row.event_id for row in rows}
+
+    async def _apply_in(
+        self, session: AsyncSession, item: _Item, first_time: bool | None = None
+    ) -> bool:
+        """Record the event in the inbox (unless the caller did: ``first_time``) and run its
+        handler, under the producer's trace."""
         token = otel_context.attach(propagate.extract(item.headers))
         try:
             with tracer.start_as_current_span(
@@ -276,25 +303,31 @@ class ConsumerRunner:
             ) as span:
                 span.set_attribute("messaging.consumer.group.name", self.group)
                 span.set_attribute("messaging.message.id", item.envelope.id)
-                first_time = await session.scalar(
-                    text(
-                        f"INSERT INTO {self._schema}.inbox (consumer_group, tenant_id, event_id,"
-                        " event_type) VALUES (:group, :tenant_id, :event_id, :event_type)"
-                        " ON CONFLICT DO NOTHING RETURNING true"
-                    ),
-                    {
-                        "group": self.group,
-                        "tenant_id": item.envelope.tenant_id,
-                        "event_id": item.envelope.id,
-                        "event_type": item.envelope.type,
-                    },
-                )
+                if first_time is None:
+                    first_time = await self._record_one(session, item)
                 if not first_time:
                     return False
                 await item.handler(session, item.envelope)
                 return True
         finally:
             otel_context.detach(token)
+
+    async def _record_one(self, session: AsyncSession, item: _Item) -> bool:
+        return bool(
+            await session.scalar(
+                text(
+                    f"INSERT INTO {self._schema}.inbox (consumer_group, tenant_id, event_id,"
+                    " event_type) VALUES (:group, :tenant_id, :event_id, :event_type)"
+                    " ON CONFLICT DO NOTHING RETURNING true"
+                ),
+                {
+                    "group": self.group,
+                    "tenant_id": item.envelope.tenant_id,
+                    "event_id": item.envelope.id,
+                    "event_type": item.envelope.type,
+                },
+            )
+        )
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], *, reason: str, error: str, attempts: int
