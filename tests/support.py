@@ -326,3 +326,26 @@ def restart_service(system: System, name: str, env: dict[str, str | None]) -> No
             process.env[key] = value
     process.stop()
     system.start(name)
+
+
+async def inbox(client: httpx.AsyncClient, recipient: str) -> list[dict[str, Any]]:
+    """A person's inbox (the newest 200 alerts) through notification's API."""
+    response = await client.get("/v1/inbox", params={"recipient": recipient, "limit": 200})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def score_at(
+    client: httpx.AsyncClient, account_id: str, version: int
+) -> dict[str, Any] | None:
+    """The account's score once it reflects at least ``version`` of the account, else None."""
+    response = await client.get(f"/v1/accounts/{account_id}/score")
+    score: dict[str, Any] = response.json()
+    return score if response.status_code == 200 and score["account_version"] >= version else None
+
+
+async def stale_plan(client: httpx.AsyncClient, account_id: str) -> dict[str, Any] | None:
+    """The account's plan once it is stale, else None."""
+    plan: dict[str, Any] = (await client.get(f"/v1/accounts/{account_id}/plan")).json()
+    return plan if plan["stale"] else None

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
-from typing import Any
 
-import httpx
 import orjson
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
-from support import Tenant, TopicTail, eventually, of_tenant
+from support import Tenant, TopicTail, eventually, inbox, of_tenant, score_at, stale_plan
 
 from accountpulse.common.messaging.topics import SCORES_CHANGES
 
@@ -32,7 +30,7 @@ async def test_one_revenue_change_scores_stales_the_plan_and_alerts_the_owner_in
         "/v1/accounts/acme/plan", json={"actions": [{"id": "a1", "what": "QBR"}]}
     )
     assert plan.status_code == 201
-    await eventually(lambda: _score_version(scoring, 1))
+    await eventually(lambda: score_at(scoring, "acme", 1))
 
     async with TopicTail(tenant.system.env["KAFKA_BOOTSTRAP_SERVERS"], SCORES_CHANGES) as tail:
         revenue = await ingestion.post(
@@ -47,7 +45,7 @@ async def test_one_revenue_change_scores_stales_the_plan_and_alerts_the_owner_in
         assert revenue.status_code == 201, revenue.text
         trace_id = revenue.headers["traceresponse"].split("-")[1]
 
-        score = await eventually(lambda: _score_version(scoring, 2))
+        score = await eventually(lambda: score_at(scoring, "acme", 2))
         assert score["scores"]["priority"] >= 5  # from 0: a material move
         assert "priority_moved" in score["material_reasons"]
         assert score["explanation"]["priority"][0]["name"] == "value"  # ranked by effect
@@ -76,33 +74,15 @@ async def test_one_revenue_change_scores_stales_the_plan_and_alerts_the_owner_in
     assert data["scores"]["priority"] == score["scores"]["priority"]
     assert orjson.loads(record.value)["account_id"] == "acme"
 
-    stale = await eventually(lambda: _stale_plan(planning))
+    stale = await eventually(lambda: stale_plan(planning, "acme"))
     assert stale["stale_reasons"] == ["score_shifted"]
 
-    inbox = await eventually(lambda: _inbox(notification, owner))
-    assert [(a["rule"], a["account_id"]) for a in inbox] == [("plan_stale", "acme")]
-    assert inbox[0]["trace_id"] == trace_id
+    alerts = await eventually(lambda: inbox(notification, owner))
+    assert [(a["rule"], a["account_id"]) for a in alerts] == [("plan_stale", "acme")]
+    assert alerts[0]["trace_id"] == trace_id
 
     services = await eventually(lambda: _services_in_trace(tenant, trace_id, 4), timeout_s=15)
     assert services == {"ingestion", "scoring", "planning", "notification"}
-
-
-async def _score_version(client: httpx.AsyncClient, version: int) -> dict[str, Any] | None:
-    response = await client.get("/v1/accounts/acme/score")
-    score: dict[str, Any] = response.json()
-    return score if response.status_code == 200 and score["account_version"] >= version else None
-
-
-async def _stale_plan(client: httpx.AsyncClient) -> dict[str, Any] | None:
-    plan: dict[str, Any] = (await client.get("/v1/accounts/acme/plan")).json()
-    return plan if plan["stale"] else None
-
-
-async def _inbox(client: httpx.AsyncClient, recipient: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = (
-        await client.get("/v1/inbox", params={"recipient": recipient})
-    ).json()["items"]
-    return items
 
 
 def _services_in_trace(tenant: Tenant, trace_id: str, expected: int) -> set[str] | None:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from support import SmtpSink, System, Tenant, TopicTail, eventually, restart_service
+from support import SmtpSink, System, Tenant, TopicTail, eventually, inbox, restart_service
 
 from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions, tenant_transaction
@@ -195,16 +195,9 @@ async def stale_plan_alert(
     )
     await emit(sessions, tenant.id, "planning", [stale])
     notification = tenant.client("notification")
-    response = await eventually(lambda: _inbox(notification, owner))
+    response = await eventually(lambda: inbox(notification, owner))
     alert: dict[str, Any] = response[0]
     return alert
-
-
-async def _inbox(client: httpx.AsyncClient, recipient: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = (
-        await client.get("/v1/inbox", params={"recipient": recipient})
-    ).json()["items"]
-    return items
 
 
 async def deliveries(tenant: Tenant, alert_id: str) -> dict[str, dict[str, Any]]:
@@ -339,7 +332,7 @@ async def test_a_restart_mid_delivery_resends_under_the_same_id_and_it_is_accept
     assert [a["outcome"] for a in webhook["log"]] == ["interrupted", "delivered"]
 
 
-async def test_quiet_hours_delay_email_but_never_the_inbox(
+async def test_quiet_hours_delay_email_but_never_theinbox(
     tenant: Tenant, owner_sessions: Sessions, receivers: Receivers, service_clock: OffsetClock
 ) -> None:
     hour = service_clock().astimezone(UTC).hour

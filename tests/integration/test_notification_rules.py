@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text
-from support import System, Tenant, TopicTail, eventually
+from support import System, Tenant, TopicTail, eventually, inbox
 
 from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions, tenant_transaction
@@ -49,13 +49,6 @@ def plan_stale(account_id: str, owner: str, at: datetime) -> PlanStale:
         new_reasons=["score_shifted"],
         stale_since=at,
     )
-
-
-async def inbox(client: httpx.AsyncClient, recipient: str) -> list[dict[str, Any]]:
-    response = await client.get("/v1/inbox", params={"recipient": recipient, "limit": 200})
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
 
 
 async def consumed(sessions: Sessions, tenant_id: str, event_type: str) -> int:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
-import httpx
 import pytest
-from support import System, Tenant, eventually, new_tenant
+from support import System, Tenant, eventually, inbox, new_tenant
 
 from accountpulse.common.db import Sessions, asyncpg_dsn
 
@@ -28,7 +25,7 @@ async def test_tenant_b_cannot_read_list_or_change_anything_of_tenant_a(
             "/v1/accounts/shared-id/revenue",
             json={"booked_on": "2026-10-01", "amount": "9000", "currency": "EUR"},
         )
-        alerts = await eventually(lambda: _inbox(a.client("notification"), "owner-a"))
+        alerts = await eventually(lambda: inbox(a.client("notification"), "owner-a"))
         alert_id = alerts[0]["id"]
 
         b_in, b_score = b.client("ingestion"), b.client("scoring")
@@ -39,7 +36,7 @@ async def test_tenant_b_cannot_read_list_or_change_anything_of_tenant_a(
         assert (await b_score.get("/v1/accounts/shared-id/score/history")).json()["items"] == []
         assert (await b_plan.get("/v1/accounts/shared-id/plan")).status_code == 404
         assert (await b_plan.get("/v1/plans")).json()["items"] == []
-        assert await _inbox(b_note, "owner-a") == []
+        assert await inbox(b_note, "owner-a") == []
         assert (await b_note.post(f"/v1/alerts/{alert_id}:acknowledge")).status_code == 404
         assert (await b_plan.post("/v1/accounts/shared-id/plan:review")).status_code == 404
         revenue = await b_in.post(
@@ -57,13 +54,6 @@ async def test_tenant_b_cannot_read_list_or_change_anything_of_tenant_a(
         ]["state"] == "open"
     finally:
         await b.close()
-
-
-async def _inbox(client: httpx.AsyncClient, recipient: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = (
-        await client.get("/v1/inbox", params={"recipient": recipient})
-    ).json()["items"]
-    return items
 
 
 @pytest.mark.parametrize(
@@ -87,7 +77,7 @@ async def test_row_level_security_hides_rows_when_a_query_forgets_the_tenant_fil
         "/v1/accounts/rls/revenue",
         json={"booked_on": "2026-10-01", "amount": "500", "currency": "EUR"},
     )
-    await eventually(lambda: _inbox(tenant.client("notification"), "u1"))  # the end of the flow
+    await eventually(lambda: inbox(tenant.client("notification"), "u1"))  # the end of the flow
     connection = await asyncpg.connect(asyncpg_dsn(infra["DATABASE_URL"]))  # the app role
     try:
         role = await connection.fetchrow(

@@ -13,7 +13,16 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from support import SmtpSink, System, Tenant, eventually, restart_service
+from support import (
+    SmtpSink,
+    System,
+    Tenant,
+    eventually,
+    inbox,
+    restart_service,
+    score_at,
+    stale_plan,
+)
 
 from accountpulse.common.clock import OffsetClock
 
@@ -62,11 +71,11 @@ async def test_a_revenue_drop_reaches_the_owner_and_escalates_to_the_manager_aft
         "currency": "EUR",
     }
     assert (await ingestion.post("/v1/accounts/acme/revenue", json=recent)).status_code == 201
-    healthy = await eventually(lambda: _score_at(scoring, 2))
+    healthy = await eventually(lambda: score_at(scoring, "acme", 2))
     assert healthy["scores"]["health"] >= 40
     # The plan is written once the account is scored, so it starts fresh.
     assert (await planning.put("/v1/accounts/acme/plan", json={})).status_code == 201
-    assert await _inbox(notification, "anna") == []
+    assert await inbox(notification, "anna") == []
 
     # The drop: last year's bookings arrive, and this year is a third of last year.
     last_year = {
@@ -75,10 +84,10 @@ async def test_a_revenue_drop_reaches_the_owner_and_escalates_to_the_manager_aft
         "currency": "EUR",
     }
     assert (await ingestion.post("/v1/accounts/acme/revenue", json=last_year)).status_code == 201
-    dropped = await eventually(lambda: _score_at(scoring, 3))
+    dropped = await eventually(lambda: score_at(scoring, "acme", 3))
     assert dropped["scores"]["health"] < 40
     assert "health_crossed_40" in dropped["material_reasons"]
-    plan = await eventually(lambda: _stale(planning))
+    plan = await eventually(lambda: stale_plan(planning, "acme"))
     assert "score_shifted" in plan["stale_reasons"]
 
     stale_alert = await eventually(lambda: _one_alert(notification, "anna", "plan_stale"))
@@ -86,8 +95,8 @@ async def test_a_revenue_drop_reaches_the_owner_and_escalates_to_the_manager_aft
     emails = await eventually(lambda: _emails_for(smtp, "anna@example.com", stale_alert["id"]))
     assert len(emails) == 1  # one email for the alert, not one per event
     assert "stale" in emails[0]["Subject"]
-    inbox = await _inbox(notification, "anna")
-    assert len([a for a in inbox if a["rule"] == "plan_stale"]) == 1
+    alerts = await inbox(notification, "anna")
+    assert len([a for a in alerts if a["rule"] == "plan_stale"]) == 1
 
     service_clock.move(timedelta(days=14, minutes=1))  # nobody acknowledged
     escalation = await eventually(
@@ -98,27 +107,9 @@ async def test_a_revenue_drop_reaches_the_owner_and_escalates_to_the_manager_aft
     assert await eventually(lambda: _emails_for(smtp, "mona@example.com", escalation["id"]))
 
 
-async def _score_at(client: httpx.AsyncClient, version: int) -> dict[str, Any] | None:
-    response = await client.get("/v1/accounts/acme/score")
-    score: dict[str, Any] = response.json()
-    return score if response.status_code == 200 and score["account_version"] >= version else None
-
-
-async def _stale(client: httpx.AsyncClient) -> dict[str, Any] | None:
-    plan: dict[str, Any] = (await client.get("/v1/accounts/acme/plan")).json()
-    return plan if plan["stale"] else None
-
-
-async def _inbox(client: httpx.AsyncClient, recipient: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = (
-        await client.get("/v1/inbox", params={"recipient": recipient})
-    ).json()["items"]
-    return items
-
-
 async def _one_alert(client: httpx.AsyncClient, recipient: str, rule: str) -> dict[str, Any] | None:
     open_alerts = [
-        a for a in await _inbox(client, recipient) if a["rule"] == rule and a["state"] == "open"
+        a for a in await inbox(client, recipient) if a["rule"] == rule and a["state"] == "open"
     ]
     return open_alerts[0] if len(open_alerts) == 1 else None
 

@@ -74,10 +74,6 @@ class PreconditionFailed(Problem):
     status, title, slug = 412, "Precondition failed", "precondition-failed"
 
 
-class PayloadTooLarge(Problem):
-    status, title, slug = 413, "Payload too large", "payload-too-large"
-
-
 def problem_response(
     status: int,
     title: str,

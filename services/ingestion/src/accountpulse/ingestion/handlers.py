@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,6 @@ from accountpulse.common.auth import Principal
 from accountpulse.common.clock import Clock
 from accountpulse.common.events import (
     AccountOwnerChanged,
-    AccountUpserted,
     RevenueRecorded,
     UserUpserted,
 )
@@ -25,6 +24,7 @@ from accountpulse.common.messaging.outbox import add_event
 from accountpulse.common.problems import Conflict, InvalidField, NotFound
 from accountpulse.ingestion import store
 from accountpulse.ingestion.audit import audit
+from accountpulse.ingestion.bulk import AccountWrite, upsert_accounts
 from accountpulse.ingestion.facts import to_reporting
 from accountpulse.ingestion.schemas import (
     AccountIn,
@@ -51,59 +51,13 @@ async def upsert_account(
 ) -> tuple[AccountOut, bool]:
     """Create or replace an account; returns it and whether it was created. An unchanged
     account keeps its version and publishes nothing."""
-    tenant_id, now = principal.tenant_id, clock()
+    tenant_id = principal.tenant_id
     if body.parent_account_id == external_id:
         raise InvalidField("parent_account_id", "not_self", "an account cannot be its own parent")
-    values = body.model_dump()
-    existing = await store.lock_account(session, tenant_id, external_id)
-    if existing is not None and all(
-        existing._mapping[f] == values[f] for f in store.ACCOUNT_FIELDS
-    ):
-        return account_out(existing), False
-    version = 1 if existing is None else existing.version + 1
-    row = {**values, "version": version, "updated_at": now, "updated_by": principal.key_id}
-    if existing is None:
-        await session.execute(
-            insert(store.accounts).values(
-                tenant_id=tenant_id, external_id=external_id, created_at=now, **row
-            )
-        )
-    else:
-        await session.execute(
-            update(store.accounts)
-            .where(
-                store.accounts.c.tenant_id == tenant_id,
-                store.accounts.c.external_id == external_id,
-            )
-            .values(**row)
-        )
-    await add_event(
-        session,
-        schema=SCHEMA,
-        tenant_id=tenant_id,
-        clock=clock,
-        payload=AccountUpserted(
-            account_id=external_id, version=version, created=existing is None, **values
-        ),
-    )
-    if existing is not None and existing.owner_id != body.owner_id:
-        await add_event(
-            session,
-            schema=SCHEMA,
-            tenant_id=tenant_id,
-            clock=clock,
-            payload=AccountOwnerChanged(
-                account_id=external_id,
-                version=version,
-                previous_owner_id=existing.owner_id,
-                owner_id=body.owner_id,
-            ),
-        )
-    created_at = now if existing is None else existing.created_at
-    out = AccountOut(
-        external_id=external_id, version=version, created_at=created_at, updated_at=now, **values
-    )
-    return out, existing is None
+    # One way to write accounts: the set-based path the batch endpoint and imports use.
+    (result,) = await upsert_accounts(session, principal, [AccountWrite(external_id, body)], clock)
+    row = await store.get_account(session, tenant_id, external_id)
+    return account_out(row), result.status == "created"
 
 
 async def reassign_account(

@@ -16,7 +16,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    func,
     select,
     text,
 )
@@ -147,8 +146,3 @@ async def reporting_currency(session: AsyncSession, tenant_id: str) -> str:
     )
     _currencies[tenant_id] = (time.monotonic() + _CURRENCY_TTL_S, currency)
     return currency
-
-
-async def count_accounts(session: AsyncSession, tenant_id: str) -> int:
-    query = select(func.count()).select_from(accounts).where(accounts.c.tenant_id == tenant_id)
-    return int(await session.scalar(query) or 0)

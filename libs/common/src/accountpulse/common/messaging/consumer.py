@@ -187,12 +187,6 @@ class ConsumerRunner:
             # the inbox recognises what we already applied.
             log.warning("offset commit failed after rebalance")
 
-    async def handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        """Apply one record on its own (with retries and dead-lettering)."""
-        item = await self._prepare(record)
-        if item is not None:
-            await self._apply_with_retries(item)
-
     async def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> _Item | None:
         """Decode a record; dead-letter it if malformed; None when there is nothing to do."""
         if record.value is None:
