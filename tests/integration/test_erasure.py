@@ -4,7 +4,7 @@ compacted topic gets a tombstone, and the erasure itself is audited."""
 from __future__ import annotations
 
 from sqlalchemy import text
-from support import Tenant, TopicTail, eventually
+from support import Tenant, TopicTail, eventually, score_at
 
 from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.messaging.envelope import header_map
@@ -31,6 +31,9 @@ async def test_an_erased_account_leaves_no_rows_anywhere_and_a_tombstone(
     ingestion = tenant.client("ingestion")
     await ingestion.put("/v1/accounts/gone", json={"name": "Gone GmbH", "owner_id": "olga"})
     await tenant.client("planning").put("/v1/accounts/gone/plan", json={})
+    # Scored once before the facts arrive, so the facts make a material change: the plan goes
+    # stale and an alert exists, whatever the consumers apply together.
+    await eventually(lambda: score_at(tenant.client("scoring"), "gone", 1))
     await ingestion.post(
         "/v1/accounts/gone/contacts",
         json={
@@ -49,7 +52,7 @@ async def test_an_erased_account_leaves_no_rows_anywhere_and_a_tombstone(
         json={"booked_on": "2026-10-01", "amount": "5000", "currency": "EUR"},
     )
     await eventually(
-        lambda: _rows(owner_sessions, tenant.id, "notification.alerts", "gone"), timeout_s=60
+        lambda: _rows(owner_sessions, tenant.id, "notification.alerts", "gone"), timeout_s=120
     )
     assert await _rows(owner_sessions, tenant.id, "scoring.snapshots", "gone")
 
