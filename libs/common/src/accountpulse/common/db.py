@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,11 +24,15 @@ from sqlalchemy.ext.asyncio import (
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 16) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        # A fixed pool: under a burst, callers wait for a connection rather than open one.
+        # An overflow connection is closed again on check-in, and opening one costs a SCRAM
+        # handshake — milliseconds of CPU on both ends — per request (measured: it was most
+        # of ingestion's CPU at 64 concurrent requests).
+        max_overflow=0,
         # No pre-ping: it costs a round trip on every checkout. A connection broken by a
         # database restart fails once, SQLAlchemy then invalidates the pool, and the caller's
         # retry (consumer runner) or the client's retry (HTTP 500) succeeds.
@@ -62,3 +67,17 @@ async def system_transaction(sessions: Sessions) -> AsyncIterator[AsyncSession]:
     async with sessions() as session, session.begin():
         await session.execute(text("SELECT set_config('app.scope', 'system', true)"))
         yield session
+
+
+async def driver(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under ``session``'s transaction, for the hot paths.
+
+    A statement sent through it costs about a third of the client CPU of the same statement
+    through SQLAlchemy (measured: ~0.1 ms against ~0.3 ms), and it runs in the same
+    transaction. Only use it inside :func:`tenant_transaction` or :func:`system_transaction`:
+    they have already begun the transaction (and set the tenant) through SQLAlchemy. ``jsonb``
+    parameters are passed as JSON text (SQLAlchemy's codec on these connections encodes str).
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection

@@ -159,7 +159,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None
         max_bytes=settings.max_body_bytes,
         exempt_paths=spec.body_limit_exempt_paths,
     )
-    instrument(app, engine, provider)
+    instrument(app, engine, provider, trace_sql=settings.trace_sql)
     return app
 
 

@@ -25,7 +25,7 @@ class ServiceSettings(BaseSettings):
         "postgresql+asyncpg://accountpulse_owner:owner@127.0.0.1:5432/accountpulse"
     )
     app_db_role: str = "accountpulse_app"
-    db_pool_size: int = Field(10, ge=1, le=200)
+    db_pool_size: int = Field(16, ge=1, le=200)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     http_host: str = "127.0.0.1"
     log_level: str = "INFO"
@@ -39,6 +39,7 @@ class ServiceSettings(BaseSettings):
     api_key_cache_seconds: float = Field(10.0, ge=0)
     scheduler_interval_s: float = Field(60.0, gt=0)
     clock_offset_file: str | None = None
+    trace_sql: bool = False  # one span per SQL statement (debugging; costs CPU per statement)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_in_production(self) -> ServiceSettings:

@@ -1,5 +1,13 @@
-"""OpenTelemetry: one tracer provider per process, FastAPI/SQLAlchemy/asyncpg/aiokafka
-instrumented, export configured by the standard ``OTEL_*`` variables.
+"""OpenTelemetry: one tracer provider per process, export configured by the standard
+``OTEL_*`` variables.
+
+What is traced: every HTTP request (FastAPI instrumentation), every publish from an outbox and
+every consumed event (our own PRODUCER/CONSUMER spans in the relay and the consumer runner,
+which carry ``traceparent`` on the record), and the handler work inside them. One statement a
+span (the SQLAlchemy instrumentation) is opt-in with ``TRACE_SQL=true``: it costs more CPU
+than the statement itself on a busy consumer, and the operator's question — which step of which
+service, how long — is answered without it. The aiokafka instrumentation is not used: it would
+add a second span (and a second ``traceparent`` header) to every record we already trace.
 
 Besides OTLP (``OTEL_EXPORTER_OTLP_ENDPOINT``), spans can be appended as JSON lines to
 ``ACCOUNTPULSE_SPANS_FILE`` — the local stack does this so ``accountpulse trace <id>`` can show a
@@ -86,10 +94,10 @@ def setup_tracing(service_name: str) -> TracerProvider:
     return provider
 
 
-def instrument(app: FastAPI, engine: AsyncEngine, provider: TracerProvider) -> None:
-    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+def instrument(
+    app: FastAPI, engine: AsyncEngine, provider: TracerProvider, *, trace_sql: bool = False
+) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
     FastAPIInstrumentor.instrument_app(
         app,
@@ -97,9 +105,10 @@ def instrument(app: FastAPI, engine: AsyncEngine, provider: TracerProvider) -> N
         excluded_urls="healthz,readyz,metrics",
         exclude_spans=["receive", "send"],
     )
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=provider)
-    if not AIOKafkaInstrumentor().is_instrumented_by_opentelemetry:
-        AIOKafkaInstrumentor().instrument(tracer_provider=provider)
+    if trace_sql:
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=provider)
 
 
 class TraceResponseHeader:

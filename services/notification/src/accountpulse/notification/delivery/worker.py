@@ -66,18 +66,23 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """One tick of the periodic job: rounds until nothing more is due (bounded)."""
+        claimed = await self._claim()
+        if not claimed:
+            return  # the common tick: no HTTP client (loading the CA bundle costs ~20 ms CPU)
         async with httpx.AsyncClient() as client:
             for _ in range(self._max_rounds):
-                if await self.run_round(client) < self._batch_size:
+                await asyncio.gather(*(self._deliver(client, row) for row in claimed))
+                if len(claimed) < self._batch_size:
                     return
+                claimed = await self._claim()
 
-    async def run_round(self, client: httpx.AsyncClient) -> int:
+    async def _claim(self) -> list[Any]:
         now = self._clock()
         lease_until = now + timedelta(seconds=self._retry.lease_s)
         async with system_transaction(self._sessions) as session:
-            claimed = await deliveries_store.claim_due(session, now, lease_until, self._batch_size)
-        await asyncio.gather(*(self._deliver(client, row) for row in claimed))
-        return len(claimed)
+            return list(
+                await deliveries_store.claim_due(session, now, lease_until, self._batch_size)
+            )
 
     async def _deliver(self, client: httpx.AsyncClient, row: Any) -> None:
         async with self._limit:
