@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 from fastapi.responses import Response
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accountpulse.common.db import driver
 from accountpulse.common.problems import Conflict, InvalidField
 
 MAX_KEY_LENGTH = 200
@@ -37,44 +37,37 @@ async def idempotent(
         return _json(status, body)
     if not 0 < len(key) <= MAX_KEY_LENGTH:
         raise InvalidField("Idempotency-Key", "length", f"must be 1..{MAX_KEY_LENGTH} characters")
-    # The advisory lock serialises two concurrent requests with the same key.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{tenant_id}:{key}"}
-    )
-    stored = (
-        await session.execute(
-            text(
-                f"SELECT fingerprint, status, body FROM {schema}.idempotency_keys"
-                " WHERE tenant_id = :tenant_id AND key = :key"
-            ),
-            {"tenant_id": tenant_id, "key": key},
-        )
-    ).first()
+    connection = await driver(session)
+    # The advisory lock serialises two concurrent requests with the same key. The lookup is
+    # a statement of its own: its snapshot must be taken after the lock is granted.
+    await connection.execute(_LOCK, f"{tenant_id}:{key}")
+    stored = await connection.fetchrow(_LOOKUP.format(schema=schema), tenant_id, key)
     if stored is not None:
-        if stored.fingerprint != request_fingerprint:
+        if stored["fingerprint"] != request_fingerprint:
             raise Conflict("This Idempotency-Key was used for a different request.")
         return Response(
-            stored.body,
-            stored.status,
+            stored["body"],
+            stored["status"],
             media_type="application/json",
             headers={"Idempotent-Replayed": "true"},
         )
     status, body = await write()
     encoded = orjson.dumps(body, default=str)
-    await session.execute(
-        text(
-            f"INSERT INTO {schema}.idempotency_keys (tenant_id, key, fingerprint, status, body)"
-            " VALUES (:tenant_id, :key, :fingerprint, :status, :body)"
-        ),
-        {
-            "tenant_id": tenant_id,
-            "key": key,
-            "fingerprint": request_fingerprint,
-            "status": status,
-            "body": encoded,
-        },
+    await connection.execute(
+        _REMEMBER.format(schema=schema), tenant_id, key, request_fingerprint, status, encoded
     )
     return Response(encoded, status, media_type="application/json")
+
+
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext($1))"
+_LOOKUP = (
+    "SELECT fingerprint, status, body FROM {schema}.idempotency_keys"
+    " WHERE tenant_id = $1 AND key = $2"
+)
+_REMEMBER = (
+    "INSERT INTO {schema}.idempotency_keys (tenant_id, key, fingerprint, status, body)"
+    " VALUES ($1, $2, $3, $4, $5)"
+)
 
 
 def _json(status: int, body: Any) -> Response:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.auth import Principal
@@ -53,10 +53,11 @@ async def record_fact(
     clock: Clock,
 ) -> FactOut:
     """Upsert one fact row of ``table`` keyed by ``key`` and publish ``event(new_version)``."""
-    account = await store.lock_account(session, principal.tenant_id, account_id)
-    if account is None or account.merged_into is not None:
+    version = await store.bump_version(
+        session, principal.tenant_id, account_id, clock(), principal.key_id
+    )
+    if version is None:
         raise NotFound(f"Account '{account_id}' does not exist.")
-    version = account.version + 1
     columns = {"tenant_id": principal.tenant_id, "account_id": account_id, key[0]: key[1], **row}
     names = ", ".join(columns)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("tenant_id", key[0]))
@@ -66,12 +67,6 @@ async def record_fact(
             f" ON CONFLICT (tenant_id, {key[0]}) DO UPDATE SET {updates}"
         ),
         columns,
-    )
-    await session.execute(
-        update(store.accounts)
-        .where(store.accounts.c.tenant_id == principal.tenant_id)
-        .where(store.accounts.c.external_id == account_id)
-        .values(version=version, updated_at=clock(), updated_by=principal.key_id)
     )
     await add_event(
         session, schema=SCHEMA, tenant_id=principal.tenant_id, payload=event(version), clock=clock

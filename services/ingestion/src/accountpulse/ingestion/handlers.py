@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.auth import Principal
 from accountpulse.common.clock import Clock
+from accountpulse.common.db import driver
 from accountpulse.common.events import (
     AccountOwnerChanged,
     RevenueRecorded,
@@ -113,44 +114,32 @@ async def record_revenue(
     clock: Clock,
 ) -> RevenueOut:
     tenant_id, now = principal.tenant_id, clock()
-    account = await store.lock_account(session, tenant_id, external_id)
-    if account is None or account.merged_into is not None:
+    version = await store.bump_version(session, tenant_id, external_id, now, principal.key_id)
+    if version is None:
         raise NotFound(f"Account '{external_id}' does not exist.")
     amount = to_reporting(
         body.amount, body, await store.reporting_currency(session, principal.tenant_id), "amount"
     )
     line_id = body.line_id or str(uuid.uuid4())
-    version = account.version + 1
-    inserted = await session.scalar(
-        pg_insert(store.revenue_lines)
-        .values(
-            tenant_id=tenant_id,
-            line_id=line_id,
-            account_id=external_id,
-            booked_on=body.booked_on,
-            amount=amount,
-            original_amount=body.amount,
-            original_currency=body.currency,
-            fx_rate=amount / body.amount,
-            product=body.product,
-            kind=body.kind,
-            account_version=version,
-            created_at=now,
-            created_by=principal.key_id,
-        )
-        .on_conflict_do_nothing()
-        .returning(store.revenue_lines.c.line_id)
+    connection = await driver(session)
+    inserted = await connection.fetchval(
+        _INSERT_REVENUE_LINE,
+        tenant_id,
+        line_id,
+        external_id,
+        body.booked_on,
+        amount,
+        body.amount,
+        body.currency,
+        amount / body.amount,
+        body.product,
+        body.kind,
+        version,
+        now,
+        principal.key_id,
     )
     if inserted is None:
         raise Conflict(f"Revenue line '{line_id}' already exists.")
-    await session.execute(
-        update(store.accounts)
-        .where(
-            store.accounts.c.tenant_id == tenant_id,
-            store.accounts.c.external_id == external_id,
-        )
-        .values(version=version, updated_at=now, updated_by=principal.key_id)
-    )
     event = RevenueRecorded(
         account_id=external_id,
         version=version,
@@ -164,6 +153,14 @@ async def record_revenue(
     )
     await add_event(session, schema=SCHEMA, tenant_id=tenant_id, payload=event, clock=clock)
     return RevenueOut(**event.model_dump(exclude={"version"}), account_version=version)
+
+
+_INSERT_REVENUE_LINE = (
+    f"INSERT INTO {SCHEMA}.revenue_lines (tenant_id, line_id, account_id, booked_on, amount,"
+    " original_amount, original_currency, fx_rate, product, kind, account_version, created_at,"
+    " created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    " ON CONFLICT DO NOTHING RETURNING line_id"
+)
 
 
 async def upsert_user(

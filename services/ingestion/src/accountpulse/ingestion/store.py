@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from accountpulse.common.db import driver
 
 SCHEMA = "ingestion"
 metadata = MetaData(schema=SCHEMA)
@@ -112,6 +115,23 @@ async def lock_account(session: AsyncSession, tenant_id: str, external_id: str) 
         .with_for_update()
     )
     return (await session.execute(query)).first()
+
+
+async def bump_version(
+    session: AsyncSession, tenant_id: str, external_id: str, now: datetime, by: str
+) -> int | None:
+    """Lock the account row and move it to its next version in one round trip; None when the
+    account does not exist (or was merged away). Every fact write starts here, so the events
+    of one account are staged in the order their transactions commit."""
+    connection = await driver(session)
+    version = await connection.fetchval(_BUMP_VERSION, tenant_id, external_id, now, by)
+    return None if version is None else int(version)
+
+
+_BUMP_VERSION = (
+    f"UPDATE {SCHEMA}.accounts SET version = version + 1, updated_at = $3, updated_by = $4"
+    " WHERE tenant_id = $1 AND external_id = $2 AND merged_into IS NULL RETURNING version"
+)
 
 
 async def get_account(session: AsyncSession, tenant_id: str, external_id: str) -> Any:

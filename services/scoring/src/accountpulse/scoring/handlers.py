@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 _PENDING = "scoring.pending_rescores"
+_DIRTY = "scoring.portfolio_dirty"
 
 
 class ScoringHandlers:
@@ -41,9 +42,7 @@ class ScoringHandlers:
     async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
         assert isinstance(event, AccountUpserted)
-        if not await self._applies(session, envelope.tenant_id, event.account_id, event.version):
-            return
-        await store.upsert_account(
+        if not await self._claim(
             session,
             envelope.tenant_id,
             event.account_id,
@@ -58,18 +57,18 @@ class ScoringHandlers:
             annual_revenue_band=event.annual_revenue_band,
             wallet=event.wallet,
             pain_points=list(event.pain_points),
-        )
+        ):
+            return
         await self._rescore(session, envelope.tenant_id, event.account_id)
 
     async def on_owner_changed(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
         assert isinstance(event, AccountOwnerChanged)
-        if not await self._applies(session, envelope.tenant_id, event.account_id, event.version):
-            return
-        await store.upsert_account(
+        if not await self._claim(
             session, envelope.tenant_id, event.account_id, event.version, owner_id=event.owner_id
-        )
-        await store.mark_portfolio_dirty(session, envelope.tenant_id)  # per-owner KPIs
+        ):
+            return
+        self._mark_portfolio_dirty(session, envelope.tenant_id)  # per-owner KPIs
 
     async def on_revenue_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
@@ -92,9 +91,8 @@ class ScoringHandlers:
         event = envelope.payload
         assert isinstance(event, EngagementRecorded)
         tenant_id = envelope.tenant_id
-        if not await self._applies(session, tenant_id, event.account_id, event.version):
+        if not await self._claim(session, tenant_id, event.account_id, event.version):
             return
-        await store.upsert_account(session, tenant_id, event.account_id, event.version)
         await store.add_engagement(
             session,
             tenant_id,
@@ -185,10 +183,9 @@ class ScoringHandlers:
         event = envelope.payload
         assert isinstance(event, AccountMerged)
         tenant_id = envelope.tenant_id
-        if not await self._applies(session, tenant_id, event.account_id, event.version):
+        if not await self._claim(session, tenant_id, event.account_id, event.version):
             return
         merged = [m for m in event.merged_account_ids if m != event.account_id]
-        await store.upsert_account(session, tenant_id, event.account_id, event.version)
         await store.fold_merged_accounts(session, tenant_id, event.account_id, merged)
         for merged_id in merged:
             await add_tombstone(
@@ -211,7 +208,7 @@ class ScoringHandlers:
             role=event.role,
             capacity=event.capacity,
         )
-        await store.mark_portfolio_dirty(session, envelope.tenant_id)  # KAM capacity → tiers
+        self._mark_portfolio_dirty(session, envelope.tenant_id)  # KAM capacity → tiers
 
     async def on_user_erased(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
@@ -225,7 +222,7 @@ class ScoringHandlers:
             capacity=None,
             erased=True,
         )
-        await store.mark_portfolio_dirty(session, envelope.tenant_id)
+        self._mark_portfolio_dirty(session, envelope.tenant_id)
 
     async def _fact(
         self,
@@ -237,9 +234,8 @@ class ScoringHandlers:
         row: dict[str, Any],
     ) -> None:
         tenant_id = envelope.tenant_id
-        if not await self._applies(session, tenant_id, account_id, version):
+        if not await self._claim(session, tenant_id, account_id, version):
             return
-        await store.upsert_account(session, tenant_id, account_id, version)
         if table == "revenue_lines":
             await store.add_revenue_line(session, tenant_id, account_id, row)
         else:
@@ -248,18 +244,20 @@ class ScoringHandlers:
             await store.upsert_fact(session, table, key, tenant_id, row)
         await self._rescore(session, tenant_id, account_id)
 
-    async def _applies(
-        self, session: AsyncSession, tenant_id: str, account_id: str, version: int
+    async def _claim(
+        self, session: AsyncSession, tenant_id: str, account_id: str, version: int, **fields: Any
     ) -> bool:
-        """An event older than what we applied is ignored (same version: a sibling event of
-        the same change still applies); so is any event of an erased or merged account."""
-        row = await store.applied_version(session, tenant_id, account_id)
-        if row is None:
+        """Apply the event to the account's projection row, unless it is older than what we
+        applied or the account was erased or merged (see :func:`store.claim`)."""
+        if await store.claim(session, tenant_id, account_id, version, **fields):
             return True
-        if row.erased_at is not None or row.merged_into is not None or version < row.version:
-            log.info("ignoring stale event", extra={"account_id": account_id, "version": version})
-            return False
-        return True
+        log.info("ignoring stale event", extra={"account_id": account_id, "version": version})
+        return False
+
+    @staticmethod
+    def _mark_portfolio_dirty(session: AsyncSession, tenant_id: str) -> None:
+        """Defer the portfolio mark to :meth:`flush`: once per tenant per transaction."""
+        session.info.setdefault(_DIRTY, set()).add(tenant_id)
 
     async def _rescore(self, session: AsyncSession, tenant_id: str, account_id: str) -> None:
         """Defer the rescore to :meth:`flush`: a run of events in one transaction rescores each
@@ -273,3 +271,5 @@ class ScoringHandlers:
         pending: dict[str, dict[str, dict[str, str]]] = session.info.pop(_PENDING, {})
         for tenant_id, accounts in pending.items():
             await self.scorer.score_accounts(session, tenant_id, list(accounts), traces=accounts)
+        for tenant_id in session.info.pop(_DIRTY, set()):
+            await store.mark_portfolio_dirty(session, tenant_id)

@@ -6,12 +6,15 @@ Facts are kept per account and read per account (or per chunk of accounts) throu
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from accountpulse.common.db import driver
 
 SCHEMA = "scoring"
 FACT_TABLES = ("revenue_lines", "nps_responses", "contracts", "opportunities")
@@ -29,6 +32,34 @@ async def applied_version(session: AsyncSession, tenant_id: str, account_id: str
             {"t": tenant_id, "a": account_id},
         )
     ).first()
+
+
+async def claim(
+    session: AsyncSession, tenant_id: str, account_id: str, version: int, **fields: Any
+) -> bool:
+    """Apply an event of version ``version`` to the account's projection row (creating it, and
+    setting ``fields``) in one round trip; False, changing nothing, when the event is older
+    than what we hold or the account was erased or merged away (same version: a sibling
+    event of the same change still applies). The row stays locked either way, so every event
+    of one account is applied in order and their outbox rows follow their commit order."""
+    connection = await driver(session)
+    applied = await connection.fetchval(_claim_sql(tuple(fields)), tenant_id, account_id, version,
+                                        *fields.values())  # fmt: skip
+    return applied is not None
+
+
+@functools.lru_cache(maxsize=16)
+def _claim_sql(fields: tuple[str, ...]) -> str:
+    columns = "".join(f", {name}" for name in fields)
+    values = "".join(f", ${n}" for n in range(4, 4 + len(fields)))
+    updates = "".join(f", {name} = EXCLUDED.{name}" for name in fields)
+    return (
+        f"INSERT INTO {SCHEMA}.accounts AS a (tenant_id, account_id, version{columns})"
+        f" VALUES ($1, $2, $3{values}) ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
+        f" version = GREATEST(a.version, EXCLUDED.version){updates}"
+        " WHERE a.erased_at IS NULL AND a.merged_into IS NULL AND EXCLUDED.version >= a.version"
+        " RETURNING true"
+    )
 
 
 async def upsert_account(
@@ -51,13 +82,16 @@ async def upsert_account(
 async def add_revenue_line(
     session: AsyncSession, tenant_id: str, account_id: str, line: dict[str, Any]
 ) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO scoring.revenue_lines (tenant_id, line_id, account_id, booked_on, amount,"
-            " product) VALUES (:t, :line_id, :a, :booked_on, :amount, :product)"
-            " ON CONFLICT DO NOTHING"
-        ),
-        {"t": tenant_id, "a": account_id, **line},
+    connection = await driver(session)
+    await connection.execute(
+        f"INSERT INTO {SCHEMA}.revenue_lines (tenant_id, line_id, account_id, booked_on, amount,"
+        " product) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        tenant_id,
+        line["line_id"],
+        account_id,
+        line["booked_on"],
+        line["amount"],
+        line["product"],
     )
 
 

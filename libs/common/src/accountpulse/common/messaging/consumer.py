@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError
@@ -33,10 +34,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accountpulse.common.db import Sessions, tenant_transaction
+from accountpulse.common.db import Sessions, driver, tenant_transaction
 from accountpulse.common.messaging.envelope import Envelope, MalformedEvent, decode, header_map
 from accountpulse.common.messaging.topics import dead_letter_spec, ensure_topics
 
@@ -59,7 +59,15 @@ class PermanentError(Exception):
     """Raised by a handler for an event that will never succeed; it is dead-lettered at once."""
 
 
-_CONNECTION_ERRORS = (OSError, ConnectionError, sa_exc.InterfaceError, sa_exc.DisconnectionError)
+_CONNECTION_ERRORS = (
+    OSError,
+    ConnectionError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    asyncpg.InterfaceError,  # statements sent through db.driver() raise asyncpg's own errors
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+)
 
 
 @dataclass(frozen=True)
@@ -269,21 +277,17 @@ class ConsumerRunner:
     async def _record_in_inbox(self, session: AsyncSession, run: list[_Item]) -> set[str]:
         """Record a run's events in the inbox in one statement; returns the ids seen for the
         first time (a redelivered event hits the primary key and is left out)."""
-        rows = await session.execute(
-            text(
-                f"INSERT INTO {self._schema}.inbox (consumer_group, tenant_id, event_id,"
-                " event_type) SELECT :group, :tenant_id, e.id, e.type"
-                " FROM unnest(CAST(:ids AS text[]), CAST(:types AS text[])) AS e(id, type)"
-                " ON CONFLICT DO NOTHING RETURNING event_id"
-            ),
-            {
-                "group": self.group,
-                "tenant_id": run[0].envelope.tenant_id,
-                "ids": [item.envelope.id for item in run],
-                "types": [item.envelope.type for item in run],
-            },
+        connection = await driver(session)
+        rows = await connection.fetch(
+            f"INSERT INTO {self._schema}.inbox (consumer_group, tenant_id, event_id, event_type)"
+            " SELECT $1, $2, e.id, e.type FROM unnest($3::text[], $4::text[]) AS e(id, type)"
+            " ON CONFLICT DO NOTHING RETURNING event_id",
+            self.group,
+            run[0].envelope.tenant_id,
+            [item.envelope.id for item in run],
+            [item.envelope.type for item in run],
         )
-        return {row.event_id for row in rows}
+        return {row["event_id"] for row in rows}
 
     async def _apply_in(
         self, session: AsyncSession, item: _Item, first_time: bool | None = None
@@ -307,19 +311,15 @@ class ConsumerRunner:
             otel_context.detach(token)
 
     async def _record_one(self, session: AsyncSession, item: _Item) -> bool:
+        connection = await driver(session)
         return bool(
-            await session.scalar(
-                text(
-                    f"INSERT INTO {self._schema}.inbox (consumer_group, tenant_id, event_id,"
-                    " event_type) VALUES (:group, :tenant_id, :event_id, :event_type)"
-                    " ON CONFLICT DO NOTHING RETURNING true"
-                ),
-                {
-                    "group": self.group,
-                    "tenant_id": item.envelope.tenant_id,
-                    "event_id": item.envelope.id,
-                    "event_type": item.envelope.type,
-                },
+            await connection.fetchval(
+                f"INSERT INTO {self._schema}.inbox (consumer_group, tenant_id, event_id,"
+                " event_type) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
+                self.group,
+                item.envelope.tenant_id,
+                item.envelope.id,
+                item.envelope.type,
             )
         )
 

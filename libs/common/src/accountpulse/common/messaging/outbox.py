@@ -30,7 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.clock import Clock, system_clock
-from accountpulse.common.db import Sessions, asyncpg_dsn, system_transaction
+from accountpulse.common.db import Sessions, asyncpg_dsn, driver, system_transaction
 from accountpulse.common.events import EventPayload
 from accountpulse.common.messaging.envelope import build_headers, encode_payload, record_key
 
@@ -83,51 +83,48 @@ async def add_events(
         orjson.dumps(given).decode() if given else current
         for given in (trace_headers or [None] * len(payloads))
     ]
-    now = clock()
     event_ids = [str(uuid.uuid4()) for _ in payloads]
-    rows: list[dict[str, object]] = [
-        {
-            "tenant_id": tenant_id,
-            "topic": payload.topic,
-            "key": record_key(tenant_id, payload.key_id),
-            "event_id": event_id,
-            "event_type": payload.event_type,
-            "subject": payload.key_id,
-            "payload": encode_payload(payload),
-            "trace_headers": trace,
-            "created_at": now,
-        }
-        for payload, event_id, trace in zip(payloads, event_ids, traces, strict=True)
-    ]
-    await session.execute(
-        text(
-            f"INSERT INTO {schema}.outbox (tenant_id, topic, key, event_id, event_type, subject,"
-            " payload, trace_headers, created_at) VALUES (:tenant_id, :topic, :key, :event_id,"
-            " :event_type, :subject, :payload, CAST(:trace_headers AS jsonb), :created_at)"
-        ),
-        rows,
+    connection = await driver(session)
+    await connection.execute(
+        _INSERT_EVENTS.format(schema=schema),
+        tenant_id,
+        clock(),
+        [payload.topic for payload in payloads],
+        [record_key(tenant_id, payload.key_id) for payload in payloads],
+        event_ids,
+        [payload.event_type for payload in payloads],
+        [payload.key_id for payload in payloads],
+        [encode_payload(payload) for payload in payloads],
+        traces,
     )
     return event_ids
+
+
+# One statement for any number of events: a multi-row insert from arrays.
+_INSERT_EVENTS = (
+    "INSERT INTO {schema}.outbox (tenant_id, created_at, topic, key, event_id, event_type,"
+    " subject, payload, trace_headers) SELECT $1, $2, e.topic, e.key, e.event_id, e.event_type,"
+    " e.subject, e.payload, e.trace::jsonb FROM unnest($3::text[], $4::bytea[], $5::text[],"
+    " $6::text[], $7::text[], $8::bytea[], $9::text[])"
+    " AS e(topic, key, event_id, event_type, subject, payload, trace)"
+)
 
 
 async def add_tombstone(
     session: AsyncSession, *, schema: str, tenant_id: str, topic: str, key_id: str
 ) -> None:
     """Stage a tombstone (null value) for a compacted topic, e.g. on erasure."""
-    await session.execute(
-        text(
-            f"INSERT INTO {schema}.outbox (tenant_id, topic, key, event_id, event_type, subject,"
-            " payload, trace_headers, created_at) VALUES (:tenant_id, :topic, :key, :event_id,"
-            " 'tombstone', :subject, NULL, CAST(:trace_headers AS jsonb), now())"
-        ),
-        {
-            "tenant_id": tenant_id,
-            "topic": topic,
-            "key": record_key(tenant_id, key_id),
-            "event_id": str(uuid.uuid4()),
-            "subject": key_id,
-            "trace_headers": orjson.dumps(current_trace_headers()).decode(),
-        },
+    connection = await driver(session)
+    await connection.execute(
+        f"INSERT INTO {schema}.outbox (tenant_id, topic, key, event_id, event_type, subject,"
+        " payload, trace_headers, created_at) VALUES ($1, $2, $3, $4, 'tombstone', $5,"
+        " NULL, $6::text::jsonb, now())",
+        tenant_id,
+        topic,
+        record_key(tenant_id, key_id),
+        str(uuid.uuid4()),
+        key_id,
+        orjson.dumps(current_trace_headers()).decode(),
     )
 
 
