@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.auth import Principal
 from accountpulse.common.clock import Clock
+from accountpulse.common.db import driver
 from accountpulse.common.events import (
     AccountOwnerChanged,
     AccountUpserted,
@@ -42,26 +42,20 @@ async def upsert_accounts(
     """Create or replace many accounts (and add their revenue lines) in the caller's
     transaction. ``writes`` must not repeat an external id."""
     tenant_id, now = principal.tenant_id, clock()
-    ids = [w.external_id for w in writes]
+    connection = await driver(session)
     existing = {
-        row.external_id: row
-        for row in await session.execute(
-            select(store.accounts)
-            .where(store.accounts.c.tenant_id == tenant_id, store.accounts.c.external_id.in_(ids))
-            .with_for_update()
-        )
+        row["external_id"]: row
+        for row in await connection.fetch(_LOCK, tenant_id, [w.external_id for w in writes])
     }
     rows: list[dict[str, Any]] = []
-    lines: list[dict[str, Any]] = []
+    lines: list[tuple[Any, ...]] = []
     events: list[EventPayload] = []
     results: list[BatchResult] = []
     for write in writes:
         values = write.account.model_dump()
         before = existing.get(write.external_id)
-        unchanged = before is not None and all(
-            before._mapping[f] == values[f] for f in store.ACCOUNT_FIELDS
-        )
-        version = 0 if before is None else before.version
+        unchanged = before is not None and all(before[f] == values[f] for f in store.ACCOUNT_FIELDS)
+        version = 0 if before is None else before["version"]
         if not unchanged:
             version += 1
             rows.append(
@@ -69,7 +63,7 @@ async def upsert_accounts(
                     **values,
                     "tenant_id": tenant_id,
                     "external_id": write.external_id,
-                    "created_at": now if before is None else before.created_at,
+                    "created_at": now if before is None else before["created_at"],
                     "updated_at": now,
                     "updated_by": principal.key_id,
                     "version": None,
@@ -80,12 +74,12 @@ async def upsert_accounts(
                     account_id=write.external_id, version=version, created=before is None, **values
                 )
             )
-            if before is not None and before.owner_id != write.account.owner_id:
+            if before is not None and before["owner_id"] != write.account.owner_id:
                 events.append(
                     AccountOwnerChanged(
                         account_id=write.external_id,
                         version=version,
-                        previous_owner_id=before.owner_id,
+                        previous_owner_id=before["owner_id"],
                         owner_id=write.account.owner_id,
                     )
                 )
@@ -101,7 +95,7 @@ async def upsert_accounts(
             assert before is not None
             rows.append(
                 {
-                    **before._mapping,
+                    **before,
                     "version": version,
                     "updated_at": now,
                     "updated_by": principal.key_id,
@@ -109,31 +103,47 @@ async def upsert_accounts(
             )
         status = "created" if before is None else "unchanged" if unchanged else "updated"
         results.append(BatchResult(external_id=write.external_id, status=status, version=version))
-    await _upsert_rows(session, rows)
+    if rows:
+        await connection.executemany(_UPSERT, [_upsert_args(row) for row in rows])
     if lines:
-        await session.execute(pg_insert(store.revenue_lines).on_conflict_do_nothing(), lines)
+        await connection.executemany(_INSERT_LINE, lines)
     await add_events(
         session, schema=store.SCHEMA, tenant_id=tenant_id, payloads=events, clock=clock
     )
     return results
 
 
-async def _upsert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    statement = pg_insert(store.accounts)
-    columns = [
-        c.name
-        for c in store.accounts.columns
-        if c.name not in ("tenant_id", "external_id", "created_at")
-    ]
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["tenant_id", "external_id"],
-            set_={c: statement.excluded[c] for c in columns},
-        ),
-        [{k: v for k, v in row.items() if k in store.accounts.c} for row in rows],
-    )
+_LOCK = (
+    f"SELECT * FROM {store.SCHEMA}.accounts WHERE tenant_id = $1 AND external_id = ANY($2::text[])"
+    " FOR UPDATE"
+)
+_UPSERT_COLUMNS = (
+    "tenant_id",
+    "external_id",
+    *store.ACCOUNT_FIELDS,
+    "version",
+    "created_at",
+    "updated_at",
+    "updated_by",
+    "merged_into",
+)
+_UPSERT = (
+    f"INSERT INTO {store.SCHEMA}.accounts ({', '.join(_UPSERT_COLUMNS)}) VALUES"
+    f" ({', '.join(f'${n}' for n in range(1, len(_UPSERT_COLUMNS) + 1))})"
+    " ON CONFLICT (tenant_id, external_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPSERT_COLUMNS[2:] if c != "created_at")
+)
+_INSERT_LINE = (
+    f"INSERT INTO {store.SCHEMA}.revenue_lines (tenant_id, line_id, account_id, booked_on,"
+    " amount, original_amount, original_currency, fx_rate, product, kind, account_version,"
+    " created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+def _upsert_args(row: dict[str, Any]) -> tuple[Any, ...]:
+    values = {**row, "custom_attributes": orjson.dumps(row["custom_attributes"]).decode()}
+    return tuple(values.get(column) for column in _UPSERT_COLUMNS)
 
 
 def _line_row(
@@ -144,22 +154,23 @@ def _line_row(
     amount: Decimal,
     version: int,
     now: Any,
-) -> dict[str, Any]:
-    return {
-        "tenant_id": principal.tenant_id,
-        "line_id": line_id,
-        "account_id": account_id,
-        "booked_on": line.booked_on,
-        "amount": amount,
-        "original_amount": line.amount,
-        "original_currency": line.currency,
-        "fx_rate": amount / line.amount,
-        "product": line.product,
-        "kind": line.kind,
-        "account_version": version,
-        "created_at": now,
-        "created_by": principal.key_id,
-    }
+) -> tuple[Any, ...]:
+    """The arguments of :data:`_INSERT_LINE`."""
+    return (
+        principal.tenant_id,
+        line_id,
+        account_id,
+        line.booked_on,
+        amount,
+        line.amount,
+        line.currency,
+        amount / line.amount,
+        line.product,
+        line.kind,
+        version,
+        now,
+        principal.key_id,
+    )
 
 
 def _revenue_event(
