@@ -3,8 +3,7 @@ unit of work): keep the facts, then flag the event-driven staleness reasons at o
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,8 +48,8 @@ class PlanningEventHandlers:
         event = envelope.payload
         assert isinstance(event, TierChanged)
         tenant_id = envelope.tenant_id
-        before = await facts_store.apply_tier(
-            session, tenant_id, event.account_id, event.version, event.tier, None
+        before = await facts_store.replace_tier(
+            session, tenant_id, event.account_id, event.version, event.tier
         )
         if before == event.tier:
             return  # already applied (score.changed carried the same tier change)
@@ -60,24 +59,22 @@ class PlanningEventHandlers:
     async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
         assert isinstance(event, AccountUpserted)
-        segment = {
-            "industry": event.industry,
-            "employees": event.employees,
-            "lifecycle_status": event.lifecycle_status,
-        }
-        await self._apply_owner(
-            session, envelope.tenant_id, event.account_id, event.version, event.owner_id, segment
-        )
+        await store.apply_account(
+            session, envelope.tenant_id, event.account_id, event.version, event.owner_id,
+            industry=event.industry, employees=event.employees,
+            lifecycle_status=event.lifecycle_status,
+        )  # fmt: skip
 
     async def on_owner_changed(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
         assert isinstance(event, AccountOwnerChanged)
         tenant_id = envelope.tenant_id
-        applied = await self._apply_owner(
-            session, tenant_id, event.account_id, event.version, event.owner_id
-        )
+        # The reassignment's evaluation window opens with the owner, in the same statement.
+        applied = await store.apply_owner_change(
+            session, tenant_id, event.account_id, event.version, event.owner_id,
+            self._evaluation_due(),
+        )  # fmt: skip
         if applied:
-            await self._open_evaluation_window(session, tenant_id, event.account_id)
             await mark_stale(session, tenant_id, event.account_id, ["owner_changed"], self._clock)
 
     async def on_account_erased(self, session: AsyncSession, envelope: Envelope) -> None:
@@ -143,20 +140,9 @@ class PlanningEventHandlers:
     async def _open_evaluation_window(
         self, session: AsyncSession, tenant_id: str, account_id: str
     ) -> None:
-        due = self._clock() + timedelta(days=EVALUATION_WINDOW_DAYS)
-        await facts_store.open_evaluation_window(session, tenant_id, account_id, due)
+        await facts_store.open_evaluation_window(
+            session, tenant_id, account_id, self._evaluation_due()
+        )
 
-    async def _apply_owner(
-        self,
-        session: AsyncSession,
-        tenant_id: str,
-        account_id: str,
-        version: int,
-        owner_id: str | None,
-        segment: dict[str, Any] | None = None,
-    ) -> bool:
-        applied = await store.applied_version(session, tenant_id, account_id)
-        if applied is not None and version < applied:
-            return False  # an older event than the state we hold
-        await store.upsert_account(session, tenant_id, account_id, version, owner_id, segment)
-        return True
+    def _evaluation_due(self) -> datetime:
+        return self._clock() + timedelta(days=EVALUATION_WINDOW_DAYS)

@@ -18,10 +18,16 @@ from accountpulse.common.events import (
     PlanUpdated,
 )
 from accountpulse.common.events.plans import StaleReason
-from accountpulse.common.messaging.outbox import add_event
+from accountpulse.common.messaging.outbox import add_event, add_events
 from accountpulse.common.problems import NotFound, PreconditionFailed
 from accountpulse.planning import facts_store, store
-from accountpulse.planning.domain.goals import AccountFacts, goal_progress, metric_value
+from accountpulse.planning.domain.goals import (
+    NPS_METRICS,
+    REVENUE_METRICS,
+    AccountFacts,
+    goal_progress,
+    metric_value,
+)
 from accountpulse.planning.domain.stakeholders import stakeholder_map
 from accountpulse.planning.domain.staleness import (
     PlanTimeFacts,
@@ -250,20 +256,36 @@ async def mark_stale(
     account_id: str,
     reasons: list[StaleReason],
     clock: Clock,
-    **changes: Any,
 ) -> bool:
     """Add staleness reasons; publish ``plan.stale`` only when a reason is new."""
     plan = await store.lock_plan(session, tenant_id, account_id)
     if plan is None:
         return False  # no plan to keep fresh
+    return await _flag_stale(session, tenant_id, plan, reasons, clock)
+
+
+async def _flag_stale(
+    session: AsyncSession,
+    tenant_id: str,
+    plan: store.PlanRow,
+    reasons: list[StaleReason],
+    clock: Clock,
+    off_track_goal_ids: list[str] | None = None,
+) -> bool:
+    """:func:`mark_stale` on a plan already locked; a new list of off-track goals is saved
+    even when no reason is new."""
     now = clock()
     all_reasons, new = add_reasons(plan.stale_reasons, reasons)
-    if not new and not changes:
+    if not new and off_track_goal_ids is None:
         return False
     stale_since = (plan.stale_since or now) if all_reasons else None
-    version = await _resave(
-        session, tenant_id, plan, now, "system",
-        stale_reasons=all_reasons, stale_since=stale_since, **changes,
+    version = plan.version + 1
+    if off_track_goal_ids is None:
+        off_track_goal_ids = plan.off_track_goal_ids
+    await store.save_staleness(
+        session, tenant_id=tenant_id, account_id=plan.account_id, version=version,
+        stale_reasons=all_reasons, stale_since=stale_since,
+        off_track_goal_ids=off_track_goal_ids, now=now, actor="system",
     )  # fmt: skip
     if new:
         await add_event(
@@ -272,7 +294,7 @@ async def mark_stale(
             tenant_id=tenant_id,
             clock=clock,
             payload=PlanStale(
-                account_id=account_id,
+                account_id=plan.account_id,
                 plan_id=plan.plan_id,
                 plan_version=version,
                 owner_id=plan.owner_id,
@@ -293,21 +315,25 @@ async def evaluate_goals(
     plan = await store.lock_plan(session, tenant_id, account_id)
     if plan is None or not plan.body.get("goals"):
         return
-    facts = await facts_store.account_facts(session, tenant_id, account_id)
-    off_track = [g for g in goals_with_progress(plan.body["goals"], facts, clock()) if g.off_track]
+    goals = plan.body["goals"]
+    metrics = {goal.get("metric") for goal in goals}
+    facts = await facts_store.account_facts(
+        session, tenant_id, account_id,
+        revenue=not metrics.isdisjoint(REVENUE_METRICS), nps=not metrics.isdisjoint(NPS_METRICS),
+    )  # fmt: skip
+    off_track = [g for g in goals_with_progress(goals, facts, clock()) if g.off_track]
     known = set(plan.off_track_goal_ids)
     now_ids = [g.id for g in off_track]
     if set(now_ids) == known:
         return
-    for goal in off_track:
-        if goal.id in known:
-            continue
-        await add_event(
-            session,
-            schema=SCHEMA,
-            tenant_id=tenant_id,
-            clock=clock,
-            payload=PlanGoalOffTrack(
+    newly = [goal for goal in off_track if goal.id not in known]
+    await add_events(
+        session,
+        schema=SCHEMA,
+        tenant_id=tenant_id,
+        clock=clock,
+        payloads=[
+            PlanGoalOffTrack(
                 account_id=account_id,
                 plan_id=plan.plan_id,
                 plan_version=plan.version + 1,
@@ -315,10 +341,11 @@ async def evaluate_goals(
                 goal_id=goal.id,
                 expected_progress=goal.expected_fraction or 0.0,
                 actual_progress=goal.achieved_fraction or 0.0,
-            ),
-        )
-    newly = [i for i in now_ids if i not in known]
-    await mark_stale(
-        session, tenant_id, account_id, ["goal_off_track"] if newly else [], clock,
+            )
+            for goal in newly
+        ],
+    )
+    await _flag_stale(
+        session, tenant_id, plan, ["goal_off_track"] if newly else [], clock,
         off_track_goal_ids=now_ids,
     )  # fmt: skip

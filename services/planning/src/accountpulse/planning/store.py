@@ -1,13 +1,22 @@
-"""Planning's tables (schema ``planning``): account projection, plans and their versions."""
+"""Planning's tables (schema ``planning``): account projection, plans and their versions.
+
+What the consumer runs for every event (the account projection, locking a plan, flagging it
+stale) goes through the asyncpg driver with plain SQL: a third of SQLAlchemy's client CPU per
+statement. The REST paths and the scheduler's reads stay on SQLAlchemy.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from accountpulse.common.db import driver
+from accountpulse.common.events.plans import StaleReason
 
 SCHEMA = "planning"
 
@@ -18,18 +27,69 @@ _PLAN_COLUMNS = (
     " a.evaluation_due_at"
 )
 
+_LOCK_PLAN = (
+    f"SELECT {_PLAN_COLUMNS} FROM planning.plans p LEFT JOIN planning.accounts a"
+    " USING (tenant_id, account_id) WHERE p.tenant_id = $1 AND p.account_id = $2"
+    " FOR UPDATE OF p"
+)
 
-async def lock_plan(session: AsyncSession, tenant_id: str, account_id: str) -> Any:
-    return (
-        await session.execute(
-            text(
-                f"SELECT {_PLAN_COLUMNS} FROM planning.plans p LEFT JOIN planning.accounts a"
-                " USING (tenant_id, account_id) WHERE p.tenant_id = :t AND p.account_id = :a"
-                " FOR UPDATE OF p"
-            ),
-            {"t": tenant_id, "a": account_id},
-        )
-    ).first()
+# The new staleness and its history row in one statement; the body stays as stored.
+_SAVE_STALENESS = (
+    "WITH saved AS (UPDATE planning.plans SET version = $3, stale_reasons = $4::text[],"
+    " stale_since = $5, off_track_goal_ids = $6::text[], updated_at = $7, updated_by = $8"
+    " WHERE tenant_id = $1 AND account_id = $2"
+    " RETURNING tenant_id, plan_id, version, body, stale_reasons, updated_at, updated_by)"
+    " INSERT INTO planning.plan_versions (tenant_id, plan_id, version, body, stale_reasons,"
+    " recorded_at, recorded_by) SELECT tenant_id, plan_id, version, body, stale_reasons,"
+    " updated_at, updated_by FROM saved"
+)
+
+# Applying an account event checks its version in the upsert's WHERE: an older event than the
+# one applied updates nothing and returns no row. The conflicting row is locked either way, so
+# the events of one account still apply one after the other.
+_APPLY_ACCOUNT = (
+    "INSERT INTO planning.accounts AS a (tenant_id, account_id, owner_id, version, industry,"
+    " employees, lifecycle_status) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    " ON CONFLICT (tenant_id, account_id) DO UPDATE SET owner_id = EXCLUDED.owner_id,"
+    " version = EXCLUDED.version, industry = EXCLUDED.industry,"
+    " employees = EXCLUDED.employees, lifecycle_status = EXCLUDED.lifecycle_status"
+    " WHERE a.version <= EXCLUDED.version RETURNING true"
+)
+
+_APPLY_OWNER_CHANGE = (
+    "INSERT INTO planning.accounts AS a (tenant_id, account_id, owner_id, version,"
+    " evaluation_due_at) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (tenant_id, account_id) DO UPDATE SET owner_id = EXCLUDED.owner_id,"
+    " version = EXCLUDED.version, evaluation_due_at = EXCLUDED.evaluation_due_at"
+    " WHERE a.version <= EXCLUDED.version RETURNING true"
+)
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """A plan with its account's projection (``_PLAN_COLUMNS``)."""
+
+    account_id: str
+    plan_id: str
+    version: int
+    body: dict[str, Any]
+    stale_reasons: list[StaleReason]
+    stale_since: datetime | None
+    last_reviewed_at: datetime | None
+    last_deep_review_at: datetime | None
+    off_track_goal_ids: list[str]
+    created_at: datetime
+    updated_at: datetime
+    owner_id: str | None
+    tier: str | None
+    industry: str | None
+    employees: int | None
+    evaluation_due_at: datetime | None
+
+
+async def lock_plan(session: AsyncSession, tenant_id: str, account_id: str) -> PlanRow | None:
+    row = await (await driver(session)).fetchrow(_LOCK_PLAN, tenant_id, account_id)
+    return None if row is None else PlanRow(**row)
 
 
 async def get_plan(session: AsyncSession, tenant_id: str, account_id: str) -> Any:
@@ -134,52 +194,60 @@ async def save_plan(
     )
 
 
-async def applied_version(session: AsyncSession, tenant_id: str, account_id: str) -> int | None:
-    version = await session.scalar(
-        text(
-            "SELECT version FROM planning.accounts WHERE tenant_id = :t AND account_id = :a"
-            " FOR UPDATE"
-        ),
-        {"t": tenant_id, "a": account_id},
-    )
-    return None if version is None else int(version)
+async def save_staleness(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    account_id: str,
+    version: int,
+    stale_reasons: list[StaleReason],
+    stale_since: datetime | None,
+    off_track_goal_ids: list[str],
+    now: datetime,
+    actor: str,
+) -> None:
+    """Write the locked plan's next ``version`` with new staleness bookkeeping (the body and
+    the review dates unchanged), and keep that version in the history."""
+    await (await driver(session)).execute(
+        _SAVE_STALENESS, tenant_id, account_id, version, stale_reasons, stale_since,
+        off_track_goal_ids, now, actor,
+    )  # fmt: skip
 
 
-async def upsert_account(
+async def apply_account(
     session: AsyncSession,
     tenant_id: str,
     account_id: str,
     version: int,
     owner_id: str | None,
-    segment: dict[str, Any] | None = None,
-) -> None:
-    """Apply the owner (and, from ``account.upserted``, industry, employees, lifecycle)."""
-    segment = segment or {}
-    await session.execute(
-        text(
-            "INSERT INTO planning.accounts (tenant_id, account_id, owner_id, version, industry,"
-            " employees, lifecycle_status) VALUES (:t, :a, :o, :v, :industry, :employees,"
-            " :lifecycle) ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
-            " owner_id = EXCLUDED.owner_id,"
-            " version = GREATEST(planning.accounts.version, EXCLUDED.version),"
-            " industry = CASE WHEN :has_segment THEN EXCLUDED.industry"
-            "   ELSE planning.accounts.industry END,"
-            " employees = CASE WHEN :has_segment THEN EXCLUDED.employees"
-            "   ELSE planning.accounts.employees END,"
-            " lifecycle_status = CASE WHEN :has_segment THEN EXCLUDED.lifecycle_status"
-            "   ELSE planning.accounts.lifecycle_status END"
-        ),
-        {
-            "t": tenant_id,
-            "a": account_id,
-            "o": owner_id,
-            "v": version,
-            "industry": segment.get("industry"),
-            "employees": segment.get("employees"),
-            "lifecycle": segment.get("lifecycle_status"),
-            "has_segment": bool(segment),
-        },
+    *,
+    industry: str | None,
+    employees: int | None,
+    lifecycle_status: str | None,
+) -> bool:
+    """Apply ``account.upserted`` (owner and segment); False for an older event than the
+    version applied (an equal one is applied again)."""
+    applied = await (await driver(session)).fetchval(
+        _APPLY_ACCOUNT, tenant_id, account_id, owner_id, version, industry, employees,
+        lifecycle_status,
+    )  # fmt: skip
+    return bool(applied)
+
+
+async def apply_owner_change(
+    session: AsyncSession,
+    tenant_id: str,
+    account_id: str,
+    version: int,
+    owner_id: str | None,
+    evaluation_due_at: datetime,
+) -> bool:
+    """Apply ``account.owner_changed`` and open the reassignment's evaluation window; False
+    (and no window) for an older event than the version applied."""
+    applied = await (await driver(session)).fetchval(
+        _APPLY_OWNER_CHANGE, tenant_id, account_id, owner_id, version, evaluation_due_at
     )
+    return bool(applied)
 
 
 async def list_tenants_with_plans(session: AsyncSession) -> list[str]:

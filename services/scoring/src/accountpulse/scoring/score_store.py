@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accountpulse.common.db import driver
 from accountpulse.scoring.domain.features import (
     Contract,
     DealFeatures,
@@ -169,37 +170,46 @@ def _json(value: Any) -> Any:
 
 
 async def insert_snapshots(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Store snapshots and make them current (executemany: one round trip per statement)."""
+    """Store snapshots and make them current (asyncpg executemany: one prepared statement,
+    pipelined, no per-row work in SQLAlchemy)."""
     if not rows:
         return
-    await session.execute(
-        text(
-            "INSERT INTO scoring.snapshots (id, tenant_id, account_id, account_version,"
-            " model_version, scores, features, explanation, reasons, previous_snapshot_id,"
-            " trace_id, computed_at) VALUES (:id, :tenant_id, :account_id, :account_version,"
-            " :model_version, CAST(:scores AS jsonb), CAST(:features AS jsonb),"
-            " CAST(:explanation AS jsonb), :reasons, :previous_snapshot_id, :trace_id,"
-            " :computed_at)"
-        ),
-        rows,
+    connection = await driver(session)
+    await connection.executemany(
+        _INSERT_SNAPSHOT, [tuple(row[c] for c in _SNAPSHOT_COLUMNS) for row in rows]
     )
-    await session.execute(
-        text(
-            "INSERT INTO scoring.current_scores (tenant_id, account_id, snapshot_id, clv, tier,"
-            " computed_at, model_version, revenue_ttm, active, fit, potential, health, priority,"
-            " at_risk, tier_hint, metrics) VALUES (:tenant_id, :account_id, :id, :clv, :tier,"
-            " :computed_at, :model_version, :revenue_ttm, :active, :fit, :potential, :health,"
-            " :priority, :at_risk, :tier_hint, CAST(:metrics AS jsonb))"
-            " ON CONFLICT (tenant_id, account_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,"
-            " clv = EXCLUDED.clv, tier = EXCLUDED.tier, computed_at = EXCLUDED.computed_at,"
-            " model_version = EXCLUDED.model_version, revenue_ttm = EXCLUDED.revenue_ttm,"
-            " active = EXCLUDED.active, fit = EXCLUDED.fit, potential = EXCLUDED.potential,"
-            " health = EXCLUDED.health, priority = EXCLUDED.priority,"
-            " at_risk = EXCLUDED.at_risk, tier_hint = EXCLUDED.tier_hint,"
-            " metrics = EXCLUDED.metrics"
-        ),
-        rows,
+    await connection.executemany(
+        _UPSERT_CURRENT, [tuple(row[c] for c in _CURRENT_COLUMNS) for row in rows]
     )
+
+
+_SNAPSHOT_COLUMNS = (
+    "id", "tenant_id", "account_id", "account_version", "model_version", "scores", "features",
+    "explanation", "reasons", "previous_snapshot_id", "trace_id", "computed_at",
+)  # fmt: skip
+_INSERT_SNAPSHOT = (
+    f"INSERT INTO scoring.snapshots ({', '.join(_SNAPSHOT_COLUMNS)}) VALUES"
+    f" ({', '.join(f'${n}' for n in range(1, len(_SNAPSHOT_COLUMNS) + 1))})"
+)
+# current_scores.snapshot_id is the snapshot's id
+_CURRENT_COLUMNS = (
+    "tenant_id", "account_id", "id", "clv", "tier", "computed_at", "model_version",
+    "revenue_ttm", "active", "fit", "potential", "health", "priority", "at_risk", "tier_hint",
+    "metrics",
+)  # fmt: skip
+_UPSERT_CURRENT = (
+    "INSERT INTO scoring.current_scores (tenant_id, account_id, snapshot_id, clv, tier,"
+    " computed_at, model_version, revenue_ttm, active, fit, potential, health, priority,"
+    " at_risk, tier_hint, metrics) VALUES"
+    f" ({', '.join(f'${n}' for n in range(1, len(_CURRENT_COLUMNS) + 1))})"
+    " ON CONFLICT (tenant_id, account_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,"
+    " clv = EXCLUDED.clv, tier = EXCLUDED.tier, computed_at = EXCLUDED.computed_at,"
+    " model_version = EXCLUDED.model_version, revenue_ttm = EXCLUDED.revenue_ttm,"
+    " active = EXCLUDED.active, fit = EXCLUDED.fit, potential = EXCLUDED.potential,"
+    " health = EXCLUDED.health, priority = EXCLUDED.priority,"
+    " at_risk = EXCLUDED.at_risk, tier_hint = EXCLUDED.tier_hint,"
+    " metrics = EXCLUDED.metrics"
+)
 
 
 async def latest_snapshots(

@@ -15,6 +15,9 @@ from fractions import Fraction
 
 OFF_TRACK_MARGIN = Fraction(15, 100)
 COMPUTED_METRICS = frozenset({"revenue", "growth", "nps", "products_adopted"})
+# Which facts each computed metric is computed from (see metric_value).
+REVENUE_METRICS = frozenset({"revenue", "growth", "products_adopted"})
+NPS_METRICS = frozenset({"nps"})
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -119,7 +119,7 @@ def score_account(
     }
     scores = {name: score.value for name, score in named.items()}
     scores["churn_risk"] = round(100.0 - health.value, 2)
-    explanation = {name: [asdict(c) for c in score.ranked()] for name, score in named.items()}
+    explanation = {name: [c.as_dict() for c in score.ranked()] for name, score in named.items()}
     explanation["churn_risk"] = [
         {
             "name": "health",

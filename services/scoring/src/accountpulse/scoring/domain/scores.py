@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from accountpulse.scoring.domain.features import (
     ContractFeatures,
@@ -35,6 +36,16 @@ class Contribution:
     score: float | None
     contribution: float  # points this factor adds to the score
     detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The explanation entry (``dataclasses.asdict`` deep-copies: 14 % of a rescore)."""
+        return {
+            "name": self.name,
+            "weight": self.weight,
+            "score": self.score,
+            "contribution": self.contribution,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True)
