@@ -3,9 +3,12 @@ outbox) and the log of every attempt."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,32 +19,53 @@ _COLUMNS = (
 )
 
 
-async def insert_delivery(session: AsyncSession, **row: Any) -> None:
-    values = {"state": "pending", "attempts": 0, "delivered_at": None, **row}
-    await session.execute(
-        text(
-            "INSERT INTO notification.deliveries (id, tenant_id, alert_id, recipient_id,"
-            " channel, target, state, attempts, max_attempts, next_attempt_at, subject, body,"
-            " created_at, delivered_at) VALUES (CAST(:id AS uuid), :tenant_id,"
-            " CAST(:alert_id AS uuid), :recipient_id, :channel, :target, :state, :attempts,"
-            " :max_attempts, :next_attempt_at, :subject, :body, :created_at, :delivered_at)"
-        ),
-        values,
+@dataclass(frozen=True)
+class PendingDelivery:
+    """An email or webhook delivery to attempt at ``next_attempt_at`` (the inbox delivery is
+    written with its alert: :mod:`accountpulse.notification.raising_store`)."""
+
+    id: str
+    tenant_id: str
+    alert_id: str
+    recipient_id: str
+    channel: str
+    target: str
+    max_attempts: int
+    next_attempt_at: datetime
+    subject: str
+    body: str
+    created_at: datetime
+
+
+async def insert_pending(db: asyncpg.Connection, deliveries: Sequence[PendingDelivery]) -> None:
+    """One round trip for any number of deliveries (asyncpg pipelines ``executemany``)."""
+    await db.executemany(
+        _INSERT_PENDING,
+        [
+            (
+                d.id,
+                d.tenant_id,
+                d.alert_id,
+                d.recipient_id,
+                d.channel,
+                d.target,
+                d.max_attempts,
+                d.next_attempt_at,
+                d.subject,
+                d.body,
+                d.created_at,
+            )
+            for d in deliveries
+        ],
     )
 
 
-async def rewrite_pending(
-    session: AsyncSession, tenant_id: str, alert_id: str, channel: str, subject: str, body: str
-) -> None:
-    """A digest's pending deliveries say what the digest holds now."""
-    await session.execute(
-        text(
-            "UPDATE notification.deliveries SET subject = :subject, body = :body"
-            " WHERE tenant_id = :t AND alert_id = CAST(:a AS uuid) AND channel = :channel"
-            " AND state = 'pending' AND attempts = 0"
-        ),
-        {"t": tenant_id, "a": alert_id, "channel": channel, "subject": subject, "body": body},
-    )
+_INSERT_PENDING = (
+    "INSERT INTO notification.deliveries (id, tenant_id, alert_id, recipient_id, channel,"
+    " target, state, attempts, max_attempts, next_attempt_at, subject, body, created_at,"
+    " delivered_at) VALUES ($1::uuid, $2, $3::uuid, $4, $5, $6, 'pending', 0, $7, $8, $9, $10,"
+    " $11, NULL)"
+)
 
 
 async def cancel_pending(session: AsyncSession, tenant_id: str, alert_id: str) -> None:

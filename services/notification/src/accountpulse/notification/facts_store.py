@@ -3,40 +3,56 @@ within 30 days") and contracts (for the renewal windows)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-async def highest_health_since(
-    session: AsyncSession, tenant_id: str, account_id: str, since: datetime, before: datetime
-) -> float | None:
-    value = await session.scalar(
-        text(
-            "SELECT max(health) FROM notification.health_readings WHERE tenant_id = :t"
-            " AND account_id = :a AND computed_at >= :since AND computed_at < :before"
-        ),
-        {"t": tenant_id, "a": account_id, "since": since, "before": before},
-    )
-    return None if value is None else float(value)
+@dataclass(frozen=True)
+class ScoreChangeFacts:
+    rules_json: str | None  # the tenant's alert rules document; None: never configured
+    highest_health: float | None  # within the drop window before the change; None: none known
 
 
 async def record_health(
-    session: AsyncSession, tenant_id: str, account_id: str, at: datetime, health: float
-) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO notification.health_readings (tenant_id, account_id, computed_at,"
-            " health) VALUES (:t, :a, :at, :h) ON CONFLICT DO NOTHING"
-        ),
-        {"t": tenant_id, "a": account_id, "at": at, "h": health},
-    )
+    db: asyncpg.Connection,
+    tenant_id: str,
+    account_id: str,
+    at: datetime,
+    health: float | None,
+    *,
+    default_window_days: int,
+) -> ScoreChangeFacts:
+    """Record a health reading (if any) and read what the health rule needs, in one round trip:
+    the tenant's rules and the highest health in ``[at - drop window, at)``. The window is read
+    from the rules document (validated when stored), ``default_window_days`` if it has none."""
+    row = await db.fetchrow(_RECORD_HEALTH, tenant_id, account_id, at, health, default_window_days)
+    highest = row["highest"]
+    return ScoreChangeFacts(row["rules"], None if highest is None else float(highest))
+
+
+# The INSERT's row is not visible to the SELECT of the same statement (one snapshot), and it
+# falls outside "computed_at < at" anyway. Hours, not days: a day interval follows the
+# session's time zone across a DST change, a timedelta of days does not.
+_RECORD_HEALTH = (
+    "WITH tenant_rules AS (SELECT rules FROM notification.alert_rules WHERE tenant_id = $1),"
+    " recorded AS (INSERT INTO notification.health_readings (tenant_id, account_id,"
+    " computed_at, health) SELECT $1::text, $2::text, $3::timestamptz, $4::double precision"
+    " WHERE $4::double precision IS NOT NULL ON CONFLICT DO NOTHING)"
+    " SELECT (SELECT rules::text FROM tenant_rules) AS rules,"
+    " (SELECT max(health) FROM notification.health_readings WHERE tenant_id = $1"
+    " AND account_id = $2 AND computed_at < $3 AND computed_at >= $3 - make_interval(hours"
+    " => 24 * COALESCE((SELECT (rules #>> '{health_dropped,drop_window_days}')::int"
+    " FROM tenant_rules), $5::int))) AS highest"
+)
 
 
 async def upsert_contract(
-    session: AsyncSession,
+    db: asyncpg.Connection,
     tenant_id: str,
     *,
     account_id: str,
@@ -47,32 +63,26 @@ async def upsert_contract(
     due_on: date | None,
 ) -> None:
     """A changed end date starts the renewal windows afresh; an older event is ignored."""
-    await session.execute(
-        text(
-            "INSERT INTO notification.contracts (tenant_id, account_id, contract_id, ends_on,"
-            " auto_renew, version, alerted_window_days, due_on)"
-            " VALUES (:t, :a, :c, :ends_on, :auto_renew, :version, NULL, :due_on)"
-            " ON CONFLICT (tenant_id, account_id, contract_id) DO UPDATE SET"
-            " auto_renew = EXCLUDED.auto_renew, version = EXCLUDED.version,"
-            " alerted_window_days = CASE WHEN notification.contracts.ends_on"
-            "   IS NOT DISTINCT FROM EXCLUDED.ends_on"
-            "   THEN notification.contracts.alerted_window_days END,"
-            " due_on = CASE WHEN notification.contracts.ends_on"
-            "   IS NOT DISTINCT FROM EXCLUDED.ends_on"
-            "   THEN notification.contracts.due_on ELSE EXCLUDED.due_on END,"
-            " ends_on = EXCLUDED.ends_on"
-            " WHERE notification.contracts.version <= EXCLUDED.version"
-        ),
-        {
-            "t": tenant_id,
-            "a": account_id,
-            "c": contract_id,
-            "ends_on": ends_on,
-            "auto_renew": auto_renew,
-            "version": version,
-            "due_on": due_on,
-        },
+    await db.execute(
+        _UPSERT_CONTRACT, tenant_id, account_id, contract_id, ends_on, auto_renew, version, due_on
     )
+
+
+_UPSERT_CONTRACT = (
+    "INSERT INTO notification.contracts (tenant_id, account_id, contract_id, ends_on,"
+    " auto_renew, version, alerted_window_days, due_on)"
+    " VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)"
+    " ON CONFLICT (tenant_id, account_id, contract_id) DO UPDATE SET"
+    " auto_renew = EXCLUDED.auto_renew, version = EXCLUDED.version,"
+    " alerted_window_days = CASE WHEN notification.contracts.ends_on"
+    "   IS NOT DISTINCT FROM EXCLUDED.ends_on"
+    "   THEN notification.contracts.alerted_window_days END,"
+    " due_on = CASE WHEN notification.contracts.ends_on"
+    "   IS NOT DISTINCT FROM EXCLUDED.ends_on"
+    "   THEN notification.contracts.due_on ELSE EXCLUDED.due_on END,"
+    " ends_on = EXCLUDED.ends_on"
+    " WHERE notification.contracts.version <= EXCLUDED.version"
+)
 
 
 async def contracts_due(session: AsyncSession, today: date, limit: int) -> list[Any]:

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.clock import Clock
+from accountpulse.common.db import driver
 from accountpulse.common.events import (
     AccountErased,
     AccountOwnerChanged,
@@ -27,7 +26,9 @@ from accountpulse.notification.domain import rules
 from accountpulse.notification.domain.config import AlertRules
 from accountpulse.notification.domain.renewal import next_due_on
 from accountpulse.notification.domain.rules import AlertDraft
-from accountpulse.notification.raising import AlertRaiser, load_rules
+from accountpulse.notification.raising import AlertRaiser, load_rules, parse_rules
+
+_DEFAULT_DROP_WINDOW_DAYS = AlertRules().health_dropped.drop_window_days
 
 
 class NotificationEventHandlers:
@@ -38,21 +39,16 @@ class NotificationEventHandlers:
     async def on_score_changed(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
         assert isinstance(event, ScoreChanged)
-        tenant_rules = await load_rules(session, envelope.tenant_id)
-        window = timedelta(days=tenant_rules.health_dropped.drop_window_days)
-        highest = await facts_store.highest_health_since(
-            session,
+        facts = await facts_store.record_health(
+            await driver(session),
             envelope.tenant_id,
             event.account_id,
-            event.computed_at - window,
             event.computed_at,
+            event.scores.get("health"),
+            default_window_days=_DEFAULT_DROP_WINDOW_DAYS,
         )
-        health = event.scores.get("health")
-        if health is not None:
-            await facts_store.record_health(
-                session, envelope.tenant_id, event.account_id, event.computed_at, health
-            )
-        drafts = rules.for_score_changed(event, tenant_rules, highest)
+        tenant_rules = parse_rules(facts.rules_json)
+        drafts = rules.for_score_changed(event, tenant_rules, facts.highest_health)
         await self._raise(session, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
 
     async def on_tier_changed(self, session: AsyncSession, envelope: Envelope) -> None:
@@ -89,7 +85,7 @@ class NotificationEventHandlers:
         assert isinstance(event, ContractChanged)
         windows = (await load_rules(session, envelope.tenant_id)).contract_renewal.windows
         await facts_store.upsert_contract(
-            session,
+            await driver(session),
             envelope.tenant_id,
             account_id=event.account_id,
             contract_id=event.contract_id,
@@ -103,7 +99,11 @@ class NotificationEventHandlers:
         event = envelope.payload
         assert isinstance(event, AccountUpserted | AccountOwnerChanged)
         await store.upsert_account(
-            session, envelope.tenant_id, event.account_id, event.version, event.owner_id
+            await driver(session),
+            envelope.tenant_id,
+            event.account_id,
+            event.version,
+            event.owner_id,
         )
 
     async def on_account_erased(self, session: AsyncSession, envelope: Envelope) -> None:

@@ -4,19 +4,21 @@ deliveries (inbox at once, email and webhook after quiet hours) in the same tran
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.clock import Clock
+from accountpulse.common.db import driver
 from accountpulse.common.events import AlertDelivered, AlertRaised
 from accountpulse.common.events.base import EventPayload
 from accountpulse.common.messaging.outbox import add_events
 from accountpulse.common.telemetry import current_trace_id
-from accountpulse.notification import deliveries_store, recipients_store, store
+from accountpulse.notification import deliveries_store, raising_store, store
 from accountpulse.notification.domain import messages
 from accountpulse.notification.domain.config import AlertRules
 from accountpulse.notification.domain.delivery import folds_into_digest, quiet_hours_end
@@ -36,8 +38,17 @@ class DeliveryPolicy:
 
 
 async def load_rules(session: AsyncSession, tenant_id: str) -> AlertRules:
-    row = await store.alert_rules(session, tenant_id)
-    return AlertRules() if row is None else AlertRules.model_validate(row.rules)
+    return parse_rules(await store.alert_rules_json(await driver(session), tenant_id))
+
+
+@functools.lru_cache(maxsize=256)
+def parse_rules(document: str | None) -> AlertRules:
+    """The tenant's rules from their stored JSON document (``None``: the defaults).
+
+    Memoised by the document's text (the rules are frozen, so sharing them is safe): building
+    them, even the defaults, cost more CPU than the statements of an event that raises
+    nothing. The document itself is still read in every event's transaction."""
+    return AlertRules() if document is None else AlertRules.model_validate_json(document)
 
 
 class AlertRaiser:
@@ -66,20 +77,33 @@ class AlertRaiser:
             if rules.dedup_window_hours
             else self._default_window
         )
-        if deduplicate and await store.recent_alert_exists(
-            session, tenant_id, account_id, draft.rule, now - window
-        ):
+        db = await driver(session)
+        if deduplicate:
+            await raising_store.lock(
+                db, raising_store.dedup_lock_key(tenant_id, account_id, draft.rule)
+            )
+        routing = await raising_store.route(
+            db,
+            tenant_id,
+            account_id,
+            draft.rule,
+            deduplicate=deduplicate,
+            since=now - window,
+            owner_hint=owner_hint,
+            unassigned=UNASSIGNED,
+        )
+        if routing.already_alerted:
             return None
-        recipient = await store.owner_of(session, tenant_id, account_id) or owner_hint
         escalate_after = (
             rules.plan_stale.escalate_after_days if draft.rule == "plan_stale" else None
         )
-        return await self.raise_to(
+        return await self._raise_locked(
             session,
+            db,
             tenant_id,
             account_id,
             draft,
-            recipient_id=recipient or UNASSIGNED,
+            recipient_id=routing.recipient_id,
             source_event_id=source_event_id,
             rules=rules,
             escalate_at=now + timedelta(days=escalate_after) if escalate_after else None,
@@ -100,26 +124,42 @@ class AlertRaiser:
     ) -> str:
         """Raise ``draft`` for one person (no deduplication): its own deliveries while the
         person is under the hourly limit, folded into their digest past it."""
-        now = self._clock()
-        await store.lock_recipient(session, tenant_id, recipient_id)
-        counted = await store.alerts_counted_since(
-            session, tenant_id, recipient_id, now - RATE_WINDOW
-        )
-        alert = messages.AlertView(
-            str(uuid.uuid4()),
-            account_id,
-            draft.rule,
-            draft.severity,
-            draft.title,
-            draft.detail,
-            now,
-        )
-        digest_id: str | None = None
-        if folds_into_digest(counted, rules.max_alerts_per_hour):
-            digest_id = await self._digest_of(session, tenant_id, recipient_id, source_event_id)
-        await store.insert_alert(
+        db = await driver(session)
+        await raising_store.lock(db, raising_store.recipient_lock_key(tenant_id, recipient_id))
+        return await self._raise_locked(
             session,
-            id=alert.id,
+            db,
+            tenant_id,
+            account_id,
+            draft,
+            recipient_id=recipient_id,
+            source_event_id=source_event_id,
+            rules=rules,
+            escalate_at=escalate_at,
+            escalated_from=escalated_from,
+        )
+
+    async def _raise_locked(
+        self,
+        session: AsyncSession,
+        db: asyncpg.Connection,
+        tenant_id: str,
+        account_id: str,
+        draft: AlertDraft,
+        *,
+        recipient_id: str,
+        source_event_id: str,
+        rules: AlertRules,
+        escalate_at: datetime | None,
+        escalated_from: str | None = None,
+    ) -> str:
+        """:meth:`raise_to`, the person's lock held (so the hourly limit is exact)."""
+        now = self._clock()
+        counted = await raising_store.alerts_counted_since(
+            db, tenant_id, recipient_id, now - RATE_WINDOW
+        )
+        alert = raising_store.NewAlert(
+            id=str(uuid.uuid4()),
             tenant_id=tenant_id,
             account_id=account_id,
             rule=draft.rule,
@@ -130,166 +170,136 @@ class AlertRaiser:
             source_event_id=source_event_id,
             trace_id=current_trace_id(),
             created_at=now,
-            folded_into=digest_id,
             escalate_at=escalate_at,
             escalated_from=escalated_from,
         )
-        events: list[EventPayload] = [_raised(alert, recipient_id)]
-        if digest_id is None:
-            events += await self._schedule_deliveries(session, tenant_id, alert, recipient_id)
+        if folds_into_digest(counted, rules.max_alerts_per_hour):
+            events = await self._fold_into_digest(db, alert)
         else:
-            await self._refresh_digest(session, tenant_id, digest_id)
+            events = await self._insert_with_deliveries(db, alert)
         await add_events(
             session, schema=SCHEMA, tenant_id=tenant_id, payloads=events, clock=self._clock
         )
         return alert.id
 
-    async def _digest_of(
-        self, session: AsyncSession, tenant_id: str, recipient_id: str, source_event_id: str
-    ) -> str:
-        """The person's collecting digest, or a new one that collects for an hour and is
-        then sent by email and webhook (it is in the inbox at once)."""
+    async def _fold_into_digest(
+        self, db: asyncpg.Connection, alert: raising_store.NewAlert
+    ) -> list[EventPayload]:
+        """Fold the alert into the person's collecting digest, or into a new one that collects
+        for an hour and is then sent by email and webhook (it is in the inbox at once), and
+        make the digest list every alert it holds; returns the events to publish."""
         now = self._clock()
-        open_digest = await store.collecting_digest(session, tenant_id, recipient_id, now)
-        if open_digest is not None:
-            return str(open_digest.id)
-        digest = messages.AlertView(
-            str(uuid.uuid4()),
-            DIGEST_ACCOUNT,
-            "digest",
-            "low",
-            messages.digest_title(0),
-            "",
-            now,
-            kind="digest",
+        events: list[EventPayload] = []
+        collecting = await raising_store.collecting_digest(
+            db, alert.tenant_id, alert.recipient_id, now
         )
-        collecting_until = now + RATE_WINDOW
-        await store.insert_alert(
-            session,
-            id=digest.id,
-            tenant_id=tenant_id,
-            account_id=DIGEST_ACCOUNT,
-            rule="digest",
-            severity="low",
-            recipient_id=recipient_id,
-            title=digest.title,
-            detail="",
-            source_event_id=source_event_id,
-            trace_id=current_trace_id(),
-            created_at=now,
-            kind="digest",
-            collecting_until=collecting_until,
+        if collecting is None:
+            digest = _new_digest(alert, now)
+            events += await self._insert_with_deliveries(
+                db, digest, not_before=digest.collecting_until
+            )
+            collecting = digest.id, digest.created_at
+        digest_id, digest_created_at = collecting
+        folded = await raising_store.insert_folded(db, alert, digest_id)
+        await raising_store.rewrite_digest(
+            db, alert.tenant_id, digest_id, _digest_content(digest_id, digest_created_at, folded)
         )
-        events: list[EventPayload] = [_raised(digest, recipient_id)]
-        events += await self._schedule_deliveries(
-            session, tenant_id, digest, recipient_id, not_before=collecting_until
-        )
-        await add_events(
-            session, schema=SCHEMA, tenant_id=tenant_id, payloads=events, clock=self._clock
-        )
-        return digest.id
+        return [*events, _raised(alert)]
 
-    async def _refresh_digest(self, session: AsyncSession, tenant_id: str, digest_id: str) -> None:
-        """Make the digest (inbox item and pending email/webhook) list every folded alert."""
-        rows = await store.folded_alerts(session, tenant_id, digest_id)
-        folded = [alert_view(r) for r in rows]
-        digest_row = await store.get_alert(session, tenant_id, digest_id)
-        title = messages.digest_title(len(folded))
-        severity = messages.highest_severity([a.severity for a in folded])
-        detail = "\n".join(f"[{a.severity}] {a.title}" for a in folded)
-        await store.update_digest(
-            session,
-            tenant_id,
-            digest_id,
-            count=len(folded),
-            title=title,
-            severity=severity,
-            detail=detail,
-        )
-        digest = messages.AlertView(
-            digest_id,
-            DIGEST_ACCOUNT,
-            "digest",
-            severity,
-            title,
-            detail,
-            digest_row.created_at,
-            kind="digest",
-        )
-        subject, text_body = messages.email_text(digest, folded)
-        await deliveries_store.rewrite_pending(
-            session, tenant_id, digest_id, "email", subject, text_body
-        )
-        await deliveries_store.rewrite_pending(
-            session, tenant_id, digest_id, "webhook", subject, messages.webhook_body(digest, folded)
-        )
-
-    async def _schedule_deliveries(
+    async def _insert_with_deliveries(
         self,
-        session: AsyncSession,
-        tenant_id: str,
-        alert: messages.AlertView,
-        recipient_id: str,
+        db: asyncpg.Connection,
+        alert: raising_store.NewAlert,
         not_before: datetime | None = None,
     ) -> list[EventPayload]:
-        """The inbox delivery (done now) and the email/webhook deliveries the person wants,
-        due after their quiet hours; returns the events to publish."""
+        """Insert the alert with its inbox delivery (done now) and the email/webhook
+        deliveries the person wants, due after their quiet hours; returns the events to
+        publish."""
         now = self._clock()
-        person = await recipients_store.recipient(session, tenant_id, recipient_id)
-        await self._add_delivery(session, tenant_id, alert, person, "inbox", "inbox", now, "", "")
+        person = await raising_store.insert_with_inbox_delivery(
+            db, alert, delivery_id=str(uuid.uuid4()), delivered_at=now
+        )
         due = _after_quiet_hours(not_before or now, person)
-        subject, text_body = messages.email_text(alert)
-        if "email" in person.channels and person.email and self._policy.email_enabled:
-            await self._add_delivery(
-                session, tenant_id, alert, person, "email", person.email, due, subject, text_body
-            )
-        if "webhook" in person.channels and person.webhook_url and person.webhook_secret:
-            body = messages.webhook_body(alert)
-            await self._add_delivery(
-                session, tenant_id, alert, person, "webhook", person.webhook_url, due, subject, body
-            )
+        pending = self._pending_deliveries(alert, person, due)
+        if pending:
+            await deliveries_store.insert_pending(db, pending)
         return [
+            _raised(alert),
             AlertDelivered(
                 alert_id=alert.id,
                 account_id=alert.account_id,
                 rule=alert.rule,
-                recipient_id=recipient_id,
+                recipient_id=alert.recipient_id,
                 channel="inbox",
                 delivered_at=now,
-            )
+            ),
         ]
 
-    async def _add_delivery(
-        self,
-        session: AsyncSession,
-        tenant_id: str,
-        alert: messages.AlertView,
-        person: Recipient,
-        channel: str,
-        target: str,
-        due: datetime,
-        subject: str,
-        body: str,
-    ) -> None:
-        inbox = channel == "inbox"
-        now = self._clock()
-        await deliveries_store.insert_delivery(
-            session,
-            id=str(uuid.uuid4()),
-            tenant_id=tenant_id,
-            alert_id=alert.id,
-            recipient_id=person.user_id,
-            channel=channel,
-            target=target,
-            state="delivered" if inbox else "pending",
-            attempts=1 if inbox else 0,
-            max_attempts=1 if inbox else self._policy.max_attempts,
-            next_attempt_at=due,
-            subject=subject,
-            body=body,
-            created_at=now,
-            delivered_at=now if inbox else None,
-        )
+    def _pending_deliveries(
+        self, alert: raising_store.NewAlert, person: Recipient, due: datetime
+    ) -> list[deliveries_store.PendingDelivery]:
+        subject, text_body = messages.email_text(alert.view())
+        targets: list[tuple[str, str, str]] = []
+        if "email" in person.channels and person.email and self._policy.email_enabled:
+            targets.append(("email", person.email, text_body))
+        if "webhook" in person.channels and person.webhook_url and person.webhook_secret:
+            targets.append(("webhook", person.webhook_url, messages.webhook_body(alert.view())))
+        return [
+            deliveries_store.PendingDelivery(
+                id=str(uuid.uuid4()),
+                tenant_id=alert.tenant_id,
+                alert_id=alert.id,
+                recipient_id=person.user_id,
+                channel=channel,
+                target=target,
+                max_attempts=self._policy.max_attempts,
+                next_attempt_at=due,
+                subject=subject,
+                body=body,
+                created_at=self._clock(),  # one reading each: they list in this order
+            )
+            for channel, target, body in targets
+        ]
+
+
+def _new_digest(alert: raising_store.NewAlert, now: datetime) -> raising_store.NewAlert:
+    return raising_store.NewAlert(
+        id=str(uuid.uuid4()),
+        tenant_id=alert.tenant_id,
+        account_id=DIGEST_ACCOUNT,
+        rule="digest",
+        severity="low",
+        recipient_id=alert.recipient_id,
+        title=messages.digest_title(0),
+        detail="",
+        source_event_id=alert.source_event_id,
+        trace_id=current_trace_id(),
+        created_at=now,
+        kind="digest",
+        collecting_until=now + RATE_WINDOW,
+    )
+
+
+def _digest_content(
+    digest_id: str, created_at: datetime, folded: list[messages.AlertView]
+) -> raising_store.DigestContent:
+    """What the digest (inbox item and pending email/webhook) says about its folded alerts."""
+    title = messages.digest_title(len(folded))
+    severity = messages.highest_severity([a.severity for a in folded])
+    detail = "\n".join(f"[{a.severity}] {a.title}" for a in folded)
+    digest = messages.AlertView(
+        digest_id, DIGEST_ACCOUNT, "digest", severity, title, detail, created_at, kind="digest"
+    )
+    subject, text_body = messages.email_text(digest, folded)
+    return raising_store.DigestContent(
+        count=len(folded),
+        title=title,
+        severity=severity,
+        detail=detail,
+        subject=subject,
+        email_body=text_body,
+        webhook_body=messages.webhook_body(digest, folded),
+    )
 
 
 def _after_quiet_hours(at: datetime, person: Recipient) -> datetime:
@@ -297,26 +307,13 @@ def _after_quiet_hours(at: datetime, person: Recipient) -> datetime:
     return quiet_hours_end(at, person.timezone, person.quiet_start, person.quiet_end) or at
 
 
-def _raised(alert: messages.AlertView, recipient_id: str) -> AlertRaised:
+def _raised(alert: raising_store.NewAlert) -> AlertRaised:
     return AlertRaised(
         alert_id=alert.id,
         account_id=alert.account_id,
         rule=alert.rule,
-        recipient_id=recipient_id,
+        recipient_id=alert.recipient_id,
         severity=alert.severity,
         title=alert.title,
         raised_at=alert.created_at,
-    )
-
-
-def alert_view(row: Any) -> messages.AlertView:
-    return messages.AlertView(
-        row.id,
-        row.account_id,
-        row.rule,
-        row.severity,
-        row.title,
-        row.detail,
-        row.created_at,
-        row.kind,
     )

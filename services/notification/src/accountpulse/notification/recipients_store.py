@@ -3,11 +3,14 @@ sets through the API, which override what ingestion says field by field."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from accountpulse.common.db import driver
 
 
 @dataclass(frozen=True)
@@ -81,37 +84,46 @@ async def preferences_row(session: AsyncSession, tenant_id: str, user_id: str) -
     ).first()
 
 
+def effective_preferences(tenant: str, user: str) -> str:
+    """The SELECT of a person's effective preferences (one row, also for an unknown person);
+    ``tenant`` and ``user`` are its placeholders, so a hot statement can embed it."""
+    return (
+        "SELECT u.email, u.manager_id,"
+        " COALESCE(p.channels, u.channels, '{inbox}') AS channels,"
+        " COALESCE(p.timezone, u.timezone, 'UTC') AS timezone,"
+        " CASE WHEN p.quiet_start IS NOT NULL THEN p.quiet_start"
+        "      ELSE u.quiet_start END AS quiet_start,"
+        " CASE WHEN p.quiet_start IS NOT NULL THEN p.quiet_end"
+        "      ELSE u.quiet_end END AS quiet_end,"
+        " COALESCE(p.webhook_url, u.webhook_url) AS webhook_url, p.webhook_secret"
+        " FROM (SELECT 1) AS one"
+        f" LEFT JOIN notification.users u ON u.tenant_id = {tenant} AND u.user_id = {user}"
+        f" LEFT JOIN notification.preferences p ON p.tenant_id = {tenant} AND p.user_id = {user}"
+    )
+
+
+_RECIPIENT = effective_preferences("$1", "$2")
+
+
 async def recipient(session: AsyncSession, tenant_id: str, user_id: str) -> Recipient:
     """The effective preferences: a preference set through the API wins over the projection;
     an unknown person is reached in the inbox only."""
-    row = (
-        await session.execute(
-            text(
-                "SELECT u.email, u.manager_id,"
-                " COALESCE(p.channels, u.channels, '{inbox}') AS channels,"
-                " COALESCE(p.timezone, u.timezone, 'UTC') AS timezone,"
-                " CASE WHEN p.quiet_start IS NOT NULL THEN p.quiet_start"
-                "      ELSE u.quiet_start END AS quiet_start,"
-                " CASE WHEN p.quiet_start IS NOT NULL THEN p.quiet_end"
-                "      ELSE u.quiet_end END AS quiet_end,"
-                " COALESCE(p.webhook_url, u.webhook_url) AS webhook_url, p.webhook_secret"
-                " FROM (SELECT 1) AS one"
-                " LEFT JOIN notification.users u ON u.tenant_id = :t AND u.user_id = :u"
-                " LEFT JOIN notification.preferences p ON p.tenant_id = :t AND p.user_id = :u"
-            ),
-            {"t": tenant_id, "u": user_id},
-        )
-    ).one()
+    db = await driver(session)
+    return recipient_of(user_id, await db.fetchrow(_RECIPIENT, tenant_id, user_id))
+
+
+def recipient_of(user_id: str, row: Mapping[str, Any]) -> Recipient:
+    """A :class:`Recipient` from a row of :func:`effective_preferences`."""
     return Recipient(
         user_id=user_id,
-        email=row.email,
-        manager_id=row.manager_id,
-        channels=tuple(row.channels),
-        timezone=row.timezone,
-        quiet_start=row.quiet_start,
-        quiet_end=row.quiet_end,
-        webhook_url=row.webhook_url,
-        webhook_secret=row.webhook_secret,
+        email=row["email"],
+        manager_id=row["manager_id"],
+        channels=tuple(row["channels"]),
+        timezone=row["timezone"],
+        quiet_start=row["quiet_start"],
+        quiet_end=row["quiet_end"],
+        webhook_url=row["webhook_url"],
+        webhook_secret=row["webhook_secret"],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,107 +19,19 @@ _ALERT_COLUMNS = (
 )
 
 
-async def owner_of(session: AsyncSession, tenant_id: str, account_id: str) -> str | None:
-    owner = await session.scalar(
-        text("SELECT owner_id FROM notification.accounts WHERE tenant_id = :t AND account_id = :a"),
-        {"t": tenant_id, "a": account_id},
-    )
-    return None if owner is None else str(owner)
-
-
 async def upsert_account(
-    session: AsyncSession, tenant_id: str, account_id: str, version: int, owner_id: str | None
+    db: asyncpg.Connection, tenant_id: str, account_id: str, version: int, owner_id: str | None
 ) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO notification.accounts (tenant_id, account_id, owner_id, version)"
-            " VALUES (:t, :a, :o, :v) ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
-            " owner_id = EXCLUDED.owner_id, version = EXCLUDED.version"
-            " WHERE notification.accounts.version <= EXCLUDED.version"
-        ),
-        {"t": tenant_id, "a": account_id, "o": owner_id, "v": version},
-    )
+    """Keep the account's owner; an event older than the version applied is ignored."""
+    await db.execute(_UPSERT_ACCOUNT, tenant_id, account_id, owner_id, version)
 
 
-async def recent_alert_exists(
-    session: AsyncSession, tenant_id: str, account_id: str, rule: str, since: datetime
-) -> bool:
-    """Whether this account and rule already alerted within the window; serialises callers
-    for the same account and rule with a transaction-scoped advisory lock."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-        {"k": f"alert:{tenant_id}:{account_id}:{rule}"},
-    )
-    found = await session.scalar(
-        text(
-            "SELECT 1 FROM notification.alerts WHERE tenant_id = :t AND account_id = :a"
-            " AND rule = :r AND created_at > :since LIMIT 1"
-        ),
-        {"t": tenant_id, "a": account_id, "r": rule, "since": since},
-    )
-    return found is not None
-
-
-async def insert_alert(session: AsyncSession, **row: Any) -> None:
-    values = {
-        "kind": "alert",
-        "folded_into": None,
-        "collecting_until": None,
-        "escalate_at": None,
-        "escalated_from": None,
-        **row,
-    }
-    await session.execute(
-        text(
-            "INSERT INTO notification.alerts (id, tenant_id, account_id, rule, severity,"
-            " recipient_id, state, title, detail, source_event_id, trace_id, created_at, kind,"
-            " folded_into, collecting_until, escalate_at, escalated_from)"
-            " VALUES (:id, :tenant_id, :account_id, :rule, :severity, :recipient_id, 'open',"
-            " :title, :detail, :source_event_id, :trace_id, :created_at, :kind,"
-            " CAST(:folded_into AS uuid), :collecting_until, :escalate_at,"
-            " CAST(:escalated_from AS uuid))"
-        ),
-        values,
-    )
-
-
-async def lock_recipient(session: AsyncSession, tenant_id: str, recipient_id: str) -> None:
-    """Serialises raising alerts for one person, so the hourly limit is exact."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-        {"k": f"recipient:{tenant_id}:{recipient_id}"},
-    )
-
-
-async def alerts_counted_since(
-    session: AsyncSession, tenant_id: str, recipient_id: str, since: datetime
-) -> int:
-    """Alerts that got their own delivery (not folded, not digests) since ``since``."""
-    count = await session.scalar(
-        text(
-            "SELECT count(*) FROM notification.alerts WHERE tenant_id = :t"
-            " AND recipient_id = :r AND kind = 'alert' AND folded_into IS NULL"
-            " AND created_at > :since"
-        ),
-        {"t": tenant_id, "r": recipient_id, "since": since},
-    )
-    return int(count or 0)
-
-
-async def collecting_digest(
-    session: AsyncSession, tenant_id: str, recipient_id: str, now: datetime
-) -> Any:
-    """The person's digest that still collects folded alerts, if any."""
-    return (
-        await session.execute(
-            text(
-                f"SELECT {_ALERT_COLUMNS} FROM notification.alerts WHERE tenant_id = :t"
-                " AND recipient_id = :r AND kind = 'digest' AND collecting_until > :now"
-                " ORDER BY created_at DESC LIMIT 1 FOR UPDATE"
-            ),
-            {"t": tenant_id, "r": recipient_id, "now": now},
-        )
-    ).first()
+_UPSERT_ACCOUNT = (
+    "INSERT INTO notification.accounts (tenant_id, account_id, owner_id, version)"
+    " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
+    " owner_id = EXCLUDED.owner_id, version = EXCLUDED.version"
+    " WHERE notification.accounts.version <= EXCLUDED.version"
+)
 
 
 async def folded_alerts(session: AsyncSession, tenant_id: str, digest_id: str) -> list[Any]:
@@ -130,33 +43,6 @@ async def folded_alerts(session: AsyncSession, tenant_id: str, digest_id: str) -
         {"t": tenant_id, "d": digest_id},
     )
     return list(rows)
-
-
-async def update_digest(
-    session: AsyncSession,
-    tenant_id: str,
-    digest_id: str,
-    *,
-    count: int,
-    title: str,
-    severity: str,
-    detail: str,
-) -> None:
-    await session.execute(
-        text(
-            "UPDATE notification.alerts SET folded_count = :n, title = :title,"
-            " severity = :severity, detail = :detail"
-            " WHERE tenant_id = :t AND id = CAST(:d AS uuid)"
-        ),
-        {
-            "t": tenant_id,
-            "d": digest_id,
-            "n": count,
-            "title": title,
-            "severity": severity,
-            "detail": detail,
-        },
-    )
 
 
 async def inbox(
@@ -292,6 +178,15 @@ async def alert_rules(session: AsyncSession, tenant_id: str) -> Any:
             {"t": tenant_id},
         )
     ).first()
+
+
+async def alert_rules_json(db: asyncpg.Connection, tenant_id: str) -> str | None:
+    """The tenant's rules document as JSON text (``None``: never configured)."""
+    document = await db.fetchval(_ALERT_RULES_JSON, tenant_id)
+    return None if document is None else str(document)
+
+
+_ALERT_RULES_JSON = "SELECT rules::text FROM notification.alert_rules WHERE tenant_id = $1"
 
 
 async def save_alert_rules(

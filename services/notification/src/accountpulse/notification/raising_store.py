@@ -1,0 +1,258 @@
+"""The statements of raising an alert, the consumers' hot path: plain SQL sent through the
+asyncpg connection of the caller's transaction (``accountpulse.common.db.driver``), in as few
+round trips as the locking allows.
+
+An advisory lock is always a statement of its own, before the reads it guards: a statement
+reads the snapshot taken when it began, so a read in the statement that waited for the lock
+would miss what the lock's previous holder committed meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from accountpulse.common.events.alerts import Severity
+from accountpulse.notification.domain.messages import AlertView
+from accountpulse.notification.recipients_store import (
+    Recipient,
+    effective_preferences,
+    recipient_of,
+)
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    id: str
+    tenant_id: str
+    account_id: str
+    rule: str
+    severity: Severity
+    recipient_id: str
+    title: str
+    detail: str
+    source_event_id: str
+    trace_id: str | None
+    created_at: datetime
+    kind: str = "alert"
+    folded_into: str | None = None
+    collecting_until: datetime | None = None
+    escalate_at: datetime | None = None
+    escalated_from: str | None = None
+
+    def view(self) -> AlertView:
+        return AlertView(
+            self.id,
+            self.account_id,
+            self.rule,
+            self.severity,
+            self.title,
+            self.detail,
+            self.created_at,
+            self.kind,
+        )
+
+    def values(self) -> tuple[Any, ...]:
+        """The parameters $1..$16 of ``_INSERT_ALERT``."""
+        return (
+            self.id,
+            self.tenant_id,
+            self.account_id,
+            self.rule,
+            self.severity,
+            self.recipient_id,
+            self.title,
+            self.detail,
+            self.source_event_id,
+            self.trace_id,
+            self.created_at,
+            self.kind,
+            self.folded_into,
+            self.collecting_until,
+            self.escalate_at,
+            self.escalated_from,
+        )
+
+
+@dataclass(frozen=True)
+class Routing:
+    already_alerted: bool  # within the dedup window; nothing is locked then
+    recipient_id: str  # locked (``recipient_lock_key``) unless already alerted
+
+
+def dedup_lock_key(tenant_id: str, account_id: str, rule: str) -> str:
+    return f"alert:{tenant_id}:{account_id}:{rule}"
+
+
+def recipient_lock_key(tenant_id: str, recipient_id: str) -> str:
+    return f"recipient:{tenant_id}:{recipient_id}"  # also built in SQL by _ROUTE
+
+
+async def lock(db: asyncpg.Connection, key: str) -> None:
+    """A transaction-scoped advisory lock: serialises raising for one key."""
+    await db.execute(_LOCK, key)
+
+
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext($1))"
+
+
+async def route(
+    db: asyncpg.Connection,
+    tenant_id: str,
+    account_id: str,
+    rule: str,
+    *,
+    deduplicate: bool,
+    since: datetime,
+    owner_hint: str | None,
+    unassigned: str,
+) -> Routing:
+    """Whether the account already alerted for ``rule`` since ``since`` (only when
+    ``deduplicate``; the caller holds the dedup lock), and whom to alert: the account's owner,
+    else ``owner_hint``, else ``unassigned``. Unless already alerted, that person's lock is
+    taken too, so the caller may count their alerts next."""
+    row = await db.fetchrow(
+        _ROUTE, tenant_id, account_id, rule, deduplicate, since, owner_hint, unassigned
+    )
+    return Routing(bool(row["already_alerted"]), str(row["recipient_id"]))
+
+
+# MATERIALIZED: the routing row is computed once, whatever the outer SELECT refers to.
+# NULLIF: an empty owner counts as none, as it did when this was decided in Python.
+_ROUTE = (
+    "WITH routing AS MATERIALIZED (SELECT $4::boolean AND EXISTS (SELECT 1"
+    " FROM notification.alerts WHERE tenant_id = $1 AND account_id = $2 AND rule = $3"
+    " AND created_at > $5) AS already_alerted,"
+    " COALESCE(NULLIF((SELECT owner_id FROM notification.accounts WHERE tenant_id = $1"
+    " AND account_id = $2), ''), NULLIF($6::text, ''), $7::text) AS recipient_id)"
+    " SELECT already_alerted, recipient_id, CASE WHEN NOT already_alerted THEN"
+    " pg_advisory_xact_lock(hashtext('recipient:' || $1::text || ':' || recipient_id)) END"
+    " AS locked FROM routing"
+)
+
+
+async def alerts_counted_since(
+    db: asyncpg.Connection, tenant_id: str, recipient_id: str, since: datetime
+) -> int:
+    """Alerts that got their own delivery (not folded, not digests) since ``since``."""
+    return int(await db.fetchval(_ALERTS_COUNTED_SINCE, tenant_id, recipient_id, since))
+
+
+_ALERTS_COUNTED_SINCE = (
+    "SELECT count(*) FROM notification.alerts WHERE tenant_id = $1 AND recipient_id = $2"
+    " AND kind = 'alert' AND folded_into IS NULL AND created_at > $3"
+)
+
+
+async def insert_with_inbox_delivery(
+    db: asyncpg.Connection, alert: NewAlert, *, delivery_id: str, delivered_at: datetime
+) -> Recipient:
+    """Insert the alert and its inbox delivery (done at once: one attempt, delivered) and
+    read the recipient's effective preferences, in one round trip."""
+    row = await db.fetchrow(_INSERT_WITH_INBOX_DELIVERY, *alert.values(), delivery_id, delivered_at)
+    return recipient_of(alert.recipient_id, row)
+
+
+_INSERT_ALERT = (
+    "INSERT INTO notification.alerts (id, tenant_id, account_id, rule, severity,"
+    " recipient_id, state, title, detail, source_event_id, trace_id, created_at, kind,"
+    " folded_into, collecting_until, escalate_at, escalated_from) VALUES ($1::uuid, $2, $3,"
+    " $4, $5, $6, 'open', $7, $8, $9, $10, $11, $12, $13::uuid, $14, $15, $16::uuid)"
+)
+
+_INSERT_WITH_INBOX_DELIVERY = (
+    f"WITH alert AS ({_INSERT_ALERT}), inbox AS (INSERT INTO notification.deliveries (id,"
+    " tenant_id, alert_id, recipient_id, channel, target, state, attempts, max_attempts,"
+    " next_attempt_at, subject, body, created_at, delivered_at) VALUES ($17::uuid, $2,"
+    " $1::uuid, $6, 'inbox', 'inbox', 'delivered', 1, 1, $18, '', '', $18, $18)) "
+    + effective_preferences("$2", "$6")
+)
+
+
+async def collecting_digest(
+    db: asyncpg.Connection, tenant_id: str, recipient_id: str, now: datetime
+) -> tuple[str, datetime] | None:
+    """(id, created_at) of the person's digest that still collects folded alerts, locked."""
+    row = await db.fetchrow(_COLLECTING_DIGEST, tenant_id, recipient_id, now)
+    return None if row is None else (str(row["id"]), row["created_at"])
+
+
+_COLLECTING_DIGEST = (
+    "SELECT id::text AS id, created_at FROM notification.alerts WHERE tenant_id = $1"
+    " AND recipient_id = $2 AND kind = 'digest' AND collecting_until > $3"
+    " ORDER BY created_at DESC LIMIT 1 FOR UPDATE"
+)
+
+
+async def insert_folded(db: asyncpg.Connection, alert: NewAlert, digest_id: str) -> list[AlertView]:
+    """Insert ``alert`` folded into the digest; returns every alert the digest now holds, in
+    the order they were raised."""
+    rows = await db.fetch(_INSERT_FOLDED, *replace(alert, folded_into=digest_id).values())
+    return [
+        AlertView(
+            str(r["id"]),
+            r["account_id"],
+            r["rule"],
+            r["severity"],
+            r["title"],
+            r["detail"],
+            r["created_at"],
+            r["kind"],
+        )
+        for r in rows
+    ]
+
+
+# The inserted row is not visible to the SELECT of the same statement: RETURNING adds it.
+_FOLDED_COLUMNS = "id, account_id, rule, severity, title, detail, created_at, kind"
+_INSERT_FOLDED = (
+    f"WITH alert AS ({_INSERT_ALERT} RETURNING {_FOLDED_COLUMNS})"
+    f" SELECT {_FOLDED_COLUMNS} FROM notification.alerts WHERE tenant_id = $2"
+    f" AND folded_into = $13::uuid UNION ALL SELECT {_FOLDED_COLUMNS} FROM alert"
+    " ORDER BY created_at, id"
+)
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    count: int
+    title: str
+    severity: str
+    detail: str
+    subject: str
+    email_body: str
+    webhook_body: str
+
+
+async def rewrite_digest(
+    db: asyncpg.Connection, tenant_id: str, digest_id: str, content: DigestContent
+) -> None:
+    """The digest (inbox item) and its pending email and webhook say what it holds now."""
+    await db.execute(
+        _REWRITE_DIGEST,
+        tenant_id,
+        digest_id,
+        content.count,
+        content.title,
+        content.severity,
+        content.detail,
+        content.subject,
+        content.email_body,
+        content.webhook_body,
+    )
+
+
+_PENDING_OF_DIGEST = (
+    "WHERE tenant_id = $1 AND alert_id = $2::uuid AND state = 'pending' AND attempts = 0"
+)
+_REWRITE_DIGEST = (
+    "WITH digest AS (UPDATE notification.alerts SET folded_count = $3, title = $4,"
+    " severity = $5, detail = $6 WHERE tenant_id = $1 AND id = $2::uuid),"
+    " email AS (UPDATE notification.deliveries SET subject = $7, body = $8"
+    f" {_PENDING_OF_DIGEST} AND channel = 'email')"
+    f" UPDATE notification.deliveries SET subject = $7, body = $9 {_PENDING_OF_DIGEST}"
+    " AND channel = 'webhook'"
+)
