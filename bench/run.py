@@ -83,6 +83,8 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
                 scenarios.write_import_file(path, params["import_rows"], run)
                 r["import"] = await scenarios.bulk_import(stack, path, params["import_rows"], run)
             console.print(f"  import: {r['import']}")
+            r["rescore"] = await scenarios.full_rescore(stack)
+            console.print(f"  full rescore: {r['rescore']}")
             results["runs"][run] = r
         new_tenant(stack)
         accounts = await scenarios.create_accounts(stack, "x", 500)
@@ -125,6 +127,13 @@ def report(results: dict[str, Any]) -> tuple[Table, str]:
         ("3. Import: rows/s until processed", stat("import.rows_per_s"), "rows/s", copy),
         ("3. Import: seconds until durable", stat("import.durable_s"), "s", None),
         ("3. Import: seconds until all scored", stat("import.scored_s"), "s", None),
+        (
+            "4. Full rescore: accounts/s until published",
+            stat("rescore.accounts_per_s"),
+            "accounts/s",
+            stat("pg_insert_floor_per_s"),
+        ),
+        ("4. Full rescore: seconds", stat("rescore.published_s"), "s", None),
     ]
     table = Table(title="AccountPulse benchmark (median of runs; min–max)")
     for column in ("scenario", "median", "min–max", "unit", "vs floor"):

@@ -276,6 +276,43 @@ async def bulk_import(stack: Stack, path: Path, rows: int, tag: int) -> dict[str
     }
 
 
+async def full_rescore(stack: Stack) -> dict[str, float]:
+    """Scenario 4: a rescore of every account of the tenant (what a scoring-model change
+    starts), timed until the run is finished and every resulting event is on Kafka."""
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    started = time.perf_counter()
+    async with httpx.AsyncClient(
+        base_url=stack.url("scoring"), headers=headers, timeout=60
+    ) as client:
+        response = await client.post("/v1/scoring-model:rescore")
+        response.raise_for_status()
+        run = response.json()["rescore"]
+
+        async def finished() -> bool:
+            nonlocal run
+            run = (await client.get(f"/v1/scoring-model/rescores/{run['id']}")).json()
+            return bool(run["status"] == "done")
+
+        await wait_until(finished, timeout_s=7200, interval_s=0.5)
+    scored = time.perf_counter() - started
+
+    async def published() -> bool:
+        unsent = await scalar(
+            stack.admin_dsn, "SELECT count(*) FROM scoring.outbox WHERE sent_at IS NULL"
+        )
+        return int(unsent) == 0
+
+    await wait_until(published, timeout_s=3600, interval_s=0.5)
+    elapsed = time.perf_counter() - started
+    return {
+        "accounts": float(run["total"]),
+        "scored_s": scored,
+        "published_s": elapsed,
+        "accounts_per_s": run["total"] / elapsed,
+        "material_changes": float(run["material_changes_published"]),
+    }
+
+
 def second_scoring(stack: Stack) -> ServiceProcess:
     """Scale out: one more scoring process in the same consumer group."""
     extra = ServiceProcess(
