@@ -231,23 +231,37 @@ def write_import_file(path: Path, rows: int, tag: int) -> None:
             )
 
 
-async def bulk_import(stack: Stack, path: Path, rows: int, tag: int) -> dict[str, float]:
-    """Upload a file; time until durable (202), until processed, until every account scored."""
+def _import_client(stack: Stack) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/x-ndjson"}
+    return httpx.AsyncClient(base_url=stack.url("ingestion"), headers=headers, timeout=1800)
+
+
+async def _upload(client: httpx.AsyncClient, path: Path) -> str:
+    """Stream the file to ``POST /v1/imports``; returns the import id once it is durable."""
 
     async def chunks() -> Any:
         with path.open("rb") as source:
             while chunk := source.read(1 << 20):
                 yield chunk
 
+    response = await client.post("/v1/imports", content=chunks())
+    response.raise_for_status()
+    return str(response.json()["import_id"])
+
+
+# imported accounts with a snapshot that includes their revenue line (account version 2)
+_SCORED_IMPORTED = (
+    "SELECT count(DISTINCT account_id) FROM scoring.snapshots WHERE tenant_id = $1"
+    " AND account_id LIKE $2 AND account_version >= 2"
+)
+
+
+async def bulk_import(stack: Stack, path: Path, rows: int, tag: int) -> dict[str, float]:
+    """Upload a file; time until durable (202), until processed, until every account scored."""
     started = time.perf_counter()
-    async with httpx.AsyncClient(
-        base_url=stack.url("ingestion"), headers=headers, timeout=1800
-    ) as client:
-        response = await client.post("/v1/imports", content=chunks())
-        response.raise_for_status()
+    async with _import_client(stack) as client:
+        import_id = await _upload(client, path)
         durable = time.perf_counter() - started
-        import_id = response.json()["import_id"]
 
         async def processed() -> bool:
             state = (await client.get(f"/v1/imports/{import_id}")).json()
@@ -257,22 +271,44 @@ async def bulk_import(stack: Stack, path: Path, rows: int, tag: int) -> dict[str
     imported = time.perf_counter() - started
 
     async def scored() -> bool:
-        # every imported account has a snapshot that includes its revenue line (version 2)
-        done = await scalar(
-            stack.admin_dsn,
-            "SELECT count(DISTINCT account_id) FROM scoring.snapshots WHERE tenant_id = $1"
-            " AND account_id LIKE $2 AND account_version >= 2",
-            stack.tenant_id,
-            f"imp{tag}-%",
-        )
+        done = await scalar(stack.admin_dsn, _SCORED_IMPORTED, stack.tenant_id, f"imp{tag}-%")
         return bool(int(done) >= rows)
 
     await wait_until(scored, timeout_s=7200, interval_s=1.0)
+    all_scored = time.perf_counter() - started
     return {
         "durable_s": durable,
         "processed_s": imported,
-        "scored_s": time.perf_counter() - started,
+        "scored_s": all_scored,
         "rows_per_s": rows / imported,
+        "scored_per_s": rows / all_scored,
+    }
+
+
+async def bulk_import_window(
+    stack: Stack, path: Path, rows: int, tag: int, window_s: float
+) -> dict[str, float]:
+    """Scenario 3 at full size (1,000,000 rows), bounded in time: the seconds until the upload
+    is durable are measured to the end; processing and scoring are measured over a window of
+    ``window_s`` after that, as rates — a run that waited for every account to be scored would
+    outlast the harness's time budget on a small machine."""
+    started = time.perf_counter()
+    async with _import_client(stack) as client:
+        import_id = await _upload(client, path)
+        durable = time.perf_counter() - started
+        await asyncio.sleep(window_s)
+        state = (await client.get(f"/v1/imports/{import_id}")).json()
+    window = time.perf_counter() - started - durable
+    scored = int(await scalar(stack.admin_dsn, _SCORED_IMPORTED, stack.tenant_id, f"imp{tag}-%"))
+    processed = int(state["rows_read"])
+    return {
+        "rows": float(rows),
+        "durable_s": durable,
+        "window_s": window,
+        "processed_in_window": float(processed),
+        "processed_per_s": processed / window,
+        "scored_in_window": float(scored),
+        "scored_per_s": scored / window,
     }
 
 
