@@ -7,6 +7,7 @@ import asyncio
 import multiprocessing
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,9 @@ class Stack:
 
 
 def start_stack() -> Stack:
+    """A fresh stack: whatever an earlier run left (data, a backlog of events, an unfinished
+    import) would otherwise compete with this run for the machine."""
+    stop_stack()
     subprocess.run(
         [
             sys.executable,
@@ -94,11 +98,13 @@ def new_tenant(stack: Stack) -> None:
 
 
 def stop_stack() -> None:
+    """Stop the bench stack and delete its data (a full run leaves gigabytes)."""
     subprocess.run(
         [sys.executable, str(REPO / "deploy/local/stack.py"), "down", "--dir", ".stack-bench"],
         check=False,
         stdout=subprocess.DEVNULL,
     )
+    shutil.rmtree(BENCH_STATE, ignore_errors=True)
 
 
 async def scalar(dsn: str, query: str, *args: Any) -> Any:
