@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from support import System, Tenant, infrastructure, migrate, new_tenant, start_system
 
+from accountpulse.common.auth import Principal, create_tenant
 from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions, create_engine, create_sessions
 
@@ -33,6 +35,24 @@ async def owner_sessions(infra: dict[str, str]) -> AsyncIterator[Sessions]:
     engine = create_engine(infra["MIGRATIONS_DATABASE_URL"], pool_size=4)
     yield create_sessions(engine)
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app_sessions(infra: dict[str, str]) -> AsyncIterator[Sessions]:
+    """Sessions as the services' role (row-level security applies): for calling a service's
+    handlers in-process."""
+    engine = create_engine(infra["DATABASE_URL"], pool_size=2)
+    yield create_sessions(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def principal(owner_sessions: Sessions) -> Principal:
+    """A fresh tenant, created in the database only, and a writing principal of it."""
+    tenant_id, _ = await create_tenant(
+        owner_sessions, f"test-{uuid.uuid4().hex[:8]}", tenant_id=f"t-{uuid.uuid4()}"
+    )
+    return Principal(tenant_id, "test-key", frozenset({"read", "write"}))
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the clock is the test's."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from accountpulse.common.db import Sessions, create_engine, create_sessions, tenant_transaction
+from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.events import (
     AccountOwnerChanged,
     AccountUpserted,
@@ -89,13 +88,6 @@ class Notification:
             "SELECT event_type, payload FROM notification.outbox WHERE tenant_id = :t ORDER BY id"
         )
         return [(r.event_type, orjson.loads(r.payload)) for r in rows]
-
-
-@pytest.fixture(scope="module")
-async def app_sessions(infra: dict[str, str]) -> AsyncIterator[Sessions]:
-    engine = create_engine(infra["DATABASE_URL"], pool_size=2)
-    yield create_sessions(engine)
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -5,17 +5,15 @@ its history and its published events."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import orjson
-import pytest
 from sqlalchemy import text
 
-from accountpulse.common.auth import Principal, create_tenant
-from accountpulse.common.db import Sessions, create_engine, create_sessions, tenant_transaction
+from accountpulse.common.auth import Principal
+from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.events import (
     AccountOwnerChanged,
     AccountUpserted,
@@ -36,21 +34,6 @@ EVALUATION_DUE = T0 + timedelta(days=45)
 
 def clock() -> datetime:
     return T0
-
-
-@pytest.fixture
-async def app_sessions(infra: dict[str, str]) -> AsyncIterator[Sessions]:
-    engine = create_engine(infra["DATABASE_URL"], pool_size=2)
-    yield create_sessions(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def principal(owner_sessions: Sessions) -> Principal:
-    tenant_id, _ = await create_tenant(
-        owner_sessions, f"planning-{uuid.uuid4().hex[:8]}", tenant_id=f"t-{uuid.uuid4()}"
-    )
-    return Principal(tenant_id, "test-key", frozenset({"read", "write"}))
 
 
 async def _handle(sessions: Sessions, principal: Principal, payload: EventPayload) -> None:

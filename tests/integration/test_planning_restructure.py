@@ -14,7 +14,7 @@ from support import Tenant, TopicTail, eventually, of_tenant
 
 from accountpulse.common.auth import Principal
 from accountpulse.common.clock import OffsetClock
-from accountpulse.common.db import Sessions, create_engine, create_sessions, tenant_transaction
+from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.events import ScoreChanged
 from accountpulse.common.messaging.outbox import add_event
 from accountpulse.common.messaging.topics import ACCOUNTS_CHANGES
@@ -87,13 +87,6 @@ async def _crafted_portfolio(tenant: Tenant, owner_sessions: Sessions) -> None:
         return bool(accounts == len(PORTFOLIO) and users == len(USERS))
 
     await eventually(projected)
-
-
-@pytest.fixture
-async def app_sessions(infra: dict[str, str]) -> Any:
-    engine = create_engine(infra["DATABASE_URL"], pool_size=2)
-    yield create_sessions(engine)
-    await engine.dispose()
 
 
 class FailingAfter:

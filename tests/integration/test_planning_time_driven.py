@@ -4,17 +4,15 @@ scheduler's check and the event handlers, with a fixed clock that the test moves
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import orjson
-import pytest
 from sqlalchemy import text
 
-from accountpulse.common.auth import Principal, create_tenant
-from accountpulse.common.db import Sessions, create_engine, create_sessions, tenant_transaction
+from accountpulse.common.auth import Principal
+from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.events import (
     AccountErased,
     ContactChanged,
@@ -42,21 +40,6 @@ class FixedClock:
 
     def move(self, by: timedelta) -> None:
         self.now += by
-
-
-@pytest.fixture
-async def app_sessions(infra: dict[str, str]) -> AsyncIterator[Sessions]:
-    engine = create_engine(infra["DATABASE_URL"], pool_size=2)
-    yield create_sessions(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def principal(owner_sessions: Sessions) -> Principal:
-    tenant_id, _ = await create_tenant(
-        owner_sessions, f"planning-{uuid.uuid4().hex[:8]}", tenant_id=f"t-{uuid.uuid4()}"
-    )
-    return Principal(tenant_id, "test-key", frozenset({"read", "write"}))
 
 
 def _envelope(tenant_id: str, payload: EventPayload, clock: FixedClock) -> Envelope:
