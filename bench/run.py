@@ -30,10 +30,10 @@ from rich.table import Table
 console = Console()
 QUICK = {
     "runs": 1,
-    "changes": 2000,
+    "changes": 1200,
     "batches": 20,
     "rate": 20,
-    "latency_accounts": 600,
+    "latency_accounts": 300,
     "target_rate": None,  # the 500/s: full run only
     "target_accounts": 0,
     "import_rows": 2_000,
