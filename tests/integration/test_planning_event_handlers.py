@@ -4,6 +4,7 @@ its history and its published events."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,9 +24,9 @@ from accountpulse.common.events import (
     ScoreChanged,
 )
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.planning import handlers
+from accountpulse.planning import handlers, store
 from accountpulse.planning.event_handlers import PlanningEventHandlers
-from accountpulse.planning.schemas import PlanIn
+from accountpulse.planning.schemas import PlanIn, ReviewIn
 
 # Far in the future, so the running services' own scheduler (real time) never touches these plans.
 T0 = datetime(2036, 5, 4, 9, 0, tzinfo=UTC)
@@ -212,3 +213,56 @@ async def test_goals_are_evaluated_from_the_facts_their_metrics_need(
         "SELECT version, off_track_goal_ids FROM planning.plans WHERE tenant_id = :t",
     )  # fmt: skip
     assert plan == {"version": 2, "off_track_goal_ids": ["promoters"]}
+
+
+async def test_a_review_racing_a_reassignment_waits_instead_of_deadlocking(
+    app_sessions: Sessions, principal: Principal
+) -> None:
+    """A review that closes the evaluation window writes the account row; the consumer locks
+    the account row, then the plan. The review takes the same order, so the two queue."""
+    await _handle(app_sessions, principal, _upserted(1, "anna", "manufacturing"))
+    await _put_plan(app_sessions, principal, {"profile": {"location": "Berlin"}})
+    async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+        await session.execute(
+            text(
+                "UPDATE planning.plans SET stale_reasons = '{restructure_evaluation_due}',"
+                " stale_since = :now WHERE tenant_id = :t AND account_id = 'acme'"
+            ),
+            {"t": principal.tenant_id, "now": T0},
+        )
+        await session.execute(
+            text(
+                "UPDATE planning.accounts SET evaluation_due_at = :due"
+                " WHERE tenant_id = :t AND account_id = 'acme'"
+            ),
+            {"t": principal.tenant_id, "due": T0},
+        )
+
+    consumer_has_account = asyncio.Event()
+    release_consumer = asyncio.Event()
+
+    async def consumer() -> None:  # the consumer's lock order: the account, then the plan
+        async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+            await store.lock_account(session, principal.tenant_id, "acme")
+            consumer_has_account.set()
+            await release_consumer.wait()
+            await store.lock_plan(session, principal.tenant_id, "acme")
+
+    async def review() -> None:
+        await consumer_has_account.wait()
+        async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+            await handlers.review_plan(
+                session, principal, "acme", ReviewIn(reasons=["restructure_evaluation_due"]), clock
+            )
+
+    racing = asyncio.gather(consumer(), review())
+    await asyncio.sleep(0.3)  # the review is now waiting for one of the consumer's locks
+    release_consumer.set()
+    await asyncio.wait_for(racing, timeout=10)  # a deadlock would abort one side instead
+
+    (plan,) = await _query(
+        app_sessions, principal,
+        "SELECT stale_reasons FROM planning.plans WHERE tenant_id = :t AND account_id = 'acme'",
+    )  # fmt: skip
+    assert plan["stale_reasons"] == []
+    assert (await _account(app_sessions, principal))["evaluation_due_at"] is None

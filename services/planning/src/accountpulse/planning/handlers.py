@@ -203,6 +203,7 @@ async def review_plan(
     condition still holds afterwards (a renewal still without an open renewal action, a deep
     review still due after a regular review)."""
     tenant_id, now = principal.tenant_id, clock()
+    await store.lock_account(session, tenant_id, account_id)  # a review may close its window
     plan = await store.lock_plan(session, tenant_id, account_id)
     if plan is None:
         raise NotFound(f"Account '{account_id}' has no plan.")

@@ -92,6 +92,18 @@ async def lock_plan(session: AsyncSession, tenant_id: str, account_id: str) -> P
     return None if row is None else PlanRow(**row)
 
 
+async def lock_account(session: AsyncSession, tenant_id: str, account_id: str) -> None:
+    """Lock the account's projection row. Whoever locks both takes the account first, then
+    the plan — the order of the consumer — so a review racing an owner or tier change waits
+    instead of deadlocking."""
+    await (await driver(session)).execute(_LOCK_ACCOUNT, tenant_id, account_id)
+
+
+_LOCK_ACCOUNT = (
+    "SELECT 1 FROM planning.accounts WHERE tenant_id = $1 AND account_id = $2 FOR UPDATE"
+)
+
+
 async def get_plan(session: AsyncSession, tenant_id: str, account_id: str) -> Any:
     return (
         await session.execute(
