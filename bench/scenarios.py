@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -361,7 +360,3 @@ def second_scoring(stack: Stack) -> ServiceProcess:
     extra.wait_ready(120)
     stack.extra.append(extra)
     return extra
-
-
-def dump(value: Any) -> str:
-    return json.dumps(value, indent=2, default=str)

@@ -15,7 +15,6 @@ from accountpulse.scoring.domain.scores import (
     combine,
     growth_score,
     health,
-    percentile_rank,
     priority,
 )
 
@@ -86,11 +85,6 @@ def test_growth_maps_minus_50_to_0_flat_to_50_and_plus_50_to_100(
 def test_health_falls_below_40_when_revenue_shrinks_by_a_fifth() -> None:
     shrinking = RevenueFeatures(Decimal(800), Decimal(1000), 4, 10, 2.0)  # −20 %
     assert _health(shrinking.growth) == 30.0
-
-
-def test_percentile_rank_counts_accounts_at_or_below_and_zero_value_scores_zero() -> None:
-    assert percentile_rank(500.0, below_or_equal=3, population=4) == 75.0
-    assert percentile_rank(0.0, below_or_equal=4, population=4) == 0.0
 
 
 @given(

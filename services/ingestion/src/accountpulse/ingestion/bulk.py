@@ -86,9 +86,9 @@ async def upsert_accounts(
         for line_id, line, amount in write.revenue:
             version += 1
             lines.append(
-                _line_row(principal, write.external_id, line_id, line, amount, version, now)
+                line_args(principal, write.external_id, line_id, line, amount, version, now)
             )
-            events.append(_revenue_event(write.external_id, line_id, line, amount, version))
+            events.append(revenue_event(write.external_id, line_id, line, amount, version))
         if rows and rows[-1]["external_id"] == write.external_id:
             rows[-1]["version"] = version
         elif write.revenue:  # unchanged account, new revenue: only its version moves
@@ -106,7 +106,7 @@ async def upsert_accounts(
     if rows:
         await connection.executemany(_UPSERT, [_upsert_args(row) for row in rows])
     if lines:
-        await connection.executemany(_INSERT_LINE, lines)
+        await connection.executemany(INSERT_LINE, lines)
     await add_events(
         session, schema=store.SCHEMA, tenant_id=tenant_id, payloads=events, clock=clock
     )
@@ -117,27 +117,22 @@ _LOCK = (
     f"SELECT * FROM {store.SCHEMA}.accounts WHERE tenant_id = $1 AND external_id = ANY($2::text[])"
     " FOR UPDATE"
 )
-_UPSERT_COLUMNS = (
-    "tenant_id",
-    "external_id",
-    *store.ACCOUNT_FIELDS,
-    "version",
-    "created_at",
-    "updated_at",
-    "updated_by",
-    "merged_into",
-)
+_UPSERT_COLUMNS = tuple(store.accounts.c.keys())  # every column, in the table's order
 _UPSERT = (
     f"INSERT INTO {store.SCHEMA}.accounts ({', '.join(_UPSERT_COLUMNS)}) VALUES"
     f" ({', '.join(f'${n}' for n in range(1, len(_UPSERT_COLUMNS) + 1))})"
     " ON CONFLICT (tenant_id, external_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPSERT_COLUMNS[2:] if c != "created_at")
+    + ", ".join(
+        f"{c} = EXCLUDED.{c}"
+        for c in _UPSERT_COLUMNS
+        if c not in ("tenant_id", "external_id", "created_at")
+    )
 )
-_INSERT_LINE = (
+INSERT_LINE = (
     f"INSERT INTO {store.SCHEMA}.revenue_lines (tenant_id, line_id, account_id, booked_on,"
     " amount, original_amount, original_currency, fx_rate, product, kind, account_version,"
     " created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    " ON CONFLICT DO NOTHING"
+    " ON CONFLICT DO NOTHING RETURNING line_id"  # nothing returned: the line existed
 )
 
 
@@ -146,7 +141,7 @@ def _upsert_args(row: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(values.get(column) for column in _UPSERT_COLUMNS)
 
 
-def _line_row(
+def line_args(
     principal: Principal,
     account_id: str,
     line_id: str,
@@ -155,7 +150,7 @@ def _line_row(
     version: int,
     now: Any,
 ) -> tuple[Any, ...]:
-    """The arguments of :data:`_INSERT_LINE`."""
+    """The arguments of :data:`INSERT_LINE` (batches, imports and the single revenue POST)."""
     return (
         principal.tenant_id,
         line_id,
@@ -173,7 +168,7 @@ def _line_row(
     )
 
 
-def _revenue_event(
+def revenue_event(
     account_id: str, line_id: str, line: RevenueIn, amount: Decimal, version: int
 ) -> RevenueRecorded:
     return RevenueRecorded(

@@ -18,14 +18,19 @@ from accountpulse.common.clock import Clock
 from accountpulse.common.db import driver
 from accountpulse.common.events import (
     AccountOwnerChanged,
-    RevenueRecorded,
     UserUpserted,
 )
 from accountpulse.common.messaging.outbox import add_event
 from accountpulse.common.problems import Conflict, InvalidField, NotFound
 from accountpulse.ingestion import store
 from accountpulse.ingestion.audit import audit
-from accountpulse.ingestion.bulk import AccountWrite, upsert_accounts
+from accountpulse.ingestion.bulk import (
+    INSERT_LINE,
+    AccountWrite,
+    line_args,
+    revenue_event,
+    upsert_accounts,
+)
 from accountpulse.ingestion.facts import to_reporting
 from accountpulse.ingestion.schemas import (
     AccountIn,
@@ -123,44 +128,13 @@ async def record_revenue(
     line_id = body.line_id or str(uuid.uuid4())
     connection = await driver(session)
     inserted = await connection.fetchval(
-        _INSERT_REVENUE_LINE,
-        tenant_id,
-        line_id,
-        external_id,
-        body.booked_on,
-        amount,
-        body.amount,
-        body.currency,
-        amount / body.amount,
-        body.product,
-        body.kind,
-        version,
-        now,
-        principal.key_id,
+        INSERT_LINE, *line_args(principal, external_id, line_id, body, amount, version, now)
     )
     if inserted is None:
         raise Conflict(f"Revenue line '{line_id}' already exists.")
-    event = RevenueRecorded(
-        account_id=external_id,
-        version=version,
-        line_id=line_id,
-        booked_on=body.booked_on,
-        amount=amount,
-        original_amount=body.amount,
-        original_currency=body.currency,
-        product=body.product,
-        kind=body.kind,
-    )
+    event = revenue_event(external_id, line_id, body, amount, version)
     await add_event(session, schema=SCHEMA, tenant_id=tenant_id, payload=event, clock=clock)
     return RevenueOut(**event.model_dump(exclude={"version"}), account_version=version)
-
-
-_INSERT_REVENUE_LINE = (
-    f"INSERT INTO {SCHEMA}.revenue_lines (tenant_id, line_id, account_id, booked_on, amount,"
-    " original_amount, original_currency, fx_rate, product, kind, account_version, created_at,"
-    " created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    " ON CONFLICT DO NOTHING RETURNING line_id"
-)
 
 
 async def upsert_user(

@@ -163,8 +163,7 @@ class ScoringHandlers:
         event = envelope.payload
         assert isinstance(event, AccountErased)
         tenant_id = envelope.tenant_id
-        await store.applied_version(session, tenant_id, event.account_id)  # lock the row
-        await store.upsert_account(session, tenant_id, event.account_id, event.version)
+        await store.upsert_account(session, tenant_id, event.account_id, event.version)  # locks
         await store.erase_account(
             session, tenant_id, event.account_id, event.version, self._clock()
         )
@@ -175,7 +174,7 @@ class ScoringHandlers:
             topic=SCORES_CURRENT,
             key_id=event.account_id,
         )
-        await store.mark_portfolio_dirty(session, tenant_id)
+        self._mark_portfolio_dirty(session, tenant_id)
 
     async def on_account_merged(self, session: AsyncSession, envelope: Envelope) -> None:
         """Fold the merged accounts' facts into the survivor, retire their current scores

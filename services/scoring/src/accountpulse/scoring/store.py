@@ -20,20 +20,6 @@ SCHEMA = "scoring"
 FACT_TABLES = ("revenue_lines", "nps_responses", "contracts", "opportunities")
 
 
-async def applied_version(session: AsyncSession, tenant_id: str, account_id: str) -> Any:
-    """The account's projection row (version, erased, merged), locking it: every event of
-    one account is applied under this lock, so their effects and outbox rows stay in order."""
-    return (
-        await session.execute(
-            text(
-                "SELECT version, erased_at, merged_into FROM scoring.accounts"
-                " WHERE tenant_id = :t AND account_id = :a FOR UPDATE"
-            ),
-            {"t": tenant_id, "a": account_id},
-        )
-    ).first()
-
-
 async def claim(
     session: AsyncSession, tenant_id: str, account_id: str, version: int, **fields: Any
 ) -> bool:

@@ -302,26 +302,13 @@ class ConsumerRunner:
                 span.set_attribute("messaging.consumer.group.name", self.group)
                 span.set_attribute("messaging.message.id", item.envelope.id)
                 if first_time is None:
-                    first_time = await self._record_one(session, item)
+                    first_time = bool(await self._record_in_inbox(session, [item]))
                 if not first_time:
                     return False
                 await item.handler(session, item.envelope)
                 return True
         finally:
             otel_context.detach(token)
-
-    async def _record_one(self, session: AsyncSession, item: _Item) -> bool:
-        connection = await driver(session)
-        return bool(
-            await connection.fetchval(
-                f"INSERT INTO {self._schema}.inbox (consumer_group, tenant_id, event_id,"
-                " event_type) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
-                self.group,
-                item.envelope.tenant_id,
-                item.envelope.id,
-                item.envelope.type,
-            )
-        )
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], *, reason: str, error: str, attempts: int

@@ -90,13 +90,6 @@ def clamp(value: float, low: float = 0.0, high: float = 100.0) -> float:
     return max(low, min(high, value))
 
 
-def percentile_rank(value: float, below_or_equal: int, population: int) -> float:
-    """Share of the tenant's accounts at or below ``value``, 0–100; zero values score 0."""
-    if value <= 0 or population == 0:
-        return 0.0
-    return clamp(100.0 * below_or_equal / population)
-
-
 def growth_score(growth: float | None) -> float | None:
     """Revenue growth mapped to 0–100: −50 % or worse is 0, flat is 50, +50 % or better 100."""
     if growth is None:
