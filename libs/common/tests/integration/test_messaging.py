@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -101,7 +101,7 @@ def revenue(account_id: str, version: int) -> RevenueRecorded:
     )
 
 
-async def send(kit: Kit, payload: RevenueRecorded, event_id: str) -> None:
+async def send(kit: Kit, payload: RevenueRecorded, event_id: str, key: str = "") -> None:
     headers = build_headers(
         event_id=event_id,
         source="/test",
@@ -114,7 +114,7 @@ async def send(kit: Kit, payload: RevenueRecorded, event_id: str) -> None:
     await kit.producer.send_and_wait(
         kit.topic,
         value=encode_payload(payload),
-        key=record_key(kit.tenant, payload.account_id),
+        key=record_key(kit.tenant, key or payload.account_id),
         headers=headers,
     )
 
@@ -205,6 +205,68 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_after_its_retries_an
     assert reasons["bad-1"]["dlq_attempts"] == "4"  # the first try and 3 retries
     assert "this account always fails" in reasons["bad-1"]["dlq_error"]
     assert await effects(kit) == [("fine", 1)]
+
+
+def batch_runner(kit: Kit, group: str, calls: list[list[tuple[str, int]]]) -> ConsumerRunner:
+    """A runner whose revenue handler is set-based; ``calls`` records what each call got."""
+
+    async def handler(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        session.info["schema"] = kit.schema
+        got = []
+        for envelope in envelopes:
+            assert isinstance(envelope.payload, RevenueRecorded)
+            got.append((envelope.payload.account_id, envelope.payload.version))
+        calls.append(got)
+        for envelope in envelopes:
+            await record_effect(session, envelope)
+
+    return ConsumerRunner(
+        group=group,
+        topics=[kit.topic],
+        handlers={},
+        batch_handlers={"revenue.recorded": handler},
+        schema=kit.schema,
+        sessions=kit.sessions,
+        producer=kit.producer,
+        bootstrap_servers=kit.bootstrap,
+        retry=RetryPolicy(max_retries=1, backoff_ms=10),
+    )
+
+
+async def test_a_batch_handler_gets_a_run_of_events_at_once_in_order_each_event_once(
+    kit: Kit,
+) -> None:
+    # Sent before the consumer starts: one fetch holds them all (one key, one partition).
+    await send(kit, revenue("acme", 1), "event-1")
+    await send(kit, revenue("acme", 1), "event-1")  # redelivered within the same batch
+    await send(kit, revenue("acme", 2), "event-2")
+    await send(kit, revenue("acme", 3), "event-3")
+    calls: list[list[tuple[str, int]]] = []
+    await run_until(batch_runner(kit, f"{kit.schema}-group", calls), lambda: _has(kit, 3))
+    assert calls == [[("acme", 1), ("acme", 2), ("acme", 3)]]
+    assert await effects(kit) == [("acme", 1), ("acme", 2), ("acme", 3)]
+
+
+async def test_a_failing_event_in_a_batch_rolls_the_batch_back_and_only_it_is_dead_lettered(
+    kit: Kit,
+) -> None:
+    group = f"{kit.schema}-group"
+    await ensure_topics(
+        kit.bootstrap, (TopicSpec(dead_letter_topic(kit.topic, group), partitions=1),)
+    )
+    for version in (1, 2):
+        await send(kit, revenue("acme", version), f"acme-{version}")
+    await send(kit, revenue("poison", 1), "bad-1", key="acme")  # same partition, same fetch
+    calls: list[list[tuple[str, int]]] = []
+    async with TopicTail(kit.bootstrap, dead_letter_topic(kit.topic, group)) as dlq:
+        await run_until(batch_runner(kit, group, calls), lambda: _has(kit, 2))
+        letters = await dlq.collect(lambda h, r: True, until=lambda found: len(found) >= 1)
+    assert [header_map(r.headers)["ce_id"] for r in letters] == ["bad-1"]
+    assert await effects(kit) == [("acme", 1), ("acme", 2)]  # once each, despite the rollback
+    # first the three at once; after the rollback, one at a time
+    assert calls[0] == [("acme", 1), ("acme", 2), ("poison", 1)]
+    assert [("acme", 1)] in calls[1:]
+    assert [("poison", 1)] in calls[1:]
 
 
 async def test_the_relay_publishes_in_order_with_the_writers_trace_and_marks_rows_sent(

@@ -28,6 +28,7 @@ from accountpulse.common.db import Sessions, create_engine, create_sessions
 from accountpulse.common.health import Check, health_router
 from accountpulse.common.logs import configure_logging
 from accountpulse.common.messaging.consumer import (
+    BatchHandler,
     ConsumerRunner,
     EventHandler,
     FlushHook,
@@ -64,6 +65,8 @@ class Subscription:
     topics: Sequence[str]
     handlers: dict[str, EventHandler]
     flush: FlushHook | None = None
+    # event type → set-based handler, for the types that have one (see messaging.consumer)
+    batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None
             retry=RetryPolicy(settings.consumer_max_retries, settings.consumer_retry_backoff_ms),
             batch_size=settings.consumer_batch_size,
             flush=s.flush,
+            batch_handlers=s.batch_handlers,
         )
         for s in spec.subscriptions(runtime)
     ]

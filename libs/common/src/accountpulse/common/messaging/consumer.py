@@ -9,6 +9,15 @@ The events of one tenant in a fetched batch (all partitions) are applied in one 
 commit for up to ``max_run`` events, the main cost of a consumer); if any of them fails, the whole
 transaction is rolled back and they are applied one by one, so a failure is isolated to its event.
 
+Set-based handlers: an event type may have a :data:`BatchHandler` instead, which gets every
+consecutive event of that type in a run at once and applies them with one statement per table
+(round trips, not SQL, are what a consumer spends its time on). Consecutive only, so the events
+of one account still apply in their order. A batch handler sees the same event at most once,
+but may see several events of one account, oldest first; under retry it gets a list of one.
+Its span follows OpenTelemetry's convention for batches: a child of the first event's trace,
+linked to the others'; whatever it publishes for an event carries that event's trace
+(``Envelope.trace_headers``), so each event's trace continues downstream.
+
 Failures: a record that can never be processed (malformed envelope, payload that does not
 validate, :class:`PermanentError` from a handler) goes straight to the dead-letter topic
 ``<topic>.dlq.<group>`` with the reason in headers. Any other error is retried with exponential
@@ -22,8 +31,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 import asyncpg
@@ -44,6 +55,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 EventHandler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 # Called once per transaction after its events' handlers, before the commit: a handler can
 # defer work to it (e.g. rescore every account a run of events touched, as one chunk).
 FlushHook = Callable[[AsyncSession], Awaitable[None]]
@@ -53,6 +65,27 @@ EVENTS_CONSUMED = Counter(
     "Records handled by a consumer group, by outcome",
     ["group", "type", "outcome"],
 )
+
+
+def latest_by_key(envelopes: Sequence[Envelope], key: Callable[[Envelope], str]) -> list[Envelope]:
+    """For a set-based statement: the last event per key (a batch may hold several events of
+    one account, oldest first; one statement cannot update a row twice), sorted by key so that
+    concurrent transactions lock rows in one order."""
+    last = {key(envelope): envelope for envelope in envelopes}
+    return [last[k] for k in sorted(last)]
+
+
+@contextmanager
+def continuing(envelope: Envelope, name: str) -> Iterator[trace.Span]:
+    """A span in ``envelope``'s own trace, for the part of a batch handler's work that belongs
+    to that one event (an alert it raises, a plan it marks): the event's trace shows it, and
+    whatever is staged for publication inside continues that trace."""
+    token = otel_context.attach(propagate.extract(envelope.trace_headers))
+    try:
+        with tracer.start_as_current_span(name) as span:
+            yield span
+    finally:
+        otel_context.detach(token)
 
 
 class PermanentError(Exception):
@@ -87,7 +120,24 @@ class _Item:
     record: ConsumerRecord[bytes, bytes]
     headers: dict[str, str]
     envelope: Envelope
-    handler: EventHandler
+    handler: EventHandler | None
+    batch_handler: BatchHandler | None
+
+
+def _segments(items: list[_Item]) -> list[list[_Item]]:
+    """Consecutive items with one batch handler, grouped; every other item on its own."""
+    segments: list[list[_Item]] = []
+    for item in items:
+        previous = segments[-1][-1] if segments else None
+        if (
+            previous is not None
+            and item.batch_handler is not None
+            and previous.envelope.type == item.envelope.type
+        ):
+            segments[-1].append(item)
+        else:
+            segments.append([item])
+    return segments
 
 
 def _runs_by_tenant(items: list[_Item], max_run: int) -> list[list[_Item]]:
@@ -137,10 +187,14 @@ class ConsumerRunner:
         batch_size: int = 500,
         max_run: int = 500,
         flush: FlushHook | None = None,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
     ) -> None:
         self.group = group
         self._topics = list(topics)
         self._handlers = dict(handlers)
+        self._batch_handlers = dict(batch_handlers or {})
+        if both := self._handlers.keys() & self._batch_handlers.keys():
+            raise ValueError(f"an event type has one handler, not two: {sorted(both)}")
         self._schema = schema
         self._sessions = sessions
         self._producer = producer
@@ -206,10 +260,11 @@ class ConsumerRunner:
             await self._dead_letter(record, reason="malformed", error=str(exc), attempts=0)
             return None
         handler = self._handlers.get(envelope.type)
-        if handler is None:
+        batch_handler = self._batch_handlers.get(envelope.type)
+        if handler is None and batch_handler is None:
             EVENTS_CONSUMED.labels(self.group, envelope.type, "ignored").inc()
             return None
-        return _Item(record, headers, envelope, handler)
+        return _Item(record, headers, envelope, handler, batch_handler)
 
     async def _apply_run(self, run: list[_Item]) -> bool:
         """Apply consecutive events of one tenant in ONE transaction (one commit, one fsync
@@ -220,10 +275,16 @@ class ConsumerRunner:
             async with tenant_transaction(self._sessions, run[0].envelope.tenant_id) as session:
                 fresh = await self._record_in_inbox(session, run)
                 outcomes = []
-                for item in run:
-                    first_time = item.envelope.id in fresh
-                    fresh.discard(item.envelope.id)  # the same event twice in one batch: once
-                    outcomes.append(await self._apply_in(session, item, first_time))
+                for segment in _segments(run):
+                    first_time = []
+                    for item in segment:
+                        first_time.append(item.envelope.id in fresh)
+                        fresh.discard(item.envelope.id)  # the same event twice in a batch: once
+                    if len(segment) == 1:
+                        outcomes.append(await self._apply_in(session, segment[0], first_time[0]))
+                    else:
+                        await self._apply_batch(session, list(compress(segment, first_time)))
+                        outcomes += first_time
                 await self._flush_in(session, run[-1])
         except Exception:
             log.info("a batch failed; applying its events one by one", exc_info=True)
@@ -305,8 +366,37 @@ class ConsumerRunner:
                     first_time = bool(await self._record_in_inbox(session, [item]))
                 if not first_time:
                     return False
-                await item.handler(session, item.envelope)
+                if item.batch_handler is not None:
+                    await item.batch_handler(session, [item.envelope])
+                else:
+                    assert item.handler is not None
+                    await item.handler(session, item.envelope)
                 return True
+        finally:
+            otel_context.detach(token)
+
+    async def _apply_batch(self, session: AsyncSession, items: list[_Item]) -> None:
+        """Run a batch handler on events of one type (already recorded in the inbox) in one
+        span: a child of the first event's trace, linked to the others'."""
+        if not items:
+            return
+        batch_handler = items[0].batch_handler
+        assert batch_handler is not None
+        contexts = [
+            trace.get_current_span(propagate.extract(item.headers)).get_span_context()
+            for item in items
+        ]
+        token = otel_context.attach(propagate.extract(items[0].headers))
+        try:
+            with tracer.start_as_current_span(
+                f"{items[0].record.topic} process",
+                kind=trace.SpanKind.CONSUMER,
+                links=[trace.Link(c) for c in contexts[1:] if c.is_valid],
+            ) as span:
+                span.set_attribute("messaging.consumer.group.name", self.group)
+                span.set_attribute("messaging.batch.message_count", len(items))
+                span.set_attribute("cloudevents.event_type", items[0].envelope.type)
+                await batch_handler(session, [item.envelope for item in items])
         finally:
             otel_context.detach(token)
 
