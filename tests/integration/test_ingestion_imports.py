@@ -74,6 +74,29 @@ async def test_an_ndjson_import_reports_accepted_and_rejected_lines_with_reasons
     assert (await client.get("/v1/accounts/imp-2")).status_code == 404
 
 
+async def test_an_import_keeps_every_byte_of_a_line_that_copy_would_otherwise_interpret(
+    tenant: Tenant,
+) -> None:
+    """Lines are staged through COPY's text format: backslashes, tabs and carriage returns
+    must arrive as sent, and bytes that are not UTF-8 are replaced, not a failed upload."""
+    client = tenant.client("ingestion")
+    body = (
+        b'{"external_id":\t"esc-1", "name": "Back\\\\slash \\"q\\" \\u00e9\\t."}\r\n'
+        b"\n"  # a blank line is not a line
+        b'{"external_id": "esc-2", "name": "Bad \xff byte\x00"}\n'
+        b'{"external_id":\r"esc-3", "name": "\\\\."}'  # no newline after the last line
+    )
+    response = await client.post(
+        "/v1/imports", content=body, headers={"content-type": "application/x-ndjson"}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["total_lines"] == 3
+    done = await eventually(lambda: _finished(client, response.json()["import_id"]))
+    assert (done["rows_accepted"], done["rows_rejected"]) == (3, 0), done["rejections"]
+    names = [(await client.get(f"/v1/accounts/esc-{n}")).json()["name"] for n in (1, 2, 3)]
+    assert names == ['Back\\slash "q" \u00e9\t.', "Bad \ufffd byte\ufffd", "\\."]
+
+
 async def test_a_csv_import_takes_the_header_as_the_fields(tenant: Tenant) -> None:
     client = tenant.client("ingestion")
     body = (

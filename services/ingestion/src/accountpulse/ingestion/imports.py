@@ -54,16 +54,35 @@ def format_of(content_type: str | None) -> Format:
     return CONTENT_TYPES[media]
 
 
-async def lines_of(body: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """Split a streamed body into lines without holding more than one chunk in memory."""
+async def line_batches(body: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """Split a streamed body into lines, a batch per received chunk, holding no more than one
+    chunk in memory; a line keeps no ``\r\n`` or ``\n`` ending."""
     rest = b""
     async for chunk in body:
         rest += chunk
         *complete, rest = rest.split(b"\n")
-        for line in complete:
-            yield line.rstrip(b"\r").decode("utf-8", errors="replace")
+        if complete:
+            yield [line.rstrip(b"\r") for line in complete]
     if rest.strip():
-        yield rest.rstrip(b"\r").decode("utf-8", errors="replace")
+        yield [rest.rstrip(b"\r")]
+
+
+def _utf8(line: bytes) -> bytes:
+    """The line as valid UTF-8 (what cannot be decoded is replaced, as a text column needs)."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("utf-8", errors="replace").encode()
+    return line
+
+
+def _copy_field(value: bytes) -> bytes:
+    """A value escaped for COPY's text format (a NUL, which no text column holds, replaced)."""
+    escaped = value.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\r", b"\\r")
+    return escaped.replace(b"\0", _REPLACEMENT) if b"\0" in escaped else escaped
+
+
+_REPLACEMENT = "\ufffd".encode()
 
 
 async def upload(
@@ -73,29 +92,52 @@ async def upload(
     body: AsyncIterator[bytes],
     clock: Clock,
 ) -> str:
-    """Stage the whole upload durably; returns the import id."""
-    import_id, tenant_id, started = uuid.uuid4(), principal.tenant_id, clock()
-    lines = lines_of(body)
-    header = await anext(lines, None) if fmt == "csv" else None
-    if fmt == "csv" and not header:
-        raise InvalidField("body", "csv_header", "a CSV upload starts with a header line")
-    counter = _Counter()
+    """Stage the whole upload durably; returns the import id.
 
-    async def records() -> AsyncIterator[tuple[str, uuid.UUID, int, str]]:
-        async for line in lines:
+    The body goes to COPY as it arrives, in COPY's text format: a chunk of lines becomes one
+    buffer (each line prefixed with its staging columns), so the cost per line is a few
+    byte operations, not a Python object per value (measured: about half the upload's time
+    for 1,000,000 lines went into building and binary-encoding record tuples)."""
+    import_id, tenant_id, started = uuid.uuid4(), principal.tenant_id, clock()
+    batches = line_batches(body)
+    header: str | None = None
+    first: list[bytes] = []
+    if fmt == "csv":
+        async for batch in batches:
+            first = [line for line in batch if line.strip()]
+            if first:
+                header = _utf8(first.pop(0)).decode()
+                break
+        if not header:
+            raise InvalidField("body", "csv_header", "a CSV upload starts with a header line")
+    counter = _Counter()
+    # line numbers count the header, so they match the caller's file
+    offset = 1 if header else 0
+    prefix = b"%s\t%s\t" % (_copy_field(tenant_id.encode()), str(import_id).encode())
+
+    def rows(lines: list[bytes]) -> bytes:
+        out = []
+        for line in lines:
             if line.strip():
                 counter.value += 1
-                # line numbers count the header, so they match the caller's file
-                yield tenant_id, import_id, counter.value + (1 if header else 0), line
+                out.append(b"%s%d\t%s\n" % (prefix, counter.value + offset, _copy_field(line)))
+        return _utf8(b"".join(out))
+
+    async def source() -> AsyncIterator[bytes]:
+        if first:
+            yield rows(first)
+        async for batch in batches:
+            yield rows(batch)
 
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
-    await raw.copy_records_to_table(
+    await raw.copy_to_table(
         "import_lines",
         schema_name=S,
         columns=["tenant_id", "import_id", "line_no", "line"],
-        records=records(),
+        source=source(),
+        format="text",
     )
     await session.execute(
         text(

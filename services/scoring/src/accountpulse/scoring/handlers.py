@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import compress
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,14 +19,16 @@ from accountpulse.common.events import (
     AccountUpserted,
     ContractChanged,
     EngagementRecorded,
+    EventPayload,
     NpsRecorded,
     OpportunityChanged,
     RevenueRecorded,
     UserErased,
     UserUpserted,
 )
+from accountpulse.common.messaging.consumer import latest_by_key, trace_headers_for
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.common.messaging.outbox import add_tombstone, current_trace_headers
+from accountpulse.common.messaging.outbox import add_tombstone
 from accountpulse.common.messaging.topics import SCORES_CURRENT
 from accountpulse.scoring import store
 from accountpulse.scoring.rescoring import Scorer
@@ -34,129 +40,109 @@ _PENDING = "scoring.pending_rescores"
 _DIRTY = "scoring.portfolio_dirty"
 
 
+def _account_of(envelope: Envelope) -> str:
+    account_id: str = envelope.payload.account_id  # type: ignore[attr-defined]
+    return account_id
+
+
+def _version_of(envelope: Envelope) -> int:
+    version: int = envelope.payload.version  # type: ignore[attr-defined]
+    return version
+
+
+def _attributes(event: EventPayload) -> tuple[str, int, dict[str, Any]]:
+    assert isinstance(event, AccountUpserted)
+    return (
+        event.account_id,
+        event.version,
+        {
+            "name": event.name,
+            "owner_id": event.owner_id,
+            "lifecycle_status": event.lifecycle_status,
+            "industry": event.industry,
+            "country": event.country,
+            "region": event.region,
+            "employees": event.employees,
+            "annual_revenue_band": event.annual_revenue_band,
+            "wallet": event.wallet,
+            "pain_points": list(event.pain_points),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class _FactTable:
+    name: str
+    row: Callable[[Any], dict[str, Any]]
+
+
+# The fact events and the rows they become (see store.add_facts).
+_FACT_ROWS: dict[type[EventPayload], _FactTable] = {
+    RevenueRecorded: _FactTable("revenue_lines", lambda e: {
+        "account_id": e.account_id, "line_id": e.line_id, "booked_on": e.booked_on,
+        "amount": e.amount, "product": e.product,
+    }),
+    NpsRecorded: _FactTable("nps_responses", lambda e: {
+        "account_id": e.account_id, "response_id": e.response_id, "score": e.score,
+        "responded_on": e.responded_on,
+    }),
+    ContractChanged: _FactTable("contracts", lambda e: {
+        "account_id": e.account_id, "contract_id": e.contract_id, "starts_on": e.starts_on,
+        "ends_on": e.ends_on, "arr": e.arr, "auto_renew": e.auto_renew,
+        "notice_period_days": e.notice_period_days,
+    }),
+    OpportunityChanged: _FactTable("opportunities", lambda e: {
+        "account_id": e.account_id, "opportunity_id": e.opportunity_id, "stage": e.stage,
+        "amount": e.amount, "outcome": e.outcome, "expected_close_on": e.expected_close_on,
+    }),
+    EngagementRecorded: _FactTable("engagement_daily", lambda e: {
+        "account_id": e.account_id, "signal": e.signal, "occurred_on": e.occurred_on,
+        "count": e.count,
+        # an optional field ingestion may add; older events simply lack it
+        "resolution_hours": getattr(e, "resolution_hours", None) or Decimal(0),
+        "resolutions_timed": int(getattr(e, "resolution_hours", None) is not None),
+    }),
+}  # fmt: skip
+
+
 class ScoringHandlers:
     def __init__(self, clock: Clock, retention_rate: float) -> None:
         self._clock = clock
         self.scorer = Scorer(clock, retention_rate)
 
-    async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, AccountUpserted)
-        if not await self._claim(
-            session,
-            envelope.tenant_id,
-            event.account_id,
-            event.version,
-            name=event.name,
-            owner_id=event.owner_id,
-            lifecycle_status=event.lifecycle_status,
-            industry=event.industry,
-            country=event.country,
-            region=event.region,
-            employees=event.employees,
-            annual_revenue_band=event.annual_revenue_band,
-            wallet=event.wallet,
-            pain_points=list(event.pain_points),
-        ):
-            return
-        await self._rescore(session, envelope.tenant_id, event.account_id)
-
-    async def on_owner_changed(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, AccountOwnerChanged)
-        if not await self._claim(
-            session, envelope.tenant_id, event.account_id, event.version, owner_id=event.owner_id
-        ):
-            return
-        self._mark_portfolio_dirty(session, envelope.tenant_id)  # per-owner KPIs
-
-    async def on_revenue_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, RevenueRecorded)
-        await self._fact(
-            session,
-            envelope,
-            event.account_id,
-            event.version,
-            "revenue_lines",
-            {
-                "line_id": event.line_id,
-                "booked_on": event.booked_on,
-                "amount": event.amount,
-                "product": event.product,
-            },
+    async def on_accounts_upserted(
+        self, session: AsyncSession, envelopes: Sequence[Envelope]
+    ) -> None:
+        """``account.upserted`` events, set-based: the newest applicable one of each account
+        sets its attributes, and each account is rescored."""
+        applied = await self._claim(session, envelopes, versions_written_by_caller=True)
+        newest = latest_by_key(applied, _account_of)
+        await store.set_account_fields(
+            session, envelopes[0].tenant_id, [_attributes(e.payload) for e in newest]
         )
+        self._rescore(session, applied)
 
-    async def on_engagement_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, EngagementRecorded)
-        tenant_id = envelope.tenant_id
-        if not await self._claim(session, tenant_id, event.account_id, event.version):
-            return
-        await store.add_engagement(
-            session,
-            tenant_id,
-            event.account_id,
-            signal=event.signal,
-            occurred_on=event.occurred_on,
-            count=event.count,
-            # an optional field ingestion may add; older events simply lack it
-            resolution_hours=getattr(event, "resolution_hours", None),
-        )
-        await self._rescore(session, tenant_id, event.account_id)
+    async def on_owners_changed(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        applied = await self._claim(session, envelopes, versions_written_by_caller=True)
+        rows = []
+        for envelope in latest_by_key(applied, _account_of):
+            event = envelope.payload
+            assert isinstance(event, AccountOwnerChanged)
+            rows.append((event.account_id, event.version, {"owner_id": event.owner_id}))
+        await store.set_account_fields(session, envelopes[0].tenant_id, rows)
+        if applied:
+            self._mark_portfolio_dirty(session, envelopes[0].tenant_id)  # per-owner KPIs
 
-    async def on_nps_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, NpsRecorded)
-        await self._fact(
-            session,
-            envelope,
-            event.account_id,
-            event.version,
-            "nps_responses",
-            {
-                "response_id": event.response_id,
-                "score": event.score,
-                "responded_on": event.responded_on,
-            },
-        )
-
-    async def on_contract_changed(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, ContractChanged)
-        await self._fact(
-            session,
-            envelope,
-            event.account_id,
-            event.version,
-            "contracts",
-            {
-                "contract_id": event.contract_id,
-                "starts_on": event.starts_on,
-                "ends_on": event.ends_on,
-                "arr": event.arr,
-                "auto_renew": event.auto_renew,
-                "notice_period_days": event.notice_period_days,
-            },
-        )
-
-    async def on_opportunity_changed(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, OpportunityChanged)
-        await self._fact(
-            session,
-            envelope,
-            event.account_id,
-            event.version,
-            "opportunities",
-            {
-                "opportunity_id": event.opportunity_id,
-                "stage": event.stage,
-                "amount": event.amount,
-                "outcome": event.outcome,
-                "expected_close_on": event.expected_close_on,
-            },
-        )
+    async def on_facts_recorded(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        """Revenue, engagement, NPS, contract and opportunity events (one type per call):
+        the applicable ones are written as rows of their table, and their accounts rescored."""
+        applied = await self._claim(session, envelopes)
+        if applied:
+            table = _FACT_ROWS[type(applied[0].payload)]
+            await store.add_facts(
+                session, table.name, applied[0].tenant_id, [table.row(e.payload) for e in applied]
+            )
+        self._rescore(session, applied)
 
     async def on_account_erased(self, session: AsyncSession, envelope: Envelope) -> None:
         """Erasure applies whatever the version: nothing of the account may remain."""
@@ -182,7 +168,7 @@ class ScoringHandlers:
         event = envelope.payload
         assert isinstance(event, AccountMerged)
         tenant_id = envelope.tenant_id
-        if not await self._claim(session, tenant_id, event.account_id, event.version):
+        if not await self._claim(session, [envelope]):
             return
         merged = [m for m in event.merged_account_ids if m != event.account_id]
         await store.fold_merged_accounts(session, tenant_id, event.account_id, merged)
@@ -194,7 +180,7 @@ class ScoringHandlers:
                 topic=SCORES_CURRENT,
                 key_id=merged_id,
             )
-        await self._rescore(session, tenant_id, event.account_id)
+        self._rescore(session, [envelope])
 
     async def on_user_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
@@ -223,47 +209,41 @@ class ScoringHandlers:
         )
         self._mark_portfolio_dirty(session, envelope.tenant_id)
 
-    async def _fact(
+    async def _claim(
         self,
         session: AsyncSession,
-        envelope: Envelope,
-        account_id: str,
-        version: int,
-        table: str,
-        row: dict[str, Any],
-    ) -> None:
-        tenant_id = envelope.tenant_id
-        if not await self._claim(session, tenant_id, account_id, version):
-            return
-        if table == "revenue_lines":
-            await store.add_revenue_line(session, tenant_id, account_id, row)
-        else:
-            key = next(iter(row))
-            row = {**row, "account_id": account_id}
-            await store.upsert_fact(session, table, key, tenant_id, row)
-        await self._rescore(session, tenant_id, account_id)
-
-    async def _claim(
-        self, session: AsyncSession, tenant_id: str, account_id: str, version: int, **fields: Any
-    ) -> bool:
-        """Apply the event to the account's projection row, unless it is older than what we
-        applied or the account was erased or merged (see :func:`store.claim`)."""
-        if await store.claim(session, tenant_id, account_id, version, **fields):
-            return True
-        log.info("ignoring stale event", extra={"account_id": account_id, "version": version})
-        return False
+        envelopes: Sequence[Envelope],
+        *,
+        versions_written_by_caller: bool = False,
+    ) -> list[Envelope]:
+        """The events that apply to their account's projection row: not older than what we
+        applied, and the account neither erased nor merged away (see :func:`store.claim_many`)."""
+        events = [(_account_of(e), _version_of(e)) for e in envelopes]
+        applies = await store.claim_many(
+            session, envelopes[0].tenant_id, events, raise_versions=not versions_written_by_caller
+        )
+        for (account_id, version), applied in zip(events, applies, strict=True):
+            if not applied:
+                log.info(
+                    "ignoring stale event", extra={"account_id": account_id, "version": version}
+                )
+        return list(compress(envelopes, applies))
 
     @staticmethod
     def _mark_portfolio_dirty(session: AsyncSession, tenant_id: str) -> None:
         """Defer the portfolio mark to :meth:`flush`: once per tenant per transaction."""
         session.info.setdefault(_DIRTY, set()).add(tenant_id)
 
-    async def _rescore(self, session: AsyncSession, tenant_id: str, account_id: str) -> None:
+    @staticmethod
+    def _rescore(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
         """Defer the rescore to :meth:`flush`: a run of events in one transaction rescores each
         account it touched once, in one chunk, at the latest version (under load, versions in
-        between get no snapshot of their own — their facts are in the next one)."""
+        between get no snapshot of their own — their facts are in the next one). The score's
+        events continue the trace of the account's latest event."""
         pending: dict[str, dict[str, dict[str, str]]] = session.info.setdefault(_PENDING, {})
-        pending.setdefault(tenant_id, {})[account_id] = current_trace_headers()
+        for envelope in envelopes:
+            accounts = pending.setdefault(envelope.tenant_id, {})
+            accounts[_account_of(envelope)] = trace_headers_for(envelope)
 
     async def flush(self, session: AsyncSession) -> None:
         """Rescore what this transaction's events touched (the consumer runner's flush hook)."""

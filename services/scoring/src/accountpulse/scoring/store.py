@@ -7,8 +7,8 @@ Facts are kept per account and read per account (or per chunk of accounts) throu
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -20,22 +20,69 @@ SCHEMA = "scoring"
 FACT_TABLES = ("revenue_lines", "nps_responses", "contracts", "opportunities")
 
 
-async def claim(
-    session: AsyncSession, tenant_id: str, account_id: str, version: int, **fields: Any
-) -> bool:
-    """Apply an event of version ``version`` to the account's projection row (creating it, and
-    setting ``fields``) in one round trip; False, changing nothing, when the event is older
-    than what we hold or the account was erased or merged away (same version: a sibling
-    event of the same change still applies). The row stays locked either way, so every event
-    of one account is applied in order and their outbox rows follow their commit order."""
+async def claim_many(
+    session: AsyncSession,
+    tenant_id: str,
+    events: Sequence[tuple[str, int]],
+    *,
+    raise_versions: bool = True,
+) -> list[bool]:
+    """Which of a run of events ``(account_id, version)``, oldest first, apply to their
+    account's projection row, in two round trips whatever their number. An event applies
+    unless it is older than what we hold or the account was erased or merged away (the same
+    version applies: a sibling event of the same change), decided in order, so exactly as
+    one by one. The rows stay locked (in id order), so every event of one account is applied
+    in order and their outbox rows follow their commit order; the applied versions are
+    written (unless the caller writes them with :func:`set_account_fields`)."""
     connection = await driver(session)
-    applied = await connection.fetchval(_claim_sql(tuple(fields)), tenant_id, account_id, version,
-                                        *fields.values())  # fmt: skip
-    return applied is not None
+    held: dict[str, tuple[int, bool]] = {
+        row["account_id"]: (row["version"], row["live"])
+        for row in await connection.fetch(_LOCK_ACCOUNTS, tenant_id, sorted({a for a, _ in events}))
+    }
+    applies = []
+    for account_id, version in events:
+        current, live = held.get(account_id, (version, True))
+        applies.append(live and version >= current)
+        if applies[-1]:
+            held[account_id] = (version, True)
+    claimed = sorted({a for (a, _), applied in zip(events, applies, strict=True) if applied})
+    if claimed and raise_versions:
+        await connection.execute(_RAISE_VERSIONS, tenant_id, claimed, [held[a][0] for a in claimed])
+    return applies
+
+
+_LOCK_ACCOUNTS = (
+    f"SELECT account_id, version, erased_at IS NULL AND merged_into IS NULL AS live"
+    f" FROM {SCHEMA}.accounts WHERE tenant_id = $1 AND account_id = ANY($2::text[])"
+    " ORDER BY account_id FOR UPDATE"
+)
+_RAISE_VERSIONS = (
+    f"INSERT INTO {SCHEMA}.accounts AS a (tenant_id, account_id, version)"
+    " SELECT $1, e.account_id, e.version FROM unnest($2::text[], $3::bigint[])"
+    " AS e(account_id, version) ORDER BY e.account_id ON CONFLICT (tenant_id, account_id)"
+    " DO UPDATE SET version = GREATEST(a.version, EXCLUDED.version)"
+)
+
+
+async def set_account_fields(
+    session: AsyncSession, tenant_id: str, rows: Sequence[tuple[str, int, dict[str, Any]]]
+) -> None:
+    """Write claimed accounts' attributes ``(account_id, version, fields)`` — every row with
+    the same field names — in one pipelined round trip."""
+    if not rows:
+        return
+    fields = tuple(rows[0][2])
+    await (await driver(session)).executemany(
+        _set_fields_sql(fields),
+        [
+            (tenant_id, account_id, version, *values.values())
+            for account_id, version, values in rows
+        ],
+    )
 
 
 @functools.lru_cache(maxsize=16)
-def _claim_sql(fields: tuple[str, ...]) -> str:
+def _set_fields_sql(fields: tuple[str, ...]) -> str:
     columns = "".join(f", {name}" for name in fields)
     values = "".join(f", ${n}" for n in range(4, 4 + len(fields)))
     updates = "".join(f", {name} = EXCLUDED.{name}" for name in fields)
@@ -44,7 +91,6 @@ def _claim_sql(fields: tuple[str, ...]) -> str:
         f" VALUES ($1, $2, $3{values}) ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
         f" version = GREATEST(a.version, EXCLUDED.version){updates}"
         " WHERE a.erased_at IS NULL AND a.merged_into IS NULL AND EXCLUDED.version >= a.version"
-        " RETURNING true"
     )
 
 
@@ -65,70 +111,55 @@ async def upsert_account(
     )
 
 
-async def add_revenue_line(
-    session: AsyncSession, tenant_id: str, account_id: str, line: dict[str, Any]
+async def add_facts(
+    session: AsyncSession, table: str, tenant_id: str, rows: Sequence[dict[str, Any]]
 ) -> None:
-    connection = await driver(session)
-    await connection.execute(
-        f"INSERT INTO {SCHEMA}.revenue_lines (tenant_id, line_id, account_id, booked_on, amount,"
-        " product) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        tenant_id,
-        line["line_id"],
-        account_id,
-        line["booked_on"],
-        line["amount"],
-        line["product"],
+    """Write fact rows (each with ``account_id`` and the table's own columns) in one pipelined
+    round trip: a revenue line is added once, an NPS response, contract or opportunity is
+    inserted or replaced by its id, and engagement is summed into its daily count."""
+    if not rows:
+        return
+    statement, columns = _fact_sql(table, tuple(rows[0]))
+    await (await driver(session)).executemany(
+        statement, [(tenant_id, *(row[c] for c in columns)) for row in rows]
     )
 
 
-async def add_engagement(
-    session: AsyncSession,
-    tenant_id: str,
-    account_id: str,
-    *,
-    signal: str,
-    occurred_on: date,
-    count: int,
-    resolution_hours: Decimal | None,
-) -> None:
-    """Signals are kept as daily counts per signal: bounded rows, windows by date range."""
-    timed = 1 if resolution_hours is not None else 0
-    await session.execute(
-        text(
-            "INSERT INTO scoring.engagement_daily (tenant_id, account_id, signal, occurred_on,"
-            " count, resolution_hours, resolutions_timed) VALUES (:t, :a, :s, :d, :n, :h, :timed)"
-            " ON CONFLICT (tenant_id, account_id, signal, occurred_on) DO UPDATE SET"
-            " count = engagement_daily.count + EXCLUDED.count,"
-            " resolution_hours = engagement_daily.resolution_hours + EXCLUDED.resolution_hours,"
-            " resolutions_timed = engagement_daily.resolutions_timed + EXCLUDED.resolutions_timed"
-        ),
-        {
-            "t": tenant_id,
-            "a": account_id,
-            "s": signal,
-            "d": occurred_on,
-            "n": count,
-            "h": resolution_hours or Decimal(0),
-            "timed": timed,
-        },
-    )
+# The id column of each fact table, which a later event of the same fact replaces by.
+_FACT_KEYS = {
+    "nps_responses": "response_id",
+    "contracts": "contract_id",
+    "opportunities": "opportunity_id",
+}
 
 
-async def upsert_fact(
-    session: AsyncSession, table: str, key: str, tenant_id: str, row: dict[str, Any]
-) -> None:
-    """Insert or replace one NPS response, contract or opportunity by its id."""
-    assert table in FACT_TABLES
-    columns = ["tenant_id", *row]
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in row if c != key)
-    await session.execute(
-        text(
-            f"INSERT INTO scoring.{table} ({', '.join(columns)}) VALUES"
-            f" ({', '.join(':' + c for c in columns)}) ON CONFLICT (tenant_id, {key})"
-            f" DO UPDATE SET {updates}"
-        ),
-        {"tenant_id": tenant_id, **row},
+@functools.lru_cache(maxsize=16)
+def _fact_sql(table: str, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    if table == "engagement_daily":
+        return _ADD_ENGAGEMENT, (
+            "account_id", "signal", "occurred_on", "count", "resolution_hours", "resolutions_timed",
+        )  # fmt: skip
+    placeholders = ", ".join(f"${n}" for n in range(2, 2 + len(columns)))
+    insert = (
+        f"INSERT INTO {SCHEMA}.{table} (tenant_id, {', '.join(columns)})"
+        f" VALUES ($1, {placeholders})"
     )
+    if table == "revenue_lines":
+        return f"{insert} ON CONFLICT DO NOTHING", columns
+    key = _FACT_KEYS[table]
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
+    return f"{insert} ON CONFLICT (tenant_id, {key}) DO UPDATE SET {updates}", columns
+
+
+# Signals are kept as daily counts per signal: bounded rows, windows by date range.
+_ADD_ENGAGEMENT = (
+    f"INSERT INTO {SCHEMA}.engagement_daily AS e (tenant_id, account_id, signal, occurred_on,"
+    " count, resolution_hours, resolutions_timed) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    " ON CONFLICT (tenant_id, account_id, signal, occurred_on) DO UPDATE SET"
+    " count = e.count + EXCLUDED.count,"
+    " resolution_hours = e.resolution_hours + EXCLUDED.resolution_hours,"
+    " resolutions_timed = e.resolutions_timed + EXCLUDED.resolutions_timed"
+)
 
 
 async def erase_account(

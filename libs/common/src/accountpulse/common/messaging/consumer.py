@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.db import Sessions, driver, tenant_transaction
 from accountpulse.common.messaging.envelope import Envelope, MalformedEvent, decode, header_map
+from accountpulse.common.messaging.outbox import current_trace_headers
 from accountpulse.common.messaging.topics import dead_letter_spec, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,16 @@ def latest_by_key(envelopes: Sequence[Envelope], key: Callable[[Envelope], str])
     concurrent transactions lock rows in one order."""
     last = {key(envelope): envelope for envelope in envelopes}
     return [last[k] for k in sorted(last)]
+
+
+def trace_headers_for(envelope: Envelope) -> dict[str, str]:
+    """The trace context for what a handler stages for ``envelope``: the current span if it
+    is in the event's trace (one event, or the first of a batch), else the event's own."""
+    current = trace.get_current_span().get_span_context()
+    given = trace.get_current_span(propagate.extract(envelope.trace_headers)).get_span_context()
+    if current.is_valid and current.trace_id == given.trace_id:
+        return current_trace_headers()
+    return envelope.trace_headers
 
 
 @contextmanager

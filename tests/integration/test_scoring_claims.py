@@ -1,0 +1,117 @@
+"""Scoring's set-based handlers, in process against the real database: a run of events applied
+at once decides exactly as applying them one by one would — an older event is ignored, the
+same version still applies, an erased account takes nothing — and each account is rescored
+once, with the trace of its latest event."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+
+from accountpulse.common.auth import Principal
+from accountpulse.common.db import Sessions, tenant_transaction
+from accountpulse.common.events import (
+    AccountErased,
+    AccountOwnerChanged,
+    AccountUpserted,
+    EventPayload,
+    RevenueRecorded,
+)
+from accountpulse.common.messaging.envelope import Envelope
+from accountpulse.scoring.handlers import ScoringHandlers
+
+T0 = datetime(2036, 5, 4, 9, 0, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return T0
+
+
+def envelope(principal: Principal, payload: EventPayload, trace_id: int = 1) -> Envelope:
+    traceparent = f"00-{trace_id:032x}-{trace_id:016x}-01"
+    return Envelope(
+        id=str(uuid.uuid4()), source="/test", type=payload.event_type, time=T0,
+        subject=payload.key_id, tenant_id=principal.tenant_id, payload=payload,
+        trace_headers={"traceparent": traceparent},
+    )  # fmt: skip
+
+
+def upserted(account_id: str, version: int, name: str) -> AccountUpserted:
+    return AccountUpserted(
+        account_id=account_id, version=version, name=name, owner_id="u1",
+        lifecycle_status="active", industry="software", employees=50,
+    )  # fmt: skip
+
+
+def revenue(account_id: str, version: int, line_id: str) -> RevenueRecorded:
+    return RevenueRecorded(
+        account_id=account_id, version=version, line_id=line_id, booked_on=date(2036, 1, 1),
+        amount=Decimal("100.00"), original_amount=Decimal("100.00"), original_currency="EUR",
+    )  # fmt: skip
+
+
+async def _query(sessions: Sessions, principal: Principal, sql: str) -> list[tuple[Any, ...]]:
+    async with tenant_transaction(sessions, principal.tenant_id) as session:
+        return [tuple(r) for r in await session.execute(text(sql), {"t": principal.tenant_id})]
+
+
+async def test_a_batch_of_events_applies_exactly_as_one_by_one(
+    app_sessions: Sessions, principal: Principal
+) -> None:
+    handlers = ScoringHandlers(clock, retention_rate=0.8)
+
+    def at(payload: EventPayload, trace_id: int = 1) -> Envelope:
+        return envelope(principal, payload, trace_id)
+
+    async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+        await handlers.on_accounts_upserted(
+            session, [at(upserted("a", 1, "A1")), at(upserted("a", 2, "A2")), at(upserted("b", 1, "B"))]
+        )  # fmt: skip
+        await handlers.on_facts_recorded(
+            session,
+            [
+                at(revenue("a", 3, "a-1")),
+                at(revenue("b", 1, "b-1")),  # the same version as the upsert: a sibling event
+                at(revenue("a", 2, "a-old")),  # older than the 3 applied just before
+                at(revenue("a", 4, "a-2"), trace_id=7),
+            ],
+        )
+        await handlers.on_account_erased(
+            session, at(AccountErased(account_id="c", version=1, requested_at=T0))
+        )
+        await handlers.on_facts_recorded(session, [at(revenue("c", 2, "c-1"))])
+        await handlers.on_owners_changed(
+            session,
+            [
+                at(
+                    AccountOwnerChanged(
+                        account_id="b", version=3, owner_id="u2", previous_owner_id="u1"
+                    )
+                ),
+                at(
+                    AccountOwnerChanged(
+                        account_id="b", version=2, owner_id="u3", previous_owner_id="u1"
+                    )
+                ),  # older
+            ],
+        )
+        pending = session.info.pop("scoring.pending_rescores")
+        session.info.pop("scoring.portfolio_dirty")
+    # each live account once, with the trace of its latest applied event; the erased one not
+    assert {a: t["traceparent"].split("-")[1] for a, t in pending[principal.tenant_id].items()} == {
+        "a": f"{7:032x}",
+        "b": f"{1:032x}",
+    }
+    assert await _query(
+        app_sessions, principal,
+        "SELECT account_id, version, name, owner_id, erased_at IS NOT NULL"
+        " FROM scoring.accounts WHERE tenant_id = :t ORDER BY 1",
+    ) == [("a", 4, "A2", "u1", False), ("b", 3, "B", "u2", False), ("c", 1, None, None, True)]  # fmt: skip
+    assert await _query(
+        app_sessions, principal,
+        "SELECT account_id, line_id FROM scoring.revenue_lines WHERE tenant_id = :t ORDER BY 2",
+    ) == [("a", "a-1"), ("a", "a-2"), ("b", "b-1")]  # fmt: skip
