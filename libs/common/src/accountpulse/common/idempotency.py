@@ -38,11 +38,13 @@ async def idempotent(
     if not 0 < len(key) <= MAX_KEY_LENGTH:
         raise InvalidField("Idempotency-Key", "length", f"must be 1..{MAX_KEY_LENGTH} characters")
     connection = await driver(session)
-    # The advisory lock serialises two concurrent requests with the same key. The lookup is
-    # a statement of its own: its snapshot must be taken after the lock is granted.
-    await connection.execute(_LOCK, f"{tenant_id}:{key}")
-    stored = await connection.fetchrow(_LOOKUP.format(schema=schema), tenant_id, key)
-    if stored is not None:
+    # Claim the key first: a concurrent request with the same key waits on the claim until
+    # this transaction ends, then finds the stored answer (or, after a rollback, claims it).
+    claimed = await connection.fetchval(
+        _CLAIM.format(schema=schema), tenant_id, key, request_fingerprint
+    )
+    if claimed is None:
+        stored = await connection.fetchrow(_LOOKUP.format(schema=schema), tenant_id, key)
         if stored["fingerprint"] != request_fingerprint:
             raise Conflict("This Idempotency-Key was used for a different request.")
         return Response(
@@ -53,20 +55,21 @@ async def idempotent(
         )
     status, body = await write()
     encoded = orjson.dumps(body, default=str)
-    await connection.execute(
-        _REMEMBER.format(schema=schema), tenant_id, key, request_fingerprint, status, encoded
-    )
+    await connection.execute(_REMEMBER.format(schema=schema), tenant_id, key, status, encoded)
     return Response(encoded, status, media_type="application/json")
 
 
-_LOCK = "SELECT pg_advisory_xact_lock(hashtext($1))"
+# status 0 marks a claim in flight; nobody else ever sees it (a claim commits with its answer)
+_CLAIM = (
+    "INSERT INTO {schema}.idempotency_keys (tenant_id, key, fingerprint, status, body)"
+    " VALUES ($1, $2, $3, 0, '') ON CONFLICT DO NOTHING RETURNING true"
+)
 _LOOKUP = (
     "SELECT fingerprint, status, body FROM {schema}.idempotency_keys"
     " WHERE tenant_id = $1 AND key = $2"
 )
 _REMEMBER = (
-    "INSERT INTO {schema}.idempotency_keys (tenant_id, key, fingerprint, status, body)"
-    " VALUES ($1, $2, $3, $4, $5)"
+    "UPDATE {schema}.idempotency_keys SET status = $3, body = $4 WHERE tenant_id = $1 AND key = $2"
 )
 
 

@@ -13,6 +13,7 @@ follow their commit order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -213,32 +214,30 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish up to one batch of unsent rows; returns how many were published."""
         async with system_transaction(self._sessions) as session:
-            locked = await session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"),
-                {"name": f"{self._schema}.outbox"},
+            connection = await driver(session)
+            # One relay publishes at a time (the order of the outbox is the order on Kafka);
+            # the lock also makes the claim's rows ours, so they need no row locks.
+            rows = await connection.fetch(
+                self._claim_sql, f"{self._schema}.outbox", self._batch_size
             )
-            if not locked:
-                return 0  # another replica's relay is publishing; keep the order it gives
-            rows = await self._claim(session)
             if not rows:
-                return 0
-            await self._publish(rows)
-            await session.execute(
-                text(f"UPDATE {self._schema}.outbox SET sent_at = now() WHERE id = ANY(:ids)"),
-                {"ids": [r.id for r in rows]},
-            )
+                return 0  # nothing to send, or another replica's relay is publishing
+            await self._publish([_OutboxRow(**row) for row in rows])
+            await connection.execute(self._sent_sql, [row["id"] for row in rows])
         return len(rows)
 
-    async def _claim(self, session: AsyncSession) -> list[_OutboxRow]:
-        result = await session.execute(
-            text(
-                "SELECT id, tenant_id, topic, key, event_id, event_type, subject, payload,"
-                f" trace_headers, created_at FROM {self._schema}.outbox WHERE sent_at IS NULL"
-                " ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
-            ),
-            {"limit": self._batch_size},
+    @functools.cached_property
+    def _claim_sql(self) -> str:
+        return (
+            "SELECT id, tenant_id, topic, key, event_id, event_type, subject, payload,"
+            f" trace_headers, created_at FROM {self._schema}.outbox"
+            " WHERE (SELECT pg_try_advisory_xact_lock(hashtext($1))) AND sent_at IS NULL"
+            " ORDER BY id LIMIT $2"
         )
-        return [_OutboxRow(**row._mapping) for row in result]
+
+    @functools.cached_property
+    def _sent_sql(self) -> str:
+        return f"UPDATE {self._schema}.outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
 
     async def _publish(self, rows: Sequence[_OutboxRow]) -> None:
         deliveries: list[asyncio.Future[Any]] = []
