@@ -3,9 +3,10 @@ within 30 days") and contracts (for the renewal windows)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from sqlalchemy import text
@@ -18,36 +19,64 @@ class ScoreChangeFacts:
     highest_health: float | None  # within the drop window before the change; None: none known
 
 
+class HealthReading(NamedTuple):
+    account_id: str
+    computed_at: datetime
+    health: float | None  # None: the change has no health score, nothing is recorded
+
+
 async def record_health(
     db: asyncpg.Connection,
     tenant_id: str,
-    account_id: str,
-    at: datetime,
-    health: float | None,
+    readings: Sequence[HealthReading],
     *,
     default_window_days: int,
-) -> ScoreChangeFacts:
-    """Record a health reading (if any) and read what the health rule needs, in one round trip:
-    the tenant's rules and the highest health in ``[at - drop window, at)``. The window is read
+) -> list[ScoreChangeFacts]:
+    """Record the health readings of a run of score changes, oldest first, and read for each
+    what the health rule needs, in one round trip: the tenant's rules and the highest health
+    in ``[computed_at - drop window, computed_at)`` as recording them one by one would have
+    found it (an earlier reading of the run counts, a later one does not). The window is read
     from the rules document (validated when stored), ``default_window_days`` if it has none."""
-    row = await db.fetchrow(_RECORD_HEALTH, tenant_id, account_id, at, health, default_window_days)
-    highest = row["highest"]
-    return ScoreChangeFacts(row["rules"], None if highest is None else float(highest))
+    rows = await db.fetch(
+        _RECORD_HEALTH,
+        tenant_id,
+        [reading.account_id for reading in readings],
+        [reading.computed_at for reading in readings],
+        [reading.health for reading in readings],
+        default_window_days,
+    )
+    return [
+        ScoreChangeFacts(row["rules"], None if row["highest"] is None else float(row["highest"]))
+        for row in rows
+    ]
 
 
-# The INSERT's row is not visible to the SELECT of the same statement (one snapshot), and it
-# falls outside "computed_at < at" anyway. Hours, not days: a day interval follows the
-# session's time zone across a DST change, a timedelta of days does not.
+# One snapshot for the whole statement: the INSERT's rows are visible to none of its SELECTs,
+# so the run's own readings come from ``fresh``: those one-by-one recording would have
+# inserted (the first of a time not stored yet; a later one of that time hits the key).
+# GREATEST ignores NULLs. Hours, not days: a day interval follows the session's time zone
+# across a DST change, a timedelta of days does not.
 _RECORD_HEALTH = (
     "WITH tenant_rules AS (SELECT rules FROM notification.alert_rules WHERE tenant_id = $1),"
+    " drop_window AS (SELECT make_interval(hours => 24 * COALESCE((SELECT"
+    " (rules #>> '{health_dropped,drop_window_days}')::int FROM tenant_rules), $5::int)) AS span),"
+    " readings AS (SELECT r.*, r.computed_at - w.span AS window_start"
+    " FROM unnest($2::text[], $3::timestamptz[], $4::double precision[]) WITH ORDINALITY"
+    " AS r(account_id, computed_at, health, seq) CROSS JOIN drop_window w),"
+    " fresh AS (SELECT DISTINCT ON (account_id, computed_at) account_id, computed_at, health, seq"
+    " FROM readings r WHERE health IS NOT NULL AND NOT EXISTS (SELECT FROM"
+    " notification.health_readings h WHERE h.tenant_id = $1 AND h.account_id = r.account_id"
+    " AND h.computed_at = r.computed_at) ORDER BY account_id, computed_at, seq),"
     " recorded AS (INSERT INTO notification.health_readings (tenant_id, account_id,"
-    " computed_at, health) SELECT $1::text, $2::text, $3::timestamptz, $4::double precision"
-    " WHERE $4::double precision IS NOT NULL ON CONFLICT DO NOTHING)"
-    " SELECT (SELECT rules::text FROM tenant_rules) AS rules,"
-    " (SELECT max(health) FROM notification.health_readings WHERE tenant_id = $1"
-    " AND account_id = $2 AND computed_at < $3 AND computed_at >= $3 - make_interval(hours"
-    " => 24 * COALESCE((SELECT (rules #>> '{health_dropped,drop_window_days}')::int"
-    " FROM tenant_rules), $5::int))) AS highest"
+    " computed_at, health) SELECT $1, account_id, computed_at, health FROM fresh"
+    " ON CONFLICT DO NOTHING),"
+    " earlier_in_run AS (SELECT r.seq, max(f.health) AS highest FROM readings r JOIN fresh f"
+    " ON f.account_id = r.account_id AND f.seq < r.seq AND f.computed_at < r.computed_at"
+    " AND f.computed_at >= r.window_start GROUP BY r.seq)"
+    " SELECT (SELECT rules::text FROM tenant_rules) AS rules, GREATEST((SELECT max(h.health)"
+    " FROM notification.health_readings h WHERE h.tenant_id = $1 AND h.account_id = r.account_id"
+    " AND h.computed_at < r.computed_at AND h.computed_at >= r.window_start), e.highest)"
+    " AS highest FROM readings r LEFT JOIN earlier_in_run e USING (seq) ORDER BY r.seq"
 )
 
 

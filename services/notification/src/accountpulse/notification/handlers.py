@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.clock import Clock
@@ -20,6 +22,7 @@ from accountpulse.common.events import (
     UserErased,
     UserUpserted,
 )
+from accountpulse.common.messaging.consumer import continuing, latest_by_key
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.notification import facts_store, recipients_store, store
 from accountpulse.notification.domain import rules
@@ -36,20 +39,34 @@ class NotificationEventHandlers:
         self._clock = clock
         self._raiser = raiser
 
-    async def on_score_changed(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, ScoreChanged)
-        facts = await facts_store.record_health(
+    async def on_scores_changed(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        """Set-based: the health readings of a run of score changes recorded, and what each
+        change's rule needs read, in one statement; then the alerts, event by event in the
+        run's order, each in its own event's trace."""
+        if not envelopes:
+            return
+        events = [_score_change(envelope) for envelope in envelopes]
+        all_facts = await facts_store.record_health(
             await driver(session),
-            envelope.tenant_id,
-            event.account_id,
-            event.computed_at,
-            event.scores.get("health"),
+            _tenant_of(envelopes),
+            [
+                facts_store.HealthReading(e.account_id, e.computed_at, e.scores.get("health"))
+                for e in events
+            ],
             default_window_days=_DEFAULT_DROP_WINDOW_DAYS,
         )
-        tenant_rules = parse_rules(facts.rules_json)
-        drafts = rules.for_score_changed(event, tenant_rules, facts.highest_health)
-        await self._raise(session, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
+        for envelope, event, facts in zip(envelopes, events, all_facts, strict=True):
+            tenant_rules = parse_rules(facts.rules_json)
+            drafts = rules.for_score_changed(event, tenant_rules, facts.highest_health)
+            if drafts:
+                with continuing(envelope, "notification raise alerts"):
+                    await self._raise(
+                        session, envelope, event.account_id, event.owner_id, drafts, tenant_rules
+                    )
+
+    async def on_score_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+        """One event on its own: a run of one (what the runner's one-by-one retry does)."""
+        await self.on_scores_changed(session, [envelope])
 
     async def on_tier_changed(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
@@ -95,16 +112,30 @@ class NotificationEventHandlers:
             due_on=next_due_on(event.ends_on, windows, None),
         )
 
-    async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, AccountUpserted | AccountOwnerChanged)
-        await store.upsert_account(
+    async def on_accounts_changed(
+        self, session: AsyncSession, envelopes: Sequence[Envelope]
+    ) -> None:
+        """Set-based: the owners of a run of account upserts or owner changes in one statement.
+        Per account, the event that applying them one by one would leave standing: the last
+        of those with the highest version (an older version is ignored, an equal one
+        replaces), so not simply the latest event."""
+        if not envelopes:
+            return
+        # A stable sort: among events of one version, the run's order is kept.
+        by_version = sorted(envelopes, key=lambda envelope: _account_event(envelope).version)
+        standing = latest_by_key(by_version, lambda envelope: _account_event(envelope).account_id)
+        await store.upsert_accounts(
             await driver(session),
-            envelope.tenant_id,
-            event.account_id,
-            event.version,
-            event.owner_id,
+            _tenant_of(envelopes),
+            [
+                store.AccountOwner(event.account_id, event.owner_id, event.version)
+                for event in map(_account_event, standing)
+            ],
         )
+
+    async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
+        """One event on its own: a run of one (what the runner's one-by-one retry does)."""
+        await self.on_accounts_changed(session, [envelope])
 
     async def on_account_erased(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
@@ -154,3 +185,23 @@ class NotificationEventHandlers:
                 source_event_id=envelope.id,
                 rules=tenant_rules,
             )
+
+
+def _score_change(envelope: Envelope) -> ScoreChanged:
+    payload = envelope.payload
+    assert isinstance(payload, ScoreChanged)
+    return payload
+
+
+def _account_event(envelope: Envelope) -> AccountUpserted | AccountOwnerChanged:
+    payload = envelope.payload
+    assert isinstance(payload, AccountUpserted | AccountOwnerChanged)
+    return payload
+
+
+def _tenant_of(envelopes: Sequence[Envelope]) -> str:
+    """The one tenant of a run (the runner never mixes tenants in a transaction)."""
+    tenants = {envelope.tenant_id for envelope in envelopes}
+    if len(tenants) != 1:
+        raise ValueError(f"a run of events has one tenant, not {sorted(tenants)}")
+    return tenants.pop()

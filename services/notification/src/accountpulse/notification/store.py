@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from sqlalchemy import text
@@ -19,16 +20,32 @@ _ALERT_COLUMNS = (
 )
 
 
-async def upsert_account(
-    db: asyncpg.Connection, tenant_id: str, account_id: str, version: int, owner_id: str | None
+class AccountOwner(NamedTuple):
+    account_id: str
+    owner_id: str | None
+    version: int
+
+
+async def upsert_accounts(
+    db: asyncpg.Connection, tenant_id: str, accounts: Sequence[AccountOwner]
 ) -> None:
-    """Keep the account's owner; an event older than the version applied is ignored."""
-    await db.execute(_UPSERT_ACCOUNT, tenant_id, account_id, owner_id, version)
+    """Keep the accounts' owners, in one statement; an event older than the version applied is
+    ignored, one of the same version replaces it. ``accounts``: at most one per account (a
+    statement cannot update a row twice), in account order (one lock order for all writers)."""
+    await db.execute(
+        _UPSERT_ACCOUNTS,
+        tenant_id,
+        [account.account_id for account in accounts],
+        [account.owner_id for account in accounts],
+        [account.version for account in accounts],
+    )
 
 
-_UPSERT_ACCOUNT = (
+_UPSERT_ACCOUNTS = (
     "INSERT INTO notification.accounts (tenant_id, account_id, owner_id, version)"
-    " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
+    " SELECT $1, a.account_id, a.owner_id, a.version"
+    " FROM unnest($2::text[], $3::text[], $4::bigint[]) AS a(account_id, owner_id, version)"
+    " ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
     " owner_id = EXCLUDED.owner_id, version = EXCLUDED.version"
     " WHERE notification.accounts.version <= EXCLUDED.version"
 )
