@@ -76,27 +76,37 @@ def latest_by_key(envelopes: Sequence[Envelope], key: Callable[[Envelope], str])
     return [last[k] for k in sorted(last)]
 
 
-def trace_headers_for(envelope: Envelope) -> dict[str, str]:
-    """The trace context for what a handler stages for ``envelope``: the current span if it
-    is in the event's trace (one event, or the first of a batch), else the event's own."""
+def _in_own_trace(envelope: Envelope) -> bool:
+    """Whether the current span can stand for ``envelope``: it is in the event's trace (one
+    event, or the first of a batch), or the event brought no trace of its own."""
     current = trace.get_current_span().get_span_context()
     given = trace.get_current_span(propagate.extract(envelope.trace_headers)).get_span_context()
-    if current.is_valid and current.trace_id == given.trace_id:
-        return current_trace_headers()
-    return envelope.trace_headers
+    return current.is_valid and (not given.is_valid or current.trace_id == given.trace_id)
+
+
+def trace_headers_for(envelope: Envelope) -> dict[str, str]:
+    """The trace context for what a handler stages for ``envelope``: the current span if it
+    stands for the event, else the event's own."""
+    return current_trace_headers() if _in_own_trace(envelope) else envelope.trace_headers
 
 
 @contextmanager
 def continuing(envelope: Envelope, name: str) -> Iterator[trace.Span]:
     """A span in ``envelope``'s own trace, for the part of a batch handler's work that belongs
     to that one event (an alert it raises, a plan it marks): the event's trace shows it, and
-    whatever is staged for publication inside continues that trace."""
-    token = otel_context.attach(propagate.extract(envelope.trace_headers))
+    whatever is staged for publication inside continues that trace. A child of the current
+    span when that one stands for the event already."""
+    token = (
+        None
+        if _in_own_trace(envelope)
+        else otel_context.attach(propagate.extract(envelope.trace_headers))
+    )
     try:
         with tracer.start_as_current_span(name) as span:
             yield span
     finally:
-        otel_context.detach(token)
+        if token is not None:
+            otel_context.detach(token)
 
 
 class PermanentError(Exception):
