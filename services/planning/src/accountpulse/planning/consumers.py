@@ -14,17 +14,20 @@ def subscriptions(runtime: Runtime) -> list[Subscription]:
             group="planning",
             topics=[ACCOUNTS_CHANGES, SCORES_CHANGES, USERS_CHANGES],
             handlers={
-                "account.upserted": handlers.on_account_upserted,
                 "account.owner_changed": handlers.on_owner_changed,
                 "account.erased": handlers.on_account_erased,
-                "revenue.recorded": handlers.on_revenue_recorded,
                 "nps.recorded": handlers.on_nps_recorded,
                 "contract.changed": handlers.on_contract_changed,
                 "contact.changed": handlers.on_contact_changed,
-                "score.changed": handlers.on_score_changed,
                 "tier.changed": handlers.on_tier_changed,
                 "user.upserted": handlers.on_user_upserted,
                 "user.erased": handlers.on_user_erased,
+            },
+            # The frequent events, a run of them at once: one statement per table, not per event.
+            batch_handlers={
+                "account.upserted": handlers.on_accounts_upserted,
+                "score.changed": handlers.on_scores_changed,
+                "revenue.recorded": handlers.on_revenue_lines_recorded,
             },
         )
     ]

@@ -1,9 +1,15 @@
 """What each consumed event does to planning's projections and plans (inside the consumer's
-unit of work): keep the facts, then flag the event-driven staleness reasons at once."""
+unit of work): keep the facts, then flag the event-driven staleness reasons at once.
+
+The frequent events (``account.upserted``, ``score.changed``, ``revenue.recorded``) have
+set-based handlers: a run of them in one statement per table (see ``messaging.consumer``);
+their one-event forms call them with a list of one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,26 +27,47 @@ from accountpulse.common.events import (
     UserErased,
     UserUpserted,
 )
+from accountpulse.common.events.base import EventPayload
+from accountpulse.common.events.plans import StaleReason
+from accountpulse.common.messaging.consumer import continuing, latest_by_key
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.planning import facts_store, store
 from accountpulse.planning.domain.staleness import EVALUATION_WINDOW_DAYS
-from accountpulse.planning.handlers import evaluate_goals, mark_stale
+from accountpulse.planning.handlers import (
+    evaluate_goals,
+    evaluate_plan_goals,
+    flag_stale,
+    mark_stale,
+)
+
+_Payload = TypeVar("_Payload", bound=EventPayload)
 
 
 class PlanningEventHandlers:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
+    async def on_scores_changed(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        """Set-based: the tiers in one statement, the windows of the re-segmented accounts in
+        one, and one to find the plans not yet flagged ``score_shifted``; only those are
+        written, each as part of its account's first event (which flags it, one by one)."""
+        tenant_id = envelopes[0].tenant_id
+        events = _payloads(envelopes, ScoreChanged)
+        await facts_store.apply_tiers(session, tenant_id, facts_store.tier_updates(events))
+        # As one by one: an older event than the tier applied still opens the window.
+        resegmented = {
+            e.account_id
+            for e in events
+            if e.tier is not None and e.previous_tier not in (None, e.tier)
+        }
+        if resegmented:
+            await facts_store.open_evaluation_windows(
+                session, tenant_id, sorted(resegmented), self._evaluation_due()
+            )
+        await self._mark_stale(session, envelopes, ["score_shifted"])
+
     async def on_score_changed(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, ScoreChanged)
-        tenant_id = envelope.tenant_id
-        await facts_store.apply_tier(
-            session, tenant_id, event.account_id, event.version, event.tier, event.at_risk
-        )
-        if event.tier is not None and event.previous_tier not in (None, event.tier):
-            await self._open_evaluation_window(session, tenant_id, event.account_id)
-        await mark_stale(session, tenant_id, event.account_id, ["score_shifted"], self._clock)
+        await self.on_scores_changed(session, [envelope])
 
     async def on_tier_changed(self, session: AsyncSession, envelope: Envelope) -> None:
         """A tier change is a re-segmentation: the plan must be revisited now (score_shifted)
@@ -56,14 +83,20 @@ class PlanningEventHandlers:
         await self._open_evaluation_window(session, tenant_id, event.account_id)
         await mark_stale(session, tenant_id, event.account_id, ["score_shifted"], self._clock)
 
+    async def on_accounts_upserted(
+        self, session: AsyncSession, envelopes: Sequence[Envelope]
+    ) -> None:
+        """Set-based: one upsert. Per account, the event that one by one would be applied
+        last: the last of the highest version (an older one than applied is ignored, an
+        equal one applied again)."""
+        by_version = sorted(envelopes, key=lambda e: _payload(e, AccountUpserted).version)
+        newest = latest_by_key(by_version, _account_id)  # a stable sort: the last one wins
+        await store.apply_accounts(
+            session, envelopes[0].tenant_id, _payloads(newest, AccountUpserted)
+        )
+
     async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, AccountUpserted)
-        await store.apply_account(
-            session, envelope.tenant_id, event.account_id, event.version, event.owner_id,
-            industry=event.industry, employees=event.employees,
-            lifecycle_status=event.lifecycle_status,
-        )  # fmt: skip
+        await self.on_accounts_upserted(session, [envelope])
 
     async def on_owner_changed(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
@@ -82,14 +115,24 @@ class PlanningEventHandlers:
         assert isinstance(event, AccountErased)
         await facts_store.erase_account(session, envelope.tenant_id, event.account_id)
 
+    async def on_revenue_lines_recorded(
+        self, session: AsyncSession, envelopes: Sequence[Envelope]
+    ) -> None:
+        """Set-based: the lines in one statement (a line recorded twice: the last wins), then
+        the goals of each account with a plan, once, after all its lines."""
+        lines = latest_by_key(envelopes, _revenue_line_key)
+        tenant_id = envelopes[0].tenant_id
+        await facts_store.record_revenue_lines(
+            session, tenant_id, _payloads(lines, RevenueRecorded)
+        )
+        last = {_account_id(envelope): envelope for envelope in envelopes}
+        for plan in await store.lock_plans(session, tenant_id, sorted(last)):
+            if plan.body.get("goals"):
+                with continuing(last[plan.account_id], "planning evaluate goals"):
+                    await evaluate_plan_goals(session, tenant_id, plan, self._clock)
+
     async def on_revenue_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
-        event = envelope.payload
-        assert isinstance(event, RevenueRecorded)
-        await facts_store.record_revenue(
-            session, envelope.tenant_id, event.account_id, event.line_id, event.booked_on,
-            event.amount, event.product,
-        )  # fmt: skip
-        await evaluate_goals(session, envelope.tenant_id, event.account_id, self._clock)
+        await self.on_revenue_lines_recorded(session, [envelope])
 
     async def on_nps_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
         event = envelope.payload
@@ -137,6 +180,19 @@ class PlanningEventHandlers:
         assert isinstance(event, UserErased)
         await facts_store.erase_user(session, envelope.tenant_id, event.user_id)
 
+    async def _mark_stale(
+        self, session: AsyncSession, envelopes: Sequence[Envelope], reasons: list[StaleReason]
+    ) -> None:
+        """:func:`mark_stale` for every account of a run, in one statement when no plan needs
+        the reasons; a plan that does is flagged in the trace of its account's first event."""
+        tenant_id = envelopes[0].tenant_id
+        first: dict[str, Envelope] = {}
+        for envelope in envelopes:
+            first.setdefault(_account_id(envelope), envelope)
+        for plan in await store.lock_plans(session, tenant_id, sorted(first), lacking=reasons):
+            with continuing(first[plan.account_id], "planning mark stale"):
+                await flag_stale(session, tenant_id, plan, reasons, self._clock)
+
     async def _open_evaluation_window(
         self, session: AsyncSession, tenant_id: str, account_id: str
     ) -> None:
@@ -146,3 +202,22 @@ class PlanningEventHandlers:
 
     def _evaluation_due(self) -> datetime:
         return self._clock() + timedelta(days=EVALUATION_WINDOW_DAYS)
+
+
+def _payload(envelope: Envelope, kind: type[_Payload]) -> _Payload:
+    payload = envelope.payload
+    assert isinstance(payload, kind)
+    return payload
+
+
+def _payloads(envelopes: Sequence[Envelope], kind: type[_Payload]) -> list[_Payload]:
+    return [_payload(envelope, kind) for envelope in envelopes]
+
+
+def _account_id(envelope: Envelope) -> str:
+    return envelope.payload.key_id
+
+
+def _revenue_line_key(envelope: Envelope) -> str:
+    line = _payload(envelope, RevenueRecorded)
+    return f"{line.account_id}\x00{line.line_id}"  # NUL: never in a text id (PostgreSQL)

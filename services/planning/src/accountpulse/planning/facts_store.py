@@ -4,6 +4,8 @@ stakeholder map, whitespace and restructuring are computed from."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,14 +14,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.db import driver
+from accountpulse.common.events import RevenueRecorded, ScoreChanged
 from accountpulse.planning.domain.goals import AccountFacts, NpsResponse, RevenueLine
 from accountpulse.planning.domain.stakeholders import Stakeholder
 
 # The statements the consumer runs for the frequent events go through the asyncpg driver
 # (a third of SQLAlchemy's client CPU per statement); the rest stay on SQLAlchemy.
-_RECORD_REVENUE = (
+# A line recorded again (corrected) replaces the one recorded before. One row per line: one
+# statement cannot touch a row twice.
+_RECORD_REVENUE_LINES = (
     "INSERT INTO planning.revenue_lines (tenant_id, account_id, line_id, booked_on, amount,"
-    " product) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, account_id, line_id)"
+    " product) SELECT $1, e.* FROM unnest($2::text[], $3::text[], $4::date[], $5::numeric[],"
+    " $6::text[]) AS e(account_id, line_id, booked_on, amount, product)"
+    " ORDER BY e.account_id, e.line_id ON CONFLICT (tenant_id, account_id, line_id)"
     " DO UPDATE SET booked_on = EXCLUDED.booked_on, amount = EXCLUDED.amount,"
     " product = EXCLUDED.product"
 )
@@ -38,9 +45,27 @@ _APPLY_TIER = (
     " WHERE a.tier_version <= EXCLUDED.tier_version"
 )
 
-_OPEN_EVALUATION_WINDOW = (
+# A run of score changes, folded per account (TierUpdate): the rows are locked first, in the
+# order of the account ids, so that the tier is taken only if its event is no older than the
+# tier applied; the upsert then applies the rest as _APPLY_TIER would, event by event.
+_APPLY_TIERS = (
+    "WITH e AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::boolean[], $5::text[],"
+    " $6::bigint[]) AS e(account_id, version, at_risk, tier, tier_named_in)),"
+    " locked AS MATERIALIZED (SELECT account_id, tier_version FROM planning.accounts"
+    " WHERE tenant_id = $1 AND account_id = ANY($2::text[]) ORDER BY account_id FOR UPDATE)"
+    " INSERT INTO planning.accounts AS a (tenant_id, account_id, version, tier, tier_version,"
+    " at_risk) SELECT $1, e.account_id, 0, CASE WHEN l.tier_version IS NULL"
+    " OR l.tier_version <= e.tier_named_in THEN e.tier END, e.version, e.at_risk"
+    " FROM e LEFT JOIN locked l USING (account_id) ORDER BY e.account_id"
+    " ON CONFLICT (tenant_id, account_id) DO UPDATE SET tier = COALESCE(EXCLUDED.tier, a.tier),"
+    " tier_version = EXCLUDED.tier_version, at_risk = EXCLUDED.at_risk"
+    " WHERE a.tier_version <= EXCLUDED.tier_version"
+)
+
+_OPEN_EVALUATION_WINDOWS = (
     "INSERT INTO planning.accounts (tenant_id, account_id, version, evaluation_due_at)"
-    " VALUES ($1, $2, 0, $3) ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
+    " SELECT $1, e.account_id, 0, $3 FROM unnest($2::text[]) AS e(account_id)"
+    " ORDER BY e.account_id ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
     " evaluation_due_at = EXCLUDED.evaluation_due_at"
 )
 
@@ -55,17 +80,18 @@ _NPS_RESPONSES = (
 )
 
 
-async def record_revenue(
-    session: AsyncSession,
-    tenant_id: str,
-    account_id: str,
-    line_id: str,
-    booked_on: date,
-    amount: Decimal,
-    product: str | None,
+async def record_revenue_lines(
+    session: AsyncSession, tenant_id: str, lines: Sequence[RevenueRecorded]
 ) -> None:
+    """Record revenue lines, each line at most once (the last version of a corrected line)."""
     await (await driver(session)).execute(
-        _RECORD_REVENUE, tenant_id, account_id, line_id, booked_on, amount, product
+        _RECORD_REVENUE_LINES,
+        tenant_id,
+        [line.account_id for line in lines],
+        [line.line_id for line in lines],
+        [line.booked_on for line in lines],
+        [line.amount for line in lines],
+        [line.product for line in lines],
     )
 
 
@@ -158,17 +184,48 @@ async def erase_user(session: AsyncSession, tenant_id: str, user_id: str) -> Non
     )
 
 
-async def apply_tier(
-    session: AsyncSession,
-    tenant_id: str,
-    account_id: str,
-    version: int,
-    tier: str | None,
-    at_risk: bool | None,
-) -> None:
-    """Apply scoring's tier and risk flag, unless a later version of them is applied."""
+@dataclass(frozen=True)
+class TierUpdate:
+    """What a run of ``score.changed`` of one account leaves, as if applied one by one (each
+    unless a later version is applied; a ``None`` tier keeps the tier): the version and risk
+    flag of the last event of the highest version, and the last tier named, with the version
+    of the event that named it (``tier_named_in``), which the row's must not be newer than."""
+
+    account_id: str
+    version: int
+    at_risk: bool
+    tier: str | None
+    tier_named_in: int | None
+
+
+def tier_updates(events: Sequence[ScoreChanged]) -> list[TierUpdate]:
+    """Score changes of one tenant, oldest first, folded into one update per account."""
+    folded: dict[str, TierUpdate] = {}
+    for event in events:
+        before = folded.get(event.account_id)
+        if before is not None and event.version < before.version:
+            continue  # one by one, it would find a later version applied
+        tier: str | None = event.tier
+        named_in: int | None = event.version
+        if tier is None:  # keeps the tier named before, if any
+            tier, named_in = (before.tier, before.tier_named_in) if before else (None, None)
+        folded[event.account_id] = TierUpdate(
+            event.account_id, event.version, event.at_risk, tier, named_in
+        )
+    return [folded[account_id] for account_id in sorted(folded)]
+
+
+async def apply_tiers(session: AsyncSession, tenant_id: str, updates: Sequence[TierUpdate]) -> None:
+    """Apply scoring's tiers and risk flags (:func:`tier_updates`), unless a later version of
+    them is applied."""
     await (await driver(session)).execute(
-        _APPLY_TIER, tenant_id, account_id, tier, version, at_risk
+        _APPLY_TIERS,
+        tenant_id,
+        [u.account_id for u in updates],
+        [u.version for u in updates],
+        [u.at_risk for u in updates],
+        [u.tier for u in updates],
+        [u.tier_named_in for u in updates],
     )
 
 
@@ -190,7 +247,16 @@ async def open_evaluation_window(
     session: AsyncSession, tenant_id: str, account_id: str, due_at: datetime
 ) -> None:
     """Re-segmented or reassigned: its effect is to be reviewed at ``due_at``."""
-    await (await driver(session)).execute(_OPEN_EVALUATION_WINDOW, tenant_id, account_id, due_at)
+    await open_evaluation_windows(session, tenant_id, [account_id], due_at)
+
+
+async def open_evaluation_windows(
+    session: AsyncSession, tenant_id: str, account_ids: Sequence[str], due_at: datetime
+) -> None:
+    """:func:`open_evaluation_window` for several accounts (each at most once)."""
+    await (await driver(session)).execute(
+        _OPEN_EVALUATION_WINDOWS, tenant_id, list(account_ids), due_at
+    )
 
 
 async def account_facts(

@@ -262,10 +262,10 @@ async def mark_stale(
     plan = await store.lock_plan(session, tenant_id, account_id)
     if plan is None:
         return False  # no plan to keep fresh
-    return await _flag_stale(session, tenant_id, plan, reasons, clock)
+    return await flag_stale(session, tenant_id, plan, reasons, clock)
 
 
-async def _flag_stale(
+async def flag_stale(
     session: AsyncSession,
     tenant_id: str,
     plan: store.PlanRow,
@@ -314,8 +314,17 @@ async def evaluate_goals(
     by more than 15 % and mark the plan stale with ``goal_off_track``. A goal that is back on
     track leaves the list, so it is announced again if it falls behind again."""
     plan = await store.lock_plan(session, tenant_id, account_id)
-    if plan is None or not plan.body.get("goals"):
+    if plan is not None:
+        await evaluate_plan_goals(session, tenant_id, plan, clock)
+
+
+async def evaluate_plan_goals(
+    session: AsyncSession, tenant_id: str, plan: store.PlanRow, clock: Clock
+) -> None:
+    """:func:`evaluate_goals` on a plan already locked."""
+    if not plan.body.get("goals"):
         return
+    account_id = plan.account_id
     goals = plan.body["goals"]
     metrics = {goal.get("metric") for goal in goals}
     facts = await facts_store.account_facts(
@@ -346,7 +355,7 @@ async def evaluate_goals(
             for goal in newly
         ],
     )
-    await _flag_stale(
+    await flag_stale(
         session, tenant_id, plan, ["goal_off_track"] if newly else [], clock,
         off_track_goal_ids=now_ids,
     )  # fmt: skip

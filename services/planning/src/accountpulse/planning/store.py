@@ -7,6 +7,7 @@ statement. The REST paths and the scheduler's reads stay on SQLAlchemy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.db import driver
+from accountpulse.common.events import AccountUpserted
 from accountpulse.common.events.plans import StaleReason
 
 SCHEMA = "planning"
@@ -33,6 +35,20 @@ _LOCK_PLAN = (
     " FOR UPDATE OF p"
 )
 
+# For a run of events: the plans of many accounts, locked in the order of their account ids.
+_PLANS_OF = (
+    f"SELECT {_PLAN_COLUMNS} FROM planning.plans p LEFT JOIN planning.accounts a"
+    " USING (tenant_id, account_id) WHERE p.tenant_id = $1 AND p.account_id = ANY($2::text[])"
+)
+_LOCK_PLANS = _PLANS_OF + " ORDER BY p.account_id FOR UPDATE OF p"
+# Only the plans still lacking a reason (most plans flagged once stay flagged until a review):
+# the others are not even locked. A plan locked by someone else is checked again once it is
+# ours. Safe only after locking the accounts: reasons are only ever removed by a review, which
+# locks the account first.
+_LOCK_PLANS_LACKING = (
+    _PLANS_OF + " AND NOT p.stale_reasons @> $3::text[] ORDER BY p.account_id FOR UPDATE OF p"
+)
+
 # The new staleness and its history row in one statement; the body stays as stored.
 _SAVE_STALENESS = (
     "WITH saved AS (UPDATE planning.plans SET version = $3, stale_reasons = $4::text[],"
@@ -44,16 +60,20 @@ _SAVE_STALENESS = (
     " updated_at, updated_by FROM saved"
 )
 
-# Applying an account event checks its version in the upsert's WHERE: an older event than the
-# one applied updates nothing and returns no row. The conflicting row is locked either way, so
-# the events of one account still apply one after the other.
-_APPLY_ACCOUNT = (
+# Applying account events checks each version in the upsert's WHERE: an older event than the
+# one applied updates nothing. The conflicting rows are locked either way (in the order of the
+# account ids, as every statement of a run), so the events of one account still apply one
+# after the other.
+_APPLY_ACCOUNTS = (
     "INSERT INTO planning.accounts AS a (tenant_id, account_id, owner_id, version, industry,"
-    " employees, lifecycle_status) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    " employees, lifecycle_status) SELECT $1, e.* FROM unnest($2::text[], $3::text[],"
+    " $4::bigint[], $5::text[], $6::integer[], $7::text[])"
+    " AS e(account_id, owner_id, version, industry, employees, lifecycle_status)"
+    " ORDER BY e.account_id"
     " ON CONFLICT (tenant_id, account_id) DO UPDATE SET owner_id = EXCLUDED.owner_id,"
     " version = EXCLUDED.version, industry = EXCLUDED.industry,"
     " employees = EXCLUDED.employees, lifecycle_status = EXCLUDED.lifecycle_status"
-    " WHERE a.version <= EXCLUDED.version RETURNING true"
+    " WHERE a.version <= EXCLUDED.version"
 )
 
 _APPLY_OWNER_CHANGE = (
@@ -90,6 +110,25 @@ class PlanRow:
 async def lock_plan(session: AsyncSession, tenant_id: str, account_id: str) -> PlanRow | None:
     row = await (await driver(session)).fetchrow(_LOCK_PLAN, tenant_id, account_id)
     return None if row is None else PlanRow(**row)
+
+
+async def lock_plans(
+    session: AsyncSession,
+    tenant_id: str,
+    account_ids: Sequence[str],
+    *,
+    lacking: Sequence[StaleReason] = (),
+) -> list[PlanRow]:
+    """Lock the plans of these accounts, in the order of their ids (one lock order for every
+    transaction); only those still lacking one of the reasons ``lacking``, when given."""
+    connection = await driver(session)
+    if lacking:
+        rows = await connection.fetch(
+            _LOCK_PLANS_LACKING, tenant_id, list(account_ids), list(lacking)
+        )
+    else:
+        rows = await connection.fetch(_LOCK_PLANS, tenant_id, list(account_ids))
+    return [PlanRow(**row) for row in rows]
 
 
 async def lock_account(session: AsyncSession, tenant_id: str, account_id: str) -> None:
@@ -226,24 +265,21 @@ async def save_staleness(
     )  # fmt: skip
 
 
-async def apply_account(
-    session: AsyncSession,
-    tenant_id: str,
-    account_id: str,
-    version: int,
-    owner_id: str | None,
-    *,
-    industry: str | None,
-    employees: int | None,
-    lifecycle_status: str | None,
-) -> bool:
-    """Apply ``account.upserted`` (owner and segment); False for an older event than the
-    version applied (an equal one is applied again)."""
-    applied = await (await driver(session)).fetchval(
-        _APPLY_ACCOUNT, tenant_id, account_id, owner_id, version, industry, employees,
-        lifecycle_status,
-    )  # fmt: skip
-    return bool(applied)
+async def apply_accounts(
+    session: AsyncSession, tenant_id: str, accounts: Sequence[AccountUpserted]
+) -> None:
+    """Apply ``account.upserted`` (owner and segment), at most one event per account; an
+    older event than the version applied is ignored (an equal one is applied again)."""
+    await (await driver(session)).execute(
+        _APPLY_ACCOUNTS,
+        tenant_id,
+        [a.account_id for a in accounts],
+        [a.owner_id for a in accounts],
+        [a.version for a in accounts],
+        [a.industry for a in accounts],
+        [a.employees for a in accounts],
+        [a.lifecycle_status for a in accounts],
+    )
 
 
 async def apply_owner_change(
