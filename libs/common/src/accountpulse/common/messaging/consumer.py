@@ -9,10 +9,10 @@ The events of one tenant in a fetched batch (all partitions) are applied in one 
 commit for up to ``max_run`` events, the main cost of a consumer); if any of them fails, the whole
 transaction is rolled back and they are applied one by one, so a failure is isolated to its event.
 
-Set-based handlers: an event type may have a :data:`BatchHandler` instead, which gets every
-consecutive event of that type in a run at once and applies them with one statement per table
-(round trips, not SQL, are what a consumer spends its time on). Consecutive only, so the events
-of one account still apply in their order. A batch handler sees the same event at most once,
+Set-based handlers: an event type may have a :data:`BatchHandler` instead, which gets the events
+of that type in a run at once and applies them with one statement per table (round trips, not
+SQL, are what a consumer spends its time on). The events of one subject (account, user) still
+apply in their order: see :func:`_segments`. A batch handler sees the same event at most once,
 but may see several events of one account, oldest first; under retry it gets a list of one.
 Its span follows OpenTelemetry's convention for batches: a child of the first event's trace,
 linked to the others'; whatever it publishes for an event carries that event's trace
@@ -146,18 +146,27 @@ class _Item:
 
 
 def _segments(items: list[_Item]) -> list[list[_Item]]:
-    """Consecutive items with one batch handler, grouped; every other item on its own."""
+    """The run's items in segments to apply in order: the items of a type with a batch
+    handler gathered into as few segments as the order of each subject (the record key: the
+    account, the user) allows, every other item on its own.
+
+    Only each subject's order is kept — what Kafka orders too (a key's partition); events of
+    different subjects may move past each other. An item joins the latest segment of its type
+    unless an earlier event of its subject sits in a later segment: so an import's stream of
+    ``account.upserted, revenue.recorded ×3`` per account becomes two segments, not 4 × N."""
     segments: list[list[_Item]] = []
+    latest_of_type: dict[str, int] = {}  # event type → index of its latest open segment
+    latest_of_subject: dict[str, int] = {}  # subject → index of the segment of its last item
     for item in items:
-        previous = segments[-1][-1] if segments else None
-        if (
-            previous is not None
-            and item.batch_handler is not None
-            and previous.envelope.type == item.envelope.type
-        ):
-            segments[-1].append(item)
-        else:
-            segments.append([item])
+        after = latest_of_subject.get(item.envelope.subject, -1)
+        index = latest_of_type.get(item.envelope.type, -1)
+        if item.batch_handler is None or index < 0 or index < after:
+            index = len(segments)
+            segments.append([])
+            if item.batch_handler is not None:
+                latest_of_type[item.envelope.type] = index
+        segments[index].append(item)
+        latest_of_subject[item.envelope.subject] = index
     return segments
 
 
@@ -295,22 +304,23 @@ class ConsumerRunner:
         try:
             async with tenant_transaction(self._sessions, run[0].envelope.tenant_id) as session:
                 fresh = await self._record_in_inbox(session, run)
-                outcomes = []
+                outcomes: list[tuple[_Item, bool]] = []
                 for segment in _segments(run):
                     first_time = []
                     for item in segment:
                         first_time.append(item.envelope.id in fresh)
                         fresh.discard(item.envelope.id)  # the same event twice in a batch: once
                     if len(segment) == 1:
-                        outcomes.append(await self._apply_in(session, segment[0], first_time[0]))
+                        applied = await self._apply_in(session, segment[0], first_time[0])
+                        outcomes.append((segment[0], applied))
                     else:
                         await self._apply_batch(session, list(compress(segment, first_time)))
-                        outcomes += first_time
+                        outcomes += zip(segment, first_time, strict=True)
                 await self._flush_in(session, run[-1])
         except Exception:
             log.info("a batch failed; applying its events one by one", exc_info=True)
             return False
-        for item, applied in zip(run, outcomes, strict=True):
+        for item, applied in outcomes:
             EVENTS_CONSUMED.labels(
                 self.group, item.envelope.type, "applied" if applied else "duplicate"
             ).inc()
