@@ -15,6 +15,7 @@ from accountpulse.common.service import Runtime
 from accountpulse.scoring import model_store
 from accountpulse.scoring.domain.model import InvalidModel, validate
 from accountpulse.scoring.model_schema import ScoringModelBody
+from accountpulse.scoring.settings import ScoringSettings
 
 
 class RescoreView(BaseModel):
@@ -54,6 +55,8 @@ def _run_view(row: Any) -> RescoreView:
 
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["scoring model"])
+    settings = runtime.settings
+    lanes = settings.rescore_lanes if isinstance(settings, ScoringSettings) else 1
 
     async def new_version(tenant_id: str, body: ScoringModelBody, reason: str) -> ModelView:
         """Store a version and start its full rescore in the same transaction, so a version
@@ -61,7 +64,7 @@ def router(runtime: Runtime) -> APIRouter:
         now = runtime.clock()
         async with tenant_transaction(runtime.sessions, tenant_id) as session:
             version = await model_store.add_model_version(session, tenant_id, body, reason, now)
-            run_id = await model_store.start_run(session, tenant_id, version, now)
+            run_id = await model_store.start_run(session, tenant_id, version, now, lanes)
             run = await model_store.get_run(session, tenant_id, run_id)
         return ModelView(version=version, created_at=now, model=body, rescore=_run_view(run))
 

@@ -85,8 +85,13 @@ async def add_model_version(
 # --- rescore runs -------------------------------------------------------------------------
 
 
-async def start_run(session: AsyncSession, tenant_id: str, version: int, now: datetime) -> str:
+async def start_run(
+    session: AsyncSession, tenant_id: str, version: int, now: datetime, lanes: int = 2
+) -> str:
+    """Start the full rescore at model ``version``: the run, and its ``lanes`` (the accounts
+    split by a hash of their id, each lane with its own cursor, scored concurrently)."""
     run_id = str(uuid.uuid4())
+    params = {"id": run_id, "t": tenant_id, "v": version, "now": now, "lanes": lanes}
     await session.execute(
         text(
             "INSERT INTO scoring.rescore_runs (id, tenant_id, model_version, status, total,"
@@ -94,77 +99,116 @@ async def start_run(session: AsyncSession, tenant_id: str, version: int, now: da
             " FROM scoring.accounts WHERE tenant_id = :t AND erased_at IS NULL"
             " AND merged_into IS NULL"
         ),
-        {"id": run_id, "t": tenant_id, "v": version, "now": now},
+        params,
+    )
+    await session.execute(
+        text(
+            "INSERT INTO scoring.rescore_lanes (run_id, lane, lanes, tenant_id)"
+            " SELECT :id, lane, :lanes, :t FROM generate_series(0, :lanes - 1) AS lane"
+        ),
+        params,
     )
     return run_id
 
 
-async def running_runs(sessions: Sessions) -> list[Any]:
+async def running_lanes(sessions: Sessions) -> list[Any]:
+    """Every unfinished lane of a running run, oldest run first."""
     async with system_transaction(sessions) as session:
         rows = await session.execute(
             text(
-                "SELECT id::text AS id, tenant_id FROM scoring.rescore_runs"
-                " WHERE status = 'running' ORDER BY started_at"
+                "SELECT r.id::text AS run_id, r.tenant_id, l.lane FROM scoring.rescore_runs r"
+                " JOIN scoring.rescore_lanes l ON l.run_id = r.id"
+                " WHERE r.status = 'running' AND NOT l.finished ORDER BY r.started_at, l.lane"
             )
         )
         return list(rows)
 
 
-async def lock_run(session: AsyncSession, run_id: str) -> Any:
-    """The run, locked: one chunk at a time, even if two replicas try."""
+async def lock_lane(session: AsyncSession, run_id: str, lane: int) -> Any:
+    """The lane with its run's model, locked: one chunk of a lane at a time, even if two
+    replicas try (the other skips it)."""
     return (
         await session.execute(
             text(
-                "SELECT id::text AS id, model_version, status, cursor, total, done"
-                " FROM scoring.rescore_runs WHERE id = :id FOR UPDATE SKIP LOCKED"
+                "SELECT l.cursor, l.lanes, l.finished, r.model_version, r.status"
+                " FROM scoring.rescore_lanes l JOIN scoring.rescore_runs r ON r.id = l.run_id"
+                " WHERE l.run_id = :id AND l.lane = :lane FOR UPDATE OF l SKIP LOCKED"
             ),
-            {"id": run_id},
+            {"id": run_id, "lane": lane},
         )
     ).first()
 
 
-async def next_chunk(session: AsyncSession, tenant_id: str, after: str, limit: int) -> list[str]:
+async def next_chunk(
+    session: AsyncSession, tenant_id: str, after: str, limit: int, lane: int, lanes: int
+) -> list[str]:
+    """The lane's next accounts after its cursor, in id order."""
     rows = await session.execute(
         text(
             "SELECT account_id FROM scoring.accounts WHERE tenant_id = :t AND account_id > :after"
-            " AND erased_at IS NULL AND merged_into IS NULL ORDER BY account_id LIMIT :n"
+            " AND erased_at IS NULL AND merged_into IS NULL"
+            " AND (hashtext(account_id) & 2147483647) % :lanes = :lane"
+            " ORDER BY account_id LIMIT :n"
         ),
-        {"t": tenant_id, "after": after, "n": limit},
+        {"t": tenant_id, "after": after, "n": limit, "lane": lane, "lanes": lanes},
     )
     return [r.account_id for r in rows]
 
 
-async def advance_run(
-    session: AsyncSession, run_id: str, cursor: str, done: int, published: int, now: datetime
+async def advance_lane(
+    session: AsyncSession,
+    run_id: str,
+    lane: int,
+    cursor: str,
+    done: int,
+    published: int,
+    now: datetime,
 ) -> None:
     await session.execute(
         text(
-            "UPDATE scoring.rescore_runs SET cursor = :c, done = done + :d,"
-            " published = published + :p, updated_at = :now WHERE id = :id"
+            "UPDATE scoring.rescore_lanes SET cursor = :c, done = done + :d,"
+            " published = published + :p, updated_at = :now WHERE run_id = :id AND lane = :lane"
         ),
-        {"id": run_id, "c": cursor, "d": done, "p": published, "now": now},
+        {"id": run_id, "lane": lane, "c": cursor, "d": done, "p": published, "now": now},
     )
 
 
-async def finish_run(session: AsyncSession, run_id: str, now: datetime) -> None:
+async def finish_lane(session: AsyncSession, run_id: str, lane: int, now: datetime) -> bool:
+    """Mark the lane finished, and the run done if it was the last; True if the run is done.
+    The run's row is locked first: two lanes finishing at once see each other's mark."""
     await session.execute(
+        text("SELECT 1 FROM scoring.rescore_runs WHERE id = :id FOR UPDATE"), {"id": run_id}
+    )
+    await session.execute(
+        text("UPDATE scoring.rescore_lanes SET finished = true WHERE run_id = :id AND lane = :l"),
+        {"id": run_id, "l": lane},
+    )
+    finished = await session.execute(
         text(
             "UPDATE scoring.rescore_runs SET status = 'done', finished_at = :now,"
-            " updated_at = :now WHERE id = :id"
+            " updated_at = :now WHERE id = :id AND status = 'running' AND NOT EXISTS"
+            " (SELECT FROM scoring.rescore_lanes WHERE run_id = :id AND NOT finished)"
+            " RETURNING 1"
         ),
         {"id": run_id, "now": now},
     )
+    return finished.first() is not None
 
 
 async def get_run(session: AsyncSession, tenant_id: str, run_id: str | None) -> Any:
-    """One run by id, or the tenant's latest."""
+    """One run by id, or the tenant's latest, with its lanes' progress added up."""
     return (
         await session.execute(
             text(
-                "SELECT id::text AS id, model_version, status, total, done, published,"
-                " started_at, updated_at, finished_at FROM scoring.rescore_runs"
-                " WHERE tenant_id = :t AND (CAST(:id AS uuid) IS NULL OR id = CAST(:id AS uuid))"
-                " ORDER BY started_at DESC LIMIT 1"
+                "SELECT r.id::text AS id, r.model_version, r.status, r.total,"
+                " r.done + COALESCE(sum(l.done), 0) AS done,"
+                " r.published + COALESCE(sum(l.published), 0) AS published,"
+                " r.started_at, GREATEST(r.updated_at, max(l.updated_at)) AS updated_at,"
+                " r.finished_at FROM scoring.rescore_runs r"
+                " LEFT JOIN scoring.rescore_lanes l ON l.run_id = r.id"
+                " WHERE r.tenant_id = :t"
+                " AND (CAST(:id AS uuid) IS NULL OR r.id = CAST(:id AS uuid))"
+                " GROUP BY r.id ORDER BY r.started_at DESC LIMIT 1"
             ),
             {"t": tenant_id, "id": run_id},
         )

@@ -1,13 +1,17 @@
 """The background full rescore after a model change: resumable, chunked, exactly once.
 
-Each chunk runs in one transaction that scores the next accounts after the run's cursor,
-stores their snapshots and advances the cursor. A crash rolls back the chunk in flight and the
-next tick resumes at the cursor; the snapshot key (account, account version, model version)
-and the skip of accounts already scored at the run's model make a replay harmless.
+A run's accounts are split into lanes by a hash of their id. Each chunk runs in one
+transaction that scores the next accounts after its lane's cursor, stores their snapshots and
+advances that cursor. The lanes run concurrently, each on its own connection, so one lane's
+Python scoring overlaps another's round trips to PostgreSQL. A crash rolls back the chunks in
+flight and the next tick resumes every lane at its cursor; the snapshot key (account, account
+version, model version) and the skip of accounts already scored at the run's model make a
+replay harmless.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -37,26 +41,33 @@ class RescoreJob:
 
     async def run(self) -> None:
         deadline = time.monotonic() + self._budget_s
-        for run in await model_store.running_runs(self._sessions):
-            while await self.advance(run.id, run.tenant_id):
-                if time.monotonic() >= deadline:
-                    return
+        lanes = await model_store.running_lanes(self._sessions)
+        await asyncio.gather(
+            *(self._drive(lane.run_id, lane.tenant_id, lane.lane, deadline) for lane in lanes)
+        )
 
-    async def advance(self, run_id: str, tenant_id: str) -> bool:
-        """Score one chunk of the run; False when the run is finished (or taken elsewhere)."""
+    async def _drive(self, run_id: str, tenant_id: str, lane: int, deadline: float) -> None:
+        while await self.advance(run_id, tenant_id, lane):
+            if time.monotonic() >= deadline:
+                return
+
+    async def advance(self, run_id: str, tenant_id: str, lane: int) -> bool:
+        """Score one chunk of a lane; False when the lane is finished (or taken elsewhere)."""
         async with tenant_transaction(self._sessions, tenant_id) as session:
-            run = await model_store.lock_run(session, run_id)
-            if run is None or run.status != "running":
+            state = await model_store.lock_lane(session, run_id, lane)
+            if state is None or state.finished or state.status != "running":
                 return False
-            ids = await model_store.next_chunk(session, tenant_id, run.cursor, self._chunk_size)
+            ids = await model_store.next_chunk(
+                session, tenant_id, state.cursor, self._chunk_size, lane, state.lanes
+            )
             if not ids:
-                await model_store.finish_run(session, run_id, self._clock())
-                log.info("rescore finished", extra={"run_id": run_id, "accounts": run.done})
+                if await model_store.finish_lane(session, run_id, lane, self._clock()):
+                    log.info("rescore finished", extra={"run_id": run_id})
                 return False
             result = await self._scorer.score_accounts(
-                session, tenant_id, ids, model_version=run.model_version, bulk=True
+                session, tenant_id, ids, model_version=state.model_version, bulk=True
             )
-            await model_store.advance_run(
-                session, run_id, ids[-1], len(ids), result.published, self._clock()
+            await model_store.advance_lane(
+                session, run_id, lane, ids[-1], len(ids), result.published, self._clock()
             )
         return True

@@ -24,3 +24,10 @@ class ScoringSettings(ServiceSettings):
         description="Seconds of chunks per tick before handing back (0: one chunk per tick)",
     )
     rescore_chunk_size: int = Field(500, ge=1, le=10_000, validation_alias="SCORING_RESCORE_CHUNK")
+    rescore_lanes: int = Field(
+        2,
+        ge=1,
+        le=8,
+        validation_alias="SCORING_RESCORE_LANES",
+        description="Chunks of one full rescore in flight at once (each on its own connection)",
+    )
