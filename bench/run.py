@@ -45,7 +45,7 @@ QUICK = {
 FULL = {
     "runs": 3,
     "changes": 3_000,
-    "batches": 40,
+    "batches": 100,
     "rate": 50,
     "latency_accounts": 1000,
     "target_rate": 500,

@@ -22,12 +22,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class PeriodicJob:
     name: str
-    run: Callable[[], Awaitable[None]]
+    # True from a run: it stopped with work left (a time budget), run it again at once
+    run: Callable[[], Awaitable[bool | None]]
     interval_s: float | None = None  # None: the service's SCHEDULER_INTERVAL_S
 
 
 async def run_once_across_replicas(engine: AsyncEngine, job: PeriodicJob) -> bool:
-    """Run the job if no other replica is running it now; returns whether it ran."""
+    """Run the job if no other replica is running it now; returns whether it left work for
+    an immediate next run."""
     async with engine.connect() as connection:
         locked = await connection.scalar(
             text("SELECT pg_try_advisory_lock(hashtext(:name))"), {"name": f"job:{job.name}"}
@@ -36,13 +38,13 @@ async def run_once_across_replicas(engine: AsyncEngine, job: PeriodicJob) -> boo
         if not locked:
             return False
         try:
-            await job.run()
+            more = bool(await job.run())
         finally:
             await connection.execute(
                 text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": f"job:{job.name}"}
             )
             await connection.commit()
-    return True
+    return more
 
 
 async def run_periodically(
@@ -50,7 +52,8 @@ async def run_periodically(
 ) -> None:
     while not stop.is_set():
         try:
-            await run_once_across_replicas(engine, job)
+            if await run_once_across_replicas(engine, job):
+                continue  # work left: no pause (the lock is released and taken again)
         except Exception:
             log.exception("periodic job failed", extra={"job": job.name})
         with contextlib.suppress(TimeoutError):  # the interval passed without a stop

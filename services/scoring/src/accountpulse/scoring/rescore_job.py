@@ -39,17 +39,20 @@ class RescoreJob:
         self._chunk_size = chunk_size
         self._budget_s = budget_s  # hand back to the scheduler now and then (clean shutdown)
 
-    async def run(self) -> None:
+    async def run(self) -> bool:
+        """Work every running lane until the time budget is spent; True if work is left."""
         deadline = time.monotonic() + self._budget_s
         lanes = await model_store.running_lanes(self._sessions)
-        await asyncio.gather(
+        left = await asyncio.gather(
             *(self._drive(lane.run_id, lane.tenant_id, lane.lane, deadline) for lane in lanes)
         )
+        return any(left)
 
-    async def _drive(self, run_id: str, tenant_id: str, lane: int, deadline: float) -> None:
+    async def _drive(self, run_id: str, tenant_id: str, lane: int, deadline: float) -> bool:
         while await self.advance(run_id, tenant_id, lane):
             if time.monotonic() >= deadline:
-                return
+                return True
+        return False
 
     async def advance(self, run_id: str, tenant_id: str, lane: int) -> bool:
         """Score one chunk of a lane; False when the lane is finished (or taken elsewhere)."""
