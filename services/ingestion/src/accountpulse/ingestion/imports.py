@@ -77,9 +77,12 @@ def _utf8(line: bytes) -> bytes:
 
 
 def _copy_field(value: bytes) -> bytes:
-    """A value escaped for COPY's text format (a NUL, which no text column holds, replaced)."""
+    """A value (or lines joined by ``\\n``) escaped for COPY's text format; a NUL, which no
+    text column holds, replaced."""
+    if not any(special in value for special in (b"\\", b"\t", b"\r", b"\0")):
+        return value
     escaped = value.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\r", b"\\r")
-    return escaped.replace(b"\0", _REPLACEMENT) if b"\0" in escaped else escaped
+    return escaped.replace(b"\0", _REPLACEMENT)
 
 
 _REPLACEMENT = "\ufffd".encode()
@@ -116,18 +119,21 @@ async def upload(
     prefix = b"%s\t%s\t" % (_copy_field(tenant_id.encode()), str(import_id).encode())
 
     def rows(lines: list[bytes]) -> bytes:
-        out = []
-        for line in lines:
-            if line.strip():
-                counter.value += 1
-                out.append(b"%s%d\t%s\n" % (prefix, counter.value + offset, _copy_field(line)))
-        return _utf8(b"".join(out))
+        # escaped all at once: escaping adds no newline, so the lines split back as they were
+        kept = _copy_field(b"\n".join(line for line in lines if line.strip())).split(b"\n")
+        if kept == [b""]:
+            return b""
+        first_no = counter.value + offset + 1
+        counter.value += len(kept)
+        numbered = [b"%s%d\t%s\n" % (prefix, n, line) for n, line in enumerate(kept, first_no)]
+        return _utf8(b"".join(numbered))
 
     async def source() -> AsyncIterator[bytes]:
         if first:
             yield rows(first)
         async for batch in batches:
-            yield rows(batch)
+            if data := rows(batch):
+                yield data
 
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
