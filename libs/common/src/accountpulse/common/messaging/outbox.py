@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 import asyncpg
@@ -143,6 +144,10 @@ class _OutboxRow:
     created_at: datetime
 
 
+def _span_key(row: _OutboxRow) -> tuple[str, str | None]:
+    return row.topic, (row.trace_headers or {}).get("traceparent")
+
+
 class OutboxRelay:
     """Publishes a service's outbox to Kafka; run one per process, any number of processes."""
 
@@ -240,29 +245,41 @@ class OutboxRelay:
         return f"UPDATE {self._schema}.outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
 
     async def _publish(self, rows: Sequence[_OutboxRow]) -> None:
+        """Send the rows in order, in one producer span per run of rows of one topic and one
+        writer's trace (a request's event: one span; an import's thousands: one, not one
+        each), so every record carries the span it was published in."""
         deliveries: list[asyncio.Future[Any]] = []
-        for row in rows:
-            parent = propagate.extract(row.trace_headers or {})
-            token = otel_context.attach(parent)
+        sent: list[tuple[str, int]] = []
+        for (topic, _), run in groupby(rows, key=_span_key):
+            group = list(run)
+            token = otel_context.attach(propagate.extract(group[0].trace_headers or {}))
             try:
                 with tracer.start_as_current_span(
-                    f"{row.topic} publish", kind=trace.SpanKind.PRODUCER
+                    f"{topic} publish", kind=trace.SpanKind.PRODUCER
                 ) as span:
-                    span.set_attribute("messaging.destination.name", row.topic)
-                    span.set_attribute("messaging.message.id", row.event_id)
-                    headers = self._headers(row)
-                    deliveries.append(
-                        await self._producer.send(
-                            row.topic, value=row.payload, key=row.key, headers=headers
+                    span.set_attribute("messaging.destination.name", topic)
+                    if len(group) == 1:
+                        span.set_attribute("messaging.message.id", group[0].event_id)
+                    else:
+                        span.set_attribute("messaging.batch.message_count", len(group))
+                    trace_headers = current_trace_headers()
+                    for row in group:
+                        deliveries.append(
+                            await self._producer.send(
+                                topic,
+                                value=row.payload,
+                                key=row.key,
+                                headers=self._headers(row, trace_headers),
+                            )
                         )
-                    )
             finally:
                 otel_context.detach(token)
+            sent.append((topic, len(group)))
         await asyncio.gather(*deliveries)
-        for row in rows:
-            OUTBOX_PUBLISHED.labels(self._schema, row.topic).inc()
+        for topic, count in sent:
+            OUTBOX_PUBLISHED.labels(self._schema, topic).inc(count)
 
-    def _headers(self, row: _OutboxRow) -> list[tuple[str, bytes]]:
+    def _headers(self, row: _OutboxRow, trace_headers: dict[str, str]) -> list[tuple[str, bytes]]:
         if row.payload is None:  # a tombstone carries no CloudEvent
             return [("ce_tenantid", row.tenant_id.encode())]
         return build_headers(
@@ -272,7 +289,7 @@ class OutboxRelay:
             time=row.created_at,
             subject=row.subject,
             tenant_id=row.tenant_id,
-            trace_headers=current_trace_headers(),
+            trace_headers=trace_headers,
         )
 
     async def purge_sent(self) -> None:
