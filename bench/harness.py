@@ -127,6 +127,33 @@ async def wait_until(
     raise TimeoutError(f"not reached within {timeout_s}s")
 
 
+def _cpu_busy_and_total() -> tuple[int, int] | None:
+    """The machine's busy and total CPU ticks so far (``/proc/stat``; None if not Linux)."""
+    try:
+        first_line = Path("/proc/stat").read_text().split("\n")[0]
+    except OSError:
+        return None
+    ticks = [int(v) for v in first_line.split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+async def settle(max_s: float = 60.0, busy_below: float = 0.25) -> float:
+    """Wait until the machine is quiet (CPU busy below ``busy_below`` of all cores over one
+    second: the previous scenario's consumers and jobs done), at most ``max_s``; returns the
+    seconds waited. Without ``/proc/stat`` (not Linux), waits a fixed 10 s."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < max_s:
+        before = _cpu_busy_and_total()
+        await asyncio.sleep(1 if before else 10)
+        after = _cpu_busy_and_total()
+        if before is None or after is None:
+            break
+        if (after[0] - before[0]) / max(1, after[1] - before[1]) < busy_below:
+            break
+    return time.perf_counter() - started
+
+
 def in_process(target: Callable[..., Any], *args: Any) -> Any:
     """Run a load generator in its own OS process and return its result."""
     context = multiprocessing.get_context("spawn")

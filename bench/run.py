@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import floors
 import scenarios
-from harness import REPO, machine, new_tenant, start_stack, stop_stack, summarise
+from harness import REPO, machine, new_tenant, settle, start_stack, stop_stack, summarise
 from rich.console import Console
 from rich.table import Table
 
@@ -104,15 +104,18 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
             results["runs"][run] = r
         new_tenant(stack)
         accounts = await scenarios.create_accounts(stack, "x", 500)
-        scenarios.second_scoring(stack)
+        second = scenarios.second_scoring(stack)
         results["scale_out_two_scoring"] = await scenarios.throughput_single(
             stack, accounts, params["changes"], 99
         )
         if params["scale_import_rows"]:  # last: it leaves a backlog the teardown discards
+            second.stop()
             new_tenant(stack)
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "accounts.ndjson"
                 scenarios.write_import_file(path, params["scale_import_rows"], 1000)
+                # the earlier scenarios' aftermath (portfolio jobs, lagging consumers) done
+                results["scale_import_settled_s"] = await settle()
                 results["scale_import"] = await scenarios.bulk_import_window(
                     stack, path, params["scale_import_rows"], 1000, params["scale_window_s"]
                 )
