@@ -131,7 +131,19 @@ class System:
             process.stop()
 
 
+def _prune_runs(keep: int) -> None:
+    """Delete all but the latest ``keep`` test runs' span files, clock files and service logs
+    (each run adds them; a kept test stack would otherwise grow without end)."""
+    for pattern in ("spans-*.jsonl", "clock-*", "logs/2*"):
+        for old in sorted(TEST_STATE.glob(pattern))[:-keep]:
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+
+
 def start_system(env: dict[str, str]) -> System:
+    _prune_runs(keep=5)
     run_id = time.strftime("%Y%m%d-%H%M%S")
     spans_file = TEST_STATE / f"spans-{run_id}.jsonl"
     service_env = {
