@@ -22,7 +22,7 @@ from accountpulse.common.events import (
     UserErased,
     UserUpserted,
 )
-from accountpulse.common.messaging.consumer import continuing, latest_by_key
+from accountpulse.common.messaging.consumer import continuing, standing_by_version
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.notification import facts_store, recipients_store, store
 from accountpulse.notification.domain import rules
@@ -48,7 +48,7 @@ class NotificationEventHandlers:
         events = [_score_change(envelope) for envelope in envelopes]
         all_facts = await facts_store.record_health(
             await driver(session),
-            _tenant_of(envelopes),
+            envelopes[0].tenant_id,  # one tenant per run: the runner's transaction
             [
                 facts_store.HealthReading(e.account_id, e.computed_at, e.scores.get("health"))
                 for e in events
@@ -65,7 +65,8 @@ class NotificationEventHandlers:
                     )
 
     async def on_score_changed(self, session: AsyncSession, envelope: Envelope) -> None:
-        """One event on its own: a run of one (what the runner's one-by-one retry does)."""
+        """One event on its own, as a run of one (the runner calls the batch handler itself;
+        this form serves callers with a single event, e.g. tests)."""
         await self.on_scores_changed(session, [envelope])
 
     async def on_tier_changed(self, session: AsyncSession, envelope: Envelope) -> None:
@@ -115,18 +116,14 @@ class NotificationEventHandlers:
     async def on_accounts_changed(
         self, session: AsyncSession, envelopes: Sequence[Envelope]
     ) -> None:
-        """Set-based: the owners of a run of account upserts or owner changes in one statement.
-        Per account, the event that applying them one by one would leave standing: the last
-        of those with the highest version (an older version is ignored, an equal one
-        replaces), so not simply the latest event."""
+        """Set-based: the owners of a run of account upserts or owner changes in one statement,
+        from each account's standing event."""
         if not envelopes:
             return
-        # A stable sort: among events of one version, the run's order is kept.
-        by_version = sorted(envelopes, key=lambda envelope: _account_event(envelope).version)
-        standing = latest_by_key(by_version, lambda envelope: _account_event(envelope).account_id)
+        standing = standing_by_version(envelopes, lambda e: _account_event(e).version)
         await store.upsert_accounts(
             await driver(session),
-            _tenant_of(envelopes),
+            envelopes[0].tenant_id,  # one tenant per run: the runner's transaction
             [
                 store.AccountOwner(event.account_id, event.owner_id, event.version)
                 for event in map(_account_event, standing)
@@ -134,7 +131,8 @@ class NotificationEventHandlers:
         )
 
     async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
-        """One event on its own: a run of one (what the runner's one-by-one retry does)."""
+        """One event on its own, as a run of one (the runner calls the batch handler itself;
+        this form serves callers with a single event, e.g. tests)."""
         await self.on_accounts_changed(session, [envelope])
 
     async def on_account_erased(self, session: AsyncSession, envelope: Envelope) -> None:
@@ -197,11 +195,3 @@ def _account_event(envelope: Envelope) -> AccountUpserted | AccountOwnerChanged:
     payload = envelope.payload
     assert isinstance(payload, AccountUpserted | AccountOwnerChanged)
     return payload
-
-
-def _tenant_of(envelopes: Sequence[Envelope]) -> str:
-    """The one tenant of a run (the runner never mixes tenants in a transaction)."""
-    tenants = {envelope.tenant_id for envelope in envelopes}
-    if len(tenants) != 1:
-        raise ValueError(f"a run of events has one tenant, not {sorted(tenants)}")
-    return tenants.pop()

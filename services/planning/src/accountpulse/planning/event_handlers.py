@@ -29,7 +29,11 @@ from accountpulse.common.events import (
 )
 from accountpulse.common.events.base import EventPayload
 from accountpulse.common.events.plans import StaleReason
-from accountpulse.common.messaging.consumer import continuing, latest_by_key
+from accountpulse.common.messaging.consumer import (
+    continuing,
+    latest_by_key,
+    standing_by_version,
+)
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.planning import facts_store, store
 from accountpulse.planning.domain.staleness import EVALUATION_WINDOW_DAYS
@@ -86,11 +90,8 @@ class PlanningEventHandlers:
     async def on_accounts_upserted(
         self, session: AsyncSession, envelopes: Sequence[Envelope]
     ) -> None:
-        """Set-based: one upsert. Per account, the event that one by one would be applied
-        last: the last of the highest version (an older one than applied is ignored, an
-        equal one applied again)."""
-        by_version = sorted(envelopes, key=lambda e: _payload(e, AccountUpserted).version)
-        newest = latest_by_key(by_version, _account_id)  # a stable sort: the last one wins
+        """Set-based: one upsert of each account's standing event."""
+        newest = standing_by_version(envelopes, lambda e: _payload(e, AccountUpserted).version)
         await store.apply_accounts(
             session, envelopes[0].tenant_id, _payloads(newest, AccountUpserted)
         )

@@ -232,8 +232,8 @@ async def apply_tiers(session: AsyncSession, tenant_id: str, updates: Sequence[T
 async def replace_tier(
     session: AsyncSession, tenant_id: str, account_id: str, version: int, tier: str
 ) -> str | None:
-    """:func:`apply_tier`, returning the tier it replaced (``tier`` itself for an older event
-    than the one applied: no change)."""
+    """Apply a ``tier.changed`` (the tier only, ``_APPLY_TIER``), returning the tier it replaced
+    (``tier`` itself for an older event than the one applied: no change)."""
     connection = await driver(session)
     row = await connection.fetchrow(_LOCK_TIER, tenant_id, account_id)
     before: str | None = None if row is None else row["tier"]

@@ -41,8 +41,7 @@ _DIRTY = "scoring.portfolio_dirty"
 
 
 def _account_of(envelope: Envelope) -> str:
-    account_id: str = envelope.payload.account_id  # type: ignore[attr-defined]
-    return account_id
+    return envelope.payload.key_id
 
 
 def _version_of(envelope: Envelope) -> int:
@@ -115,7 +114,7 @@ class ScoringHandlers:
     ) -> None:
         """``account.upserted`` events, set-based: the newest applicable one of each account
         sets its attributes, and each account is rescored."""
-        applied = await self._claim(session, envelopes, versions_written_by_caller=True)
+        applied = await self._claim(session, envelopes, raise_versions=False)
         newest = latest_by_key(applied, _account_of)
         await store.set_account_fields(
             session, envelopes[0].tenant_id, [_attributes(e.payload) for e in newest]
@@ -123,7 +122,7 @@ class ScoringHandlers:
         self._rescore(session, applied)
 
     async def on_owners_changed(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-        applied = await self._claim(session, envelopes, versions_written_by_caller=True)
+        applied = await self._claim(session, envelopes, raise_versions=False)
         rows = []
         for envelope in latest_by_key(applied, _account_of):
             event = envelope.payload
@@ -214,13 +213,14 @@ class ScoringHandlers:
         session: AsyncSession,
         envelopes: Sequence[Envelope],
         *,
-        versions_written_by_caller: bool = False,
+        raise_versions: bool = True,
     ) -> list[Envelope]:
         """The events that apply to their account's projection row: not older than what we
-        applied, and the account neither erased nor merged away (see :func:`store.claim_many`)."""
+        applied, and the account neither erased nor merged away (see :func:`store.claim_many`;
+        ``raise_versions=False`` when the caller writes the versions with the attributes)."""
         events = [(_account_of(e), _version_of(e)) for e in envelopes]
         applies = await store.claim_many(
-            session, envelopes[0].tenant_id, events, raise_versions=not versions_written_by_caller
+            session, envelopes[0].tenant_id, events, raise_versions=raise_versions
         )
         for (account_id, version), applied in zip(events, applies, strict=True):
             if not applied:
@@ -241,7 +241,7 @@ class ScoringHandlers:
         between get no snapshot of their own — their facts are in the next one). The score's
         events continue the trace of the account's latest event."""
         pending: dict[str, dict[str, dict[str, str]]] = session.info.setdefault(_PENDING, {})
-        for envelope in envelopes:
+        for envelope in latest_by_key(envelopes, _account_of):
             accounts = pending.setdefault(envelope.tenant_id, {})
             accounts[_account_of(envelope)] = trace_headers_for(envelope)
 

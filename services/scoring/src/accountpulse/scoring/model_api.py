@@ -56,7 +56,8 @@ def _run_view(row: Any) -> RescoreView:
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["scoring model"])
     settings = runtime.settings
-    lanes = settings.rescore_lanes if isinstance(settings, ScoringSettings) else 1
+    assert isinstance(settings, ScoringSettings)
+    lanes = settings.rescore_lanes
 
     async def new_version(tenant_id: str, body: ScoringModelBody, reason: str) -> ModelView:
         """Store a version and start its full rescore in the same transaction, so a version

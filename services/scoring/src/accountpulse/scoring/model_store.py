@@ -86,7 +86,7 @@ async def add_model_version(
 
 
 async def start_run(
-    session: AsyncSession, tenant_id: str, version: int, now: datetime, lanes: int = 2
+    session: AsyncSession, tenant_id: str, version: int, now: datetime, lanes: int
 ) -> str:
     """Start the full rescore at model ``version``: the run, and its ``lanes`` (the accounts
     split by a hash of their id, each lane with its own cursor, scored concurrently)."""

@@ -90,6 +90,15 @@ def trace_headers_for(envelope: Envelope) -> dict[str, str]:
     return current_trace_headers() if _in_own_trace(envelope) else envelope.trace_headers
 
 
+def standing_by_version(
+    envelopes: Sequence[Envelope], version: Callable[[Envelope], int]
+) -> list[Envelope]:
+    """Per subject, the event that applying them one by one to a version-gated upsert (an
+    older version ignored, an equal one applied again) leaves standing: the last of the
+    highest version — not simply the last. Sorted by subject, as :func:`latest_by_key`."""
+    return latest_by_key(sorted(envelopes, key=version), lambda e: e.payload.key_id)
+
+
 @contextmanager
 def continuing(envelope: Envelope, name: str) -> Iterator[trace.Span]:
     """A span in ``envelope``'s own trace, for the part of a batch handler's work that belongs
@@ -386,48 +395,49 @@ class ConsumerRunner:
     ) -> bool:
         """Record the event in the inbox (unless the caller did: ``first_time``) and run its
         handler, under the producer's trace."""
-        token = otel_context.attach(propagate.extract(item.headers))
-        try:
-            with tracer.start_as_current_span(
-                f"{item.record.topic} process", kind=trace.SpanKind.CONSUMER
-            ) as span:
-                span.set_attribute("messaging.consumer.group.name", self.group)
-                span.set_attribute("messaging.message.id", item.envelope.id)
-                if first_time is None:
-                    first_time = bool(await self._record_in_inbox(session, [item]))
-                if not first_time:
-                    return False
-                if item.batch_handler is not None:
-                    await item.batch_handler(session, [item.envelope])
-                else:
-                    assert item.handler is not None
-                    await item.handler(session, item.envelope)
-                return True
-        finally:
-            otel_context.detach(token)
+        with self._process_span([item]):
+            if first_time is None:
+                first_time = bool(await self._record_in_inbox(session, [item]))
+            if not first_time:
+                return False
+            if item.batch_handler is not None:
+                await item.batch_handler(session, [item.envelope])
+            else:
+                assert item.handler is not None
+                await item.handler(session, item.envelope)
+            return True
 
     async def _apply_batch(self, session: AsyncSession, items: list[_Item]) -> None:
-        """Run a batch handler on events of one type (already recorded in the inbox) in one
-        span: a child of the first event's trace, linked to the others'."""
+        """Run a batch handler on events of one type (already recorded in the inbox)."""
         if not items:
             return
         batch_handler = items[0].batch_handler
         assert batch_handler is not None
-        contexts = [
-            trace.get_current_span(propagate.extract(item.headers)).get_span_context()
-            for item in items
+        with self._process_span(items):
+            await batch_handler(session, [item.envelope for item in items])
+
+    @contextmanager
+    def _process_span(self, items: list[_Item]) -> Iterator[trace.Span]:
+        """The consumer span of one event, or of a batch: a child of the first event's trace,
+        linked to the others' (OpenTelemetry's convention for batches)."""
+        contexts = [propagate.extract(item.headers) for item in items]
+        links = [
+            trace.Link(linked)
+            for context in contexts[1:]
+            if (linked := trace.get_current_span(context).get_span_context()).is_valid
         ]
-        token = otel_context.attach(propagate.extract(items[0].headers))
+        token = otel_context.attach(contexts[0])
         try:
             with tracer.start_as_current_span(
-                f"{items[0].record.topic} process",
-                kind=trace.SpanKind.CONSUMER,
-                links=[trace.Link(c) for c in contexts[1:] if c.is_valid],
+                f"{items[0].record.topic} process", kind=trace.SpanKind.CONSUMER, links=links
             ) as span:
                 span.set_attribute("messaging.consumer.group.name", self.group)
-                span.set_attribute("messaging.batch.message_count", len(items))
-                span.set_attribute("cloudevents.event_type", items[0].envelope.type)
-                await batch_handler(session, [item.envelope for item in items])
+                if len(items) == 1:
+                    span.set_attribute("messaging.message.id", items[0].envelope.id)
+                else:
+                    span.set_attribute("messaging.batch.message_count", len(items))
+                    span.set_attribute("cloudevents.event_type", items[0].envelope.type)
+                yield span
         finally:
             otel_context.detach(token)
 
