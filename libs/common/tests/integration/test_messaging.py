@@ -292,7 +292,6 @@ async def test_the_relay_publishes_in_order_with_the_writers_trace_and_marks_row
             source="/test",
             sessions=kit.sessions,
             producer=kit.producer,
-            database_url="postgresql://unused",
             batch_size=7,
         )
         while await relay.publish_batch():
@@ -303,6 +302,45 @@ async def test_the_relay_publishes_in_order_with_the_writers_trace_and_marks_row
     )
     assert {header_map(r.headers)["traceparent"].split("-")[1] for r in records} == {trace_id}
     assert await pending_count(kit.sessions, kit.schema) == 0
+
+
+async def test_a_commit_that_staged_events_wakes_the_relay(kit: Kit) -> None:
+    # Polling once a minute: only the after-commit wake can publish within the test.
+    relay = OutboxRelay(
+        schema=kit.schema,
+        source="/test",
+        sessions=kit.sessions,
+        producer=kit.producer,
+        poll_interval_s=60,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await eventually(lambda: _pending_is(kit, 0))  # the first round, at start
+        async with tenant_transaction(kit.sessions, kit.tenant) as session:
+            await add_event(
+                session, schema=kit.schema, tenant_id=kit.tenant, payload=revenue("woken", 2)
+            )
+        await eventually(lambda: _pending_is(kit, 0))
+        assert len(await _payloads(kit, "woken")) == 1
+    finally:
+        stop.set()
+        await running
+
+
+async def _pending_is(kit: Kit, count: int) -> bool:
+    return await pending_count(kit.sessions, kit.schema) == count
+
+
+async def _payloads(kit: Kit, account: str) -> list[bytes]:
+    async with tenant_transaction(kit.sessions, kit.tenant) as session:
+        rows = await session.execute(
+            text(
+                f"SELECT payload FROM {kit.schema}.outbox WHERE subject = :a AND sent_at IS NOT NULL"
+            ),
+            {"a": account},
+        )
+    return [row.payload for row in rows]
 
 
 async def _has(kit: Kit, count: int) -> bool:

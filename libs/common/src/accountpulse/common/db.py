@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -38,7 +40,15 @@ def create_engine(url: str, *, pool_size: int = 16) -> AsyncEngine:
         # retry (consumer runner) or the client's retry (HTTP 500) succeeds.
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "accountpulse"}},
+        # json/jsonb columns through orjson, not the stdlib: loading accounts' facts for a
+        # rescore spent ~5 % of scoring's time in json.loads (py-spy).
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,
     )
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
 def create_sessions(engine: AsyncEngine) -> Sessions:

@@ -41,7 +41,8 @@ def schema_and_grants(schema: str, app_role: str) -> list[str]:
 
 
 def messaging_tables(schema: str) -> list[str]:
-    """The outbox (with its NOTIFY trigger), the inbox and the idempotency keys of a service."""
+    """The outbox, the inbox and the idempotency keys of a service (as first created: with a
+    NOTIFY trigger on the outbox that a later migration drops)."""
     return [
         f"""CREATE TABLE {schema}.outbox (
             id bigserial PRIMARY KEY,
@@ -57,6 +58,7 @@ def messaging_tables(schema: str) -> list[str]:
             sent_at timestamptz
         )""",
         f"CREATE INDEX outbox_unsent ON {schema}.outbox (id) WHERE sent_at IS NULL",
+        # dropped again by each service's next migration: see drop_outbox_notify
         f"""CREATE FUNCTION {schema}.notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN PERFORM pg_notify('{schema}_outbox', ''); RETURN NULL; END $$""",
         f"""CREATE TRIGGER outbox_notify AFTER INSERT ON {schema}.outbox
@@ -136,3 +138,17 @@ def run_env(context: object, schema: str) -> None:
         await engine.dispose()
 
     asyncio.run(main())
+
+
+def drop_outbox_notify(schema: str) -> list[str]:
+    """Drop the outbox's NOTIFY trigger.
+
+    A transaction that notifies takes a lock on the whole cluster's notification queue at
+    commit and holds it until the commit is flushed, so every writing transaction of every
+    service committed one at a time behind one fsync each (seen as ``Lock:object`` waits on
+    ``COMMIT`` under load). The relay is now woken in-process after its own service commits
+    (:mod:`accountpulse.common.messaging.outbox`) and polls for anything else."""
+    return [
+        f"DROP TRIGGER IF EXISTS outbox_notify ON {schema}.outbox",
+        f"DROP FUNCTION IF EXISTS {schema}.notify_outbox()",
+    ]

@@ -118,7 +118,6 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None
             source=f"/accountpulse/{spec.name}",
             sessions=runtime.sessions,
             producer=runtime.producer,
-            database_url=settings.database_url,
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
             retention_hours=settings.outbox_retention_hours,

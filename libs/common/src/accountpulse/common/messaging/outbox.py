@@ -3,7 +3,14 @@
 A state change and the events it causes are written in one transaction (:func:`add_event`);
 the relay publishes unsent rows in id order with the idempotent producer and marks them sent.
 The trace context of the writer is stored with the row, so the published record continues the
-writer's trace. The relay wakes on ``LISTEN/NOTIFY`` and falls back to polling.
+writer's trace.
+
+Waking: a session that staged events wakes its process's relays of that schema once it has
+committed (a SQLAlchemy ``after_commit`` hook), so the relay publishes a request's event
+within milliseconds; it polls for rows written elsewhere (another replica, whose own relay
+normally takes them). Not ``LISTEN/NOTIFY``: a notifying transaction holds a cluster-wide lock
+from its commit until the commit is flushed, which made every writing transaction of every
+service commit one at a time (``Lock:object`` waits on ``COMMIT`` under load).
 
 Ordering: one relay per service publishes at a time (a transaction-scoped advisory lock), and
 events of one account are written after that account's row is locked, so their outbox ids
@@ -23,23 +30,24 @@ import asyncio
 import functools
 import logging
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from accountpulse.common.clock import Clock, system_clock
-from accountpulse.common.db import Sessions, asyncpg_dsn, driver, system_transaction
+from accountpulse.common.db import Sessions, driver, system_transaction
 from accountpulse.common.events import EventPayload
 from accountpulse.common.messaging.envelope import build_headers, encode_payload, record_key
 
@@ -93,6 +101,7 @@ async def add_events(
         for given in (trace_headers or [None] * len(payloads))
     ]
     event_ids = [str(uuid.uuid4()) for _ in payloads]
+    _staged(session, schema)
     connection = await driver(session)
     await connection.execute(
         _INSERT_EVENTS.format(schema=schema),
@@ -123,6 +132,7 @@ async def add_tombstone(
     session: AsyncSession, *, schema: str, tenant_id: str, topic: str, key_id: str
 ) -> None:
     """Stage a tombstone (null value) for a compacted topic, e.g. on erasure."""
+    _staged(session, schema)
     connection = await driver(session)
     await connection.execute(
         f"INSERT INTO {schema}.outbox (tenant_id, topic, key, event_id, event_type, subject,"
@@ -135,6 +145,23 @@ async def add_tombstone(
         key_id,
         orjson.dumps(current_trace_headers()).decode(),
     )
+
+
+# The relays of this process by schema, and the schemas a session staged events for: once the
+# session commits, those relays publish at once instead of at their next poll.
+_relays: dict[str, weakref.WeakSet[OutboxRelay]] = {}
+_STAGED = "accountpulse.outbox.staged"
+
+
+def _staged(session: AsyncSession, schema: str) -> None:
+    session.info.setdefault(_STAGED, set()).add(schema)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    for schema in session.info.pop(_STAGED, ()):
+        for relay in _relays.get(schema, ()):
+            relay.wake()
 
 
 @dataclass(frozen=True)
@@ -165,53 +192,40 @@ class OutboxRelay:
         source: str,
         sessions: Sessions,
         producer: AIOKafkaProducer,
-        database_url: str,
         batch_size: int = 500,
-        poll_interval_s: float = 1.0,
+        poll_interval_s: float = 0.25,
         retention_hours: float = 24.0,
     ) -> None:
         self._schema = schema
         self._source = source
         self._sessions = sessions
         self._producer = producer
-        self._dsn = asyncpg_dsn(database_url)
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._retention_hours = retention_hours
         self._wake = asyncio.Event()
+        _relays.setdefault(schema, weakref.WeakSet()).add(self)
 
-    @property
-    def channel(self) -> str:
-        return f"{self._schema}_outbox"
+    def wake(self) -> None:
+        """Publish now: rows were committed (called by the ``after_commit`` hook)."""
+        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        listener = await self._listen()
         batches = 0
-        try:
-            while not stop.is_set():
-                try:
-                    published = await self.publish_batch()
-                except Exception:
-                    log.exception("outbox relay failed; retrying", extra={"schema": self._schema})
-                    published = 0
-                    await asyncio.sleep(self._poll_interval_s)
-                batches += 1
-                if batches % 1000 == 0:
-                    await self.purge_sent()
-                if published < self._batch_size:
-                    await self._wait_for_work(stop)
-        finally:
-            if listener is not None:
-                await listener.close()
-
-    async def _listen(self) -> asyncpg.Connection | None:
-        try:
-            connection: asyncpg.Connection = await asyncpg.connect(self._dsn)
-        except (OSError, asyncpg.PostgresError):
-            log.warning("outbox LISTEN unavailable, polling only", exc_info=True)
-            return None
-        await connection.add_listener(self.channel, lambda *_: self._wake.set())
-        return connection
+        while not stop.is_set():
+            # cleared before the claim: a commit during the claim wakes the next round
+            self._wake.clear()
+            try:
+                published = await self.publish_batch()
+            except Exception:
+                log.exception("outbox relay failed; retrying", extra={"schema": self._schema})
+                published = 0
+                await asyncio.sleep(self._poll_interval_s)
+            batches += 1
+            if batches % 1000 == 0:
+                await self.purge_sent()
+            if published < self._batch_size:
+                await self._wait_for_work(stop)
 
     async def _wait_for_work(self, stop: asyncio.Event) -> None:
         stopped = asyncio.ensure_future(stop.wait())
@@ -221,7 +235,6 @@ class OutboxRelay:
         )
         for waiter in (stopped, woken):
             waiter.cancel()
-        self._wake.clear()
 
     async def publish_batch(self) -> int:
         """Publish up to one batch of unsent rows; returns how many were published."""
