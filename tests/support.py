@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from processes import REPO_ROOT, ServiceProcess, read_env_file, run_admin, service_processes
 
-from accountpulse.common.auth import create_tenant
+from accountpulse.common.auth import Principal, create_tenant
 from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions
-from accountpulse.common.messaging.envelope import header_map
+from accountpulse.common.events import EventPayload
+from accountpulse.common.messaging.envelope import Envelope, header_map
 
 TEST_STATE = REPO_ROOT / os.environ.get("TEST_STACK_DIR", ".stack-test")
 TEST_SERVICE_PORTS = {
@@ -361,3 +363,20 @@ async def stale_plan(client: httpx.AsyncClient, account_id: str) -> dict[str, An
     """The account's plan once it is stale, else None."""
     plan: dict[str, Any] = (await client.get(f"/v1/accounts/{account_id}/plan")).json()
     return plan if plan["stale"] else None
+
+
+def envelope_of(
+    principal: Principal, payload: EventPayload, at: datetime, trace_id: int = 1
+) -> Envelope:
+    """An event as a consumer receives it, for calling a service's handlers in-process; its
+    trace is ``trace_id`` (a span id of the same number)."""
+    return Envelope(
+        id=str(uuid.uuid4()),
+        source="/test",
+        type=payload.event_type,
+        time=at,
+        subject=payload.key_id,
+        tenant_id=principal.tenant_id,
+        payload=payload,
+        trace_headers={"traceparent": f"00-{trace_id:032x}-{trace_id:016x}-01"},
+    )

@@ -5,12 +5,12 @@ once, with the trace of its latest event."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
+from support import envelope_of
 
 from accountpulse.common.auth import Principal
 from accountpulse.common.db import Sessions, tenant_transaction
@@ -29,15 +29,6 @@ T0 = datetime(2036, 5, 4, 9, 0, tzinfo=UTC)
 
 def clock() -> datetime:
     return T0
-
-
-def envelope(principal: Principal, payload: EventPayload, trace_id: int = 1) -> Envelope:
-    traceparent = f"00-{trace_id:032x}-{trace_id:016x}-01"
-    return Envelope(
-        id=str(uuid.uuid4()), source="/test", type=payload.event_type, time=T0,
-        subject=payload.key_id, tenant_id=principal.tenant_id, payload=payload,
-        trace_headers={"traceparent": traceparent},
-    )  # fmt: skip
 
 
 def upserted(account_id: str, version: int, name: str) -> AccountUpserted:
@@ -65,7 +56,7 @@ async def test_a_batch_of_events_applies_exactly_as_one_by_one(
     handlers = ScoringHandlers(clock, retention_rate=0.8)
 
     def at(payload: EventPayload, trace_id: int = 1) -> Envelope:
-        return envelope(principal, payload, trace_id)
+        return envelope_of(principal, payload, T0, trace_id)
 
     async with tenant_transaction(app_sessions, principal.tenant_id) as session:
         await handlers.on_accounts_upserted(

@@ -1,8 +1,11 @@
 """Periodic jobs that run in every replica but fire once at a time across all of them.
 
 Each tick takes a PostgreSQL session-level advisory lock named after the job; a replica that
-cannot take it skips the tick. Jobs must be idempotent (e.g. add a staleness reason only when
-it is not there yet), so a tick that runs late or twice in a row does no harm.
+cannot take it skips the tick. A job that is not ``exclusive`` runs in every replica at once
+and shares its work out itself (the full rescore: each replica takes lanes of its own).
+
+Jobs must be idempotent (e.g. add a staleness reason only when it is not there yet), so a tick
+that runs late or twice in a row does no harm.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ class PeriodicJob:
     # True from a run: it stopped with work left (a time budget), run it again at once
     run: Callable[[], Awaitable[bool | None]]
     interval_s: float | None = None  # None: the service's SCHEDULER_INTERVAL_S
+    # False: every replica runs the job at once, and the job shares its work out itself
+    exclusive: bool = True
 
 
 async def run_once_across_replicas(engine: AsyncEngine, job: PeriodicJob) -> bool:
@@ -52,7 +57,12 @@ async def run_periodically(
 ) -> None:
     while not stop.is_set():
         try:
-            if await run_once_across_replicas(engine, job):
+            more = (
+                await run_once_across_replicas(engine, job)
+                if job.exclusive
+                else bool(await job.run())
+            )
+            if more:
                 continue  # work left: no pause (the lock is released and taken again)
         except Exception:
             log.exception("periodic job failed", extra={"job": job.name})

@@ -22,15 +22,17 @@ def jobs(runtime: Runtime) -> list[PeriodicJob]:
     assert isinstance(settings, ScoringSettings)
     scorer = consumers.handlers_of(runtime).scorer
     rescore = RescoreJob(
+        runtime.engine,
         runtime.sessions,
         scorer,
         runtime.clock,
         chunk_size=settings.rescore_chunk_size,
         budget_s=settings.rescore_budget_s,
+        concurrency=settings.rescore_concurrency,
     )
     portfolio = PortfolioJob(runtime.sessions, runtime.clock)
     return [
-        PeriodicJob("scoring-rescore", rescore.run, settings.rescore_interval_s),
+        PeriodicJob("scoring-rescore", rescore.run, settings.rescore_interval_s, exclusive=False),
         PeriodicJob("scoring-portfolio", portfolio.run, settings.portfolio_interval_s),
     ]
 

@@ -25,9 +25,16 @@ class ScoringSettings(ServiceSettings):
     )
     rescore_chunk_size: int = Field(500, ge=1, le=10_000, validation_alias="SCORING_RESCORE_CHUNK")
     rescore_lanes: int = Field(
+        4,
+        ge=1,
+        le=16,
+        validation_alias="SCORING_RESCORE_LANES",
+        description="Lanes a new full rescore is split into (shared out between replicas)",
+    )
+    rescore_concurrency: int = Field(
         2,
         ge=1,
-        le=8,
-        validation_alias="SCORING_RESCORE_LANES",
-        description="Chunks of one full rescore in flight at once (each on its own connection)",
+        le=16,
+        validation_alias="SCORING_RESCORE_CONCURRENCY",
+        description="Lanes one replica works at once, each chunk on its own connection",
     )

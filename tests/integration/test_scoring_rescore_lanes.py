@@ -1,0 +1,100 @@
+"""A full rescore shared between scoring replicas, in process against the real database: each
+replica takes lanes no other holds, and together they score every account exactly once.
+
+(The test system's own scoring service runs the same job and may take lanes of this run too;
+the assertions hold whoever takes them.)"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from support import envelope_of
+
+from accountpulse.common.auth import Principal
+from accountpulse.common.db import Sessions, create_engine, create_sessions, tenant_transaction
+from accountpulse.common.events import AccountUpserted
+from accountpulse.scoring import model_store
+from accountpulse.scoring.handlers import ScoringHandlers
+from accountpulse.scoring.model_schema import ScoringModelBody
+from accountpulse.scoring.rescore_job import RescoreJob
+
+ACCOUNTS = 60
+LANES = 4
+T0 = datetime(2036, 5, 4, 9, 0, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return T0
+
+
+@pytest.fixture
+async def engine(infra: dict[str, str]) -> AsyncIterator[AsyncEngine]:
+    """Enough connections for two replicas: a lane holder and two chunks in flight each."""
+    engine = create_engine(infra["DATABASE_URL"], pool_size=8)
+    yield engine
+    await engine.dispose()
+
+
+async def test_two_replicas_take_different_lanes_and_score_every_account_once(
+    engine: AsyncEngine, principal: Principal
+) -> None:
+    sessions = create_sessions(engine)
+    handlers = ScoringHandlers(clock, retention_rate=0.8)
+    ids = [f"lane-{n:03d}" for n in range(ACCOUNTS)]
+    async with tenant_transaction(sessions, principal.tenant_id) as session:
+        await handlers.on_accounts_upserted(
+            session,
+            [
+                envelope_of(principal, AccountUpserted(account_id=a, version=1, name=a), T0)
+                for a in ids
+            ],
+        )
+    async with tenant_transaction(sessions, principal.tenant_id) as session:
+        version = await model_store.add_model_version(
+            session, principal.tenant_id, ScoringModelBody(attainable_share=0.25), "test", clock()
+        )
+        run_id = await model_store.start_run(session, principal.tenant_id, version, clock(), LANES)
+
+    first, second = (
+        RescoreJob(engine, sessions, handlers.scorer, clock, chunk_size=7, concurrency=2)
+        for _ in range(2)
+    )
+    lanes = [lane for lane in await model_store.running_lanes(sessions) if lane.run_id == run_id]
+    async with engine.connect() as holder_a, engine.connect() as holder_b:
+        taken_a = await first._take(holder_a, lanes)
+        taken_b = await second._take(holder_b, lanes)
+        # the first takes two of the four (the test system's service holds at most two)
+        assert len(taken_a) == 2
+        assert not {lane.lane for lane in taken_a} & {lane.lane for lane in taken_b}
+        await holder_a.execute(text("SELECT pg_advisory_unlock_all()"))
+        await holder_b.execute(text("SELECT pg_advisory_unlock_all()"))
+
+    while await _status(sessions, principal, run_id) == "running":
+        await first.run()
+        await second.run()
+
+    per_account = await _snapshots_at(sessions, principal, version)
+    assert set(per_account) == set(ids)
+    assert all(count == 1 for count in per_account.values()), "an account was rescored twice"
+
+
+async def _status(sessions: Sessions, principal: Principal, run_id: str) -> Any:
+    async with tenant_transaction(sessions, principal.tenant_id) as session:
+        return (await model_store.get_run(session, principal.tenant_id, run_id)).status
+
+
+async def _snapshots_at(sessions: Sessions, principal: Principal, version: int) -> dict[str, int]:
+    async with tenant_transaction(sessions, principal.tenant_id) as session:
+        rows = await session.execute(
+            text(
+                "SELECT account_id, count(*) AS n FROM scoring.snapshots"
+                " WHERE tenant_id = :t AND model_version = :v GROUP BY account_id"
+            ),
+            {"t": principal.tenant_id, "v": version},
+        )
+    return {row.account_id: row.n for row in rows}
