@@ -1,17 +1,21 @@
 """The physical floors of this machine, measured in the same run as the scenarios: what raw
-aiokafka and raw asyncpg achieve with the same payloads on the same broker and database."""
+aiokafka and raw asyncpg achieve with the same payloads on the same broker and database, and
+what a bare FastAPI endpoint answers under the same load generator."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
 import uuid
 from typing import Any
 
 import asyncpg
+import http_floor
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from harness import percentiles
+from harness import in_process, percentiles
+from load import closed_loop_revenue
 
 from accountpulse.common.messaging.topics import TopicSpec, ensure_topics
 
@@ -150,3 +154,43 @@ async def postgres_copy(dsn: str, rows: int) -> float:
     finally:
         await connection.execute(f"DROP TABLE IF EXISTS public.{table}")
         await connection.close()
+
+
+HTTP_FLOOR_PORT = 28099
+
+
+async def http_requests(requests: int) -> float:
+    """Requests per second of the bare FastAPI endpoint (:mod:`http_floor`) under the
+    single-change generator (64 in flight, its own process)."""
+    server = multiprocessing.get_context("spawn").Process(
+        target=http_floor.serve, args=(HTTP_FLOOR_PORT,), daemon=True
+    )
+    server.start()
+    url = f"http://127.0.0.1:{HTTP_FLOOR_PORT}"
+    try:
+        await _until_listening(HTTP_FLOOR_PORT)
+        accounts = [f"ACC-{n:04d}" for n in range(500)]
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(  # warm up
+            None, in_process, closed_loop_revenue, url, "-", accounts, 500, 64, 0
+        )
+        sent = await loop.run_in_executor(
+            None, in_process, closed_loop_revenue, url, "-", accounts, requests, 64, 1
+        )
+        return requests / float(sent["seconds"])
+    finally:
+        server.terminate()
+        server.join(10)
+
+
+async def _until_listening(port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)

@@ -39,6 +39,7 @@ QUICK = {
     "import_rows": 2_000,
     "kafka_messages": 20_000,
     "pg_rows": 20_000,
+    "http_requests": 5_000,
     "scale_import_rows": 0,  # the 1,000,000-row import: full run only
     "scale_window_s": 0,
 }
@@ -53,6 +54,7 @@ FULL = {
     "import_rows": 20_000,
     "kafka_messages": 100_000,
     "pg_rows": 100_000,
+    "http_requests": 20_000,
     "scale_import_rows": 1_000_000,
     "scale_window_s": 90,
 }
@@ -73,6 +75,7 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
             r["pg_insert_floor_per_s"] = await floors.postgres_inserts(dsn, params["pg_rows"])
             r["pg_copy_floor_per_s"] = await floors.postgres_copy(dsn, params["pg_rows"])
             r["kafka_latency_floor_ms"] = await floors.kafka_latency(bootstrap, params["rate"], 5)
+            r["http_floor_per_s"] = await floors.http_requests(params["http_requests"])
             console.print("  floors measured")
             accounts = await scenarios.create_accounts(stack, f"s{run}", 500)
             r["single"] = await scenarios.throughput_single(stack, accounts, params["changes"], run)
@@ -108,6 +111,12 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
         results["scale_out_two_scoring"] = await scenarios.throughput_single(
             stack, accounts, params["changes"], 99
         )
+        with tempfile.TemporaryDirectory() as folder:  # and scenario 4 with both
+            path = Path(folder) / "accounts.ndjson"
+            scenarios.write_import_file(path, params["import_rows"], 99)
+            await scenarios.bulk_import(stack, path, params["import_rows"], 99)
+        results["scale_out_rescore"] = await scenarios.full_rescore(stack)
+        console.print(f"  scale-out rescore: {results['scale_out_rescore']}")
         if params["scale_import_rows"]:  # last: it leaves a backlog the teardown discards
             second.stop()
             new_tenant(stack)
@@ -139,13 +148,21 @@ def report(results: dict[str, Any]) -> tuple[Table, str]:
         return summarise(values)
 
     kafka, copy = stat("kafka_floor_per_s"), stat("pg_copy_floor_per_s")
+    http = stat("http_floor_per_s")
     rows = [
         ("Floor: raw aiokafka produce+consume", stat("kafka_floor_per_s"), "msg/s", None),
         ("Floor: raw asyncpg INSERT", stat("pg_insert_floor_per_s"), "rows/s", None),
         ("Floor: raw asyncpg COPY", copy, "rows/s", None),
         ("Floor: Kafka one hop p50", stat("kafka_latency_floor_ms.p50"), "ms", None),
         ("Floor: Kafka one hop p99", stat("kafka_latency_floor_ms.p99"), "ms", None),
+        ("Floor: bare FastAPI endpoint, same generator", http, "requests/s", None),
         ("1. End to end, single-change requests", stat("single.changes_per_s"), "changes/s", kafka),
+        (
+            "1. Single-change requests vs the HTTP floor",
+            stat("single.changes_per_s"),
+            "changes/s",
+            http,
+        ),
         ("1. End to end, 100-change batches", stat("batches.changes_per_s"), "changes/s", kafka),
         ("2. REST → score.changed p50", stat("latency.to_score_changed_ms.p50"), "ms", None),
         ("2. REST → score.changed p95", stat("latency.to_score_changed_ms.p95"), "ms", None),
@@ -163,13 +180,18 @@ def report(results: dict[str, Any]) -> tuple[Table, str]:
         ),
         ("4. Full rescore: seconds", stat("rescore.published_s"), "s", None),
     ]
+
+    def at(name: str) -> int:
+        return next(i for i, row in enumerate(rows) if row[0] == name)
+
     rows.insert(
-        15,
+        at("4. Full rescore: accounts/s until published"),
         ("3. Import: accounts/s until all scored", stat("import.scored_per_s"), "accounts/s", None),
     )
     if all("latency_target" in run for run in runs):
         rate = results["params"]["target_rate"]
-        rows[12:12] = [
+        first_import = at("3. Import: rows/s until processed")
+        rows[first_import:first_import] = [
             (f"2. At {rate}/s: REST → {what} {q}", stat(f"latency_target.{key}.{q}"), "ms", None)
             for what, key in (
                 ("score.changed", "to_score_changed_ms"),
@@ -186,17 +208,17 @@ def report(results: dict[str, Any]) -> tuple[Table, str]:
         cells = (name, f"{s['median']:.1f}", f"{s['min']:.1f}–{s['max']:.1f}", unit, ratio)
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
-    scale = results.get("scale_out_two_scoring", {}).get("changes_per_s")
-    if scale:
-        cells = (
-            "5. Scale-out: single-change with 2 scoring processes",
-            f"{scale:.1f}",
-            "",
-            "changes/s",
-            "",
-        )
-        table.add_row(*cells)
-        lines.append("| " + " | ".join(cells) + " |")
+    for name, key, field, unit in (
+        ("5. Scale-out: single-change with 2 scoring processes", "scale_out_two_scoring",
+         "changes_per_s", "changes/s"),
+        ("5. Scale-out: full rescore with 2 scoring processes", "scale_out_rescore",
+         "accounts_per_s", "accounts/s"),
+    ):  # fmt: skip
+        value = results.get(key, {}).get(field)
+        if value:
+            cells = (name, f"{value:.1f}", "", unit, "")
+            table.add_row(*cells)
+            lines.append("| " + " | ".join(cells) + " |")
     big = results.get("scale_import")
     if big:
         n, window = int(big["rows"]), big["window_s"]
