@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -134,7 +135,7 @@ async def record_effect(session: AsyncSession, envelope: Envelope) -> None:
     )
 
 
-def runner(kit: Kit, group: str) -> ConsumerRunner:
+def runner(kit: Kit, group: str, commit_interval_s: float = 0.1) -> ConsumerRunner:
     async def handler(session: AsyncSession, envelope: Envelope) -> None:
         session.info["schema"] = kit.schema
         await record_effect(session, envelope)
@@ -148,6 +149,7 @@ def runner(kit: Kit, group: str) -> ConsumerRunner:
         producer=kit.producer,
         bootstrap_servers=kit.bootstrap,
         retry=RetryPolicy(max_retries=3, backoff_ms=10),
+        commit_interval_s=commit_interval_s,
     )
 
 
@@ -183,6 +185,34 @@ async def test_a_redelivered_event_takes_effect_once(kit: Kit) -> None:
     await send(kit, revenue("acme", 3), "event-3")
     await run_until(runner(kit, f"{kit.schema}-group"), lambda: _has(kit, 3))
     assert await effects(kit) == [("acme", 1), ("acme", 2), ("acme", 3)]
+
+
+async def test_a_consumer_that_falls_idle_commits_what_it_applied_whatever_its_interval(
+    kit: Kit,
+) -> None:
+    group = f"{kit.schema}-idle"
+    for version in (1, 2, 3):
+        await send(kit, revenue("idle", version), f"idle-{version}")
+    consumer = runner(kit, group, commit_interval_s=3600)  # never due while the test runs
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await eventually(lambda: _has(kit, 3))
+        assert await eventually(lambda: _committed_is(kit, group, 3))
+    finally:
+        stop.set()
+        await task
+
+
+async def _committed_is(kit: Kit, group: str, expected: int) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kit.bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    total = sum(int(meta.offset) for tp, meta in committed.items() if tp.topic == kit.topic)
+    return total == expected
 
 
 async def test_an_event_that_keeps_failing_is_dead_lettered_after_its_retries_and_the_partition_flows(

@@ -103,6 +103,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None
             bootstrap_servers=settings.kafka_bootstrap_servers,
             retry=RetryPolicy(settings.consumer_max_retries, settings.consumer_retry_backoff_ms),
             batch_size=settings.consumer_batch_size,
+            commit_interval_s=settings.consumer_commit_interval_ms / 1000,
             flush=s.flush,
             batch_handlers=s.batch_handlers,
         )

@@ -33,6 +33,7 @@ class ServiceSettings(BaseSettings):
     consumer_max_retries: int = Field(3, ge=0, le=20)
     consumer_retry_backoff_ms: int = Field(100, ge=0)
     consumer_batch_size: int = Field(500, ge=1)
+    consumer_commit_interval_ms: int = Field(100, ge=0)
     outbox_batch_size: int = Field(500, ge=1)
     outbox_poll_interval_s: float = Field(0.25, gt=0)
     outbox_retention_hours: float = Field(24.0, ge=0)

@@ -5,6 +5,12 @@ inbox (a redelivery hits the primary key and is skipped), run the handler, commi
 the database commit is the Kafka offset committed, so the effect of every event happens exactly
 once although delivery is at least once.
 
+Offsets are committed at most every ``commit_interval_s`` while events keep coming, and at once
+when the consumer falls idle, before its partitions are revoked, and when it stops — not after
+every fetched batch. A crash between two commits re-delivers what was applied since the last
+one, and the inbox drops it. At a few hundred events a second one offset commit per batch was
+one Kafka request per event and group, and the consumer waited for each before fetching again.
+
 The events of one tenant in a fetched batch (all partitions) are applied in one transaction (one
 commit for up to ``max_run`` events, the main cost of a consumer); if any of them fails, the whole
 transaction is rolled back and they are applied one by one, so a failure is isolated to its event.
@@ -31,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +47,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
@@ -198,14 +205,16 @@ def _runs_by_tenant(items: list[_Item], max_run: int) -> list[list[_Item]]:
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Holds a rebalance until the batch in flight is committed, so no work is done twice."""
+    """Holds a rebalance until the batch in flight is applied and every applied offset is
+    committed, so the next owner of a partition starts after what was done here."""
 
-    def __init__(self, in_flight: asyncio.Lock) -> None:
+    def __init__(self, in_flight: asyncio.Lock, commit: Callable[[], Awaitable[None]]) -> None:
         self._in_flight = in_flight
+        self._commit = commit
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self._in_flight:
-            pass
+            await self._commit()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         return None
@@ -227,6 +236,7 @@ class ConsumerRunner:
         max_run: int = 500,
         flush: FlushHook | None = None,
         batch_handlers: Mapping[str, BatchHandler] | None = None,
+        commit_interval_s: float = 0.1,
     ) -> None:
         self.group = group
         self._topics = list(topics)
@@ -244,6 +254,10 @@ class ConsumerRunner:
         self._flush = flush
         self._in_flight = asyncio.Lock()
         self.ready = asyncio.Event()
+        self._commit_interval_s = commit_interval_s
+        self._applied: dict[TopicPartition, int] = {}  # next offset, applied, not yet committed
+        self._committed_at = time.monotonic()
+        self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         await ensure_topics(
@@ -257,36 +271,57 @@ class ConsumerRunner:
             auto_offset_reset="earliest",
             max_poll_records=self._batch_size,
         )
-        consumer.subscribe(self._topics, listener=_CommitBeforeRevoke(self._in_flight))
+        self._consumer = consumer
+        consumer.subscribe(
+            self._topics, listener=_CommitBeforeRevoke(self._in_flight, self._commit_applied)
+        )
         await consumer.start()
         self.ready.set()
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self._batch_size)
-                if batches:
-                    async with self._in_flight:
+                async with self._in_flight:
+                    if batches:
                         await self._process_batch(consumer, batches)
+                    if not batches or self._commit_due():
+                        await self._commit_applied()
         finally:
+            try:
+                async with self._in_flight:
+                    await self._commit_applied()
+            except Exception:  # stopping anyway: the next owner re-reads, the inbox dedupes
+                log.warning("offset commit on stop failed", exc_info=True)
             await consumer.stop()
+
+    def _commit_due(self) -> bool:
+        return time.monotonic() - self._committed_at >= self._commit_interval_s
+
+    async def _commit_applied(self) -> None:
+        """Commit the offsets of everything applied so far (each after its database commit)."""
+        self._committed_at = time.monotonic()
+        if not self._applied or self._consumer is None:
+            return
+        offsets, self._applied = self._applied, {}
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError):
+            # The partitions moved to another member; it re-reads from the last commit and
+            # the inbox recognises what we already applied.
+            log.warning("offset commit failed after rebalance")
 
     async def _process_batch(
         self,
         consumer: AIOKafkaConsumer,
         batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
     ) -> None:
-        """Apply a fetched batch (every partition) and then commit every partition's offset."""
+        """Apply a fetched batch (every partition); its offsets are committed by the loop."""
         records = [record for partition_records in batches.values() for record in partition_records]
         pending = [item for record in records if (item := await self._prepare(record))]
         for run in _runs_by_tenant(pending, self._max_run):
             if not await self._apply_run(run):
                 for item in run:  # something in the run failed: find it, one by one
                     await self._apply_with_retries(item)
-        try:
-            await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
-        except CommitFailedError:
-            # The partitions moved to another member; it re-reads from the last commit and
-            # the inbox recognises what we already applied.
-            log.warning("offset commit failed after rebalance")
+        self._applied.update({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
 
     async def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> _Item | None:
         """Decode a record; dead-letter it if malformed; None when there is nothing to do."""
