@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -129,6 +130,12 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
                     stack, path, params["scale_import_rows"], 1000, params["scale_window_s"]
                 )
             console.print(f"  1M import: {results['scale_import']}")
+    except BaseException:
+        keep = REPO / ".stack-bench-failed"
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(REPO / ".stack-bench" / "logs", keep, dirs_exist_ok=True)
+        console.print(f"[red]failed: the services' logs are kept in {keep}[/]")
+        raise
     finally:
         stack.stop()
         stop_stack()

@@ -160,7 +160,14 @@ async def latency(stack: Stack, accounts: list[str], rate: float, tag: int) -> d
             tag,
         )
         keys = {(account, version): at for account, at, version in accepted}
-        await wait_until(lambda: _all_arrived(arrivals, keys), timeout_s=300, interval_s=0.2)
+        try:
+            await wait_until(lambda: _all_arrived(arrivals, keys), timeout_s=300, interval_s=0.2)
+        except TimeoutError as exc:
+            missing = [key for key in keys if key not in arrivals]
+            raise TimeoutError(
+                f"{len(missing)} of {len(keys)} score.changed never arrived; their snapshots: "
+                f"{await _snapshots_of(stack, [account for account, _ in missing[:5]])}"
+            ) from exc
     finally:
         stop.set()
         await tailing
@@ -172,6 +179,24 @@ async def latency(stack: Stack, accounts: list[str], rate: float, tag: int) -> d
         "to_alert_ms": percentiles(alerts),
         "accepted": len(accepted),
     }
+
+
+async def _snapshots_of(stack: Stack, accounts: list[str]) -> list[tuple[Any, ...]]:
+    """What scoring stored for these accounts (diagnostics when an event never arrives)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(stack.admin_dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT account_id, account_version, model_version, reasons, computed_at"
+            " FROM scoring.snapshots WHERE tenant_id = $1 AND account_id = ANY($2)"
+            " ORDER BY account_id, computed_at",
+            stack.tenant_id,
+            accounts,
+        )
+    finally:
+        await connection.close()
+    return [tuple(row) for row in rows]
 
 
 async def _all_arrived(arrivals: dict[tuple[str, int], float], keys: dict[Any, float]) -> bool:
