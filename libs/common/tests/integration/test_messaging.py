@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -299,6 +300,12 @@ async def test_a_failing_event_in_a_batch_rolls_the_batch_back_and_only_it_is_de
     assert [("poison", 1)] in calls[1:]
 
 
+def relay_of(kit: Kit, **options: Any) -> OutboxRelay:
+    return OutboxRelay(
+        schema=kit.schema, source="/test", sessions=kit.sessions, producer=kit.producer, **options
+    )
+
+
 async def test_the_relay_publishes_in_order_with_the_writers_trace_and_marks_rows_sent(
     kit: Kit,
 ) -> None:
@@ -317,13 +324,7 @@ async def test_the_relay_publishes_in_order_with_the_writers_trace_and_marks_row
                         payload=revenue("ordered", version),
                     )
         assert await pending_count(kit.sessions, kit.schema) == 30
-        relay = OutboxRelay(
-            schema=kit.schema,
-            source="/test",
-            sessions=kit.sessions,
-            producer=kit.producer,
-            batch_size=7,
-        )
+        relay = relay_of(kit, batch_size=7)
         while await relay.publish_batch():
             pass
         records = await tail.collect(of_tenant(kit.tenant), until=lambda found: len(found) >= 30)
@@ -336,13 +337,7 @@ async def test_the_relay_publishes_in_order_with_the_writers_trace_and_marks_row
 
 async def test_a_commit_that_staged_events_wakes_the_relay(kit: Kit) -> None:
     # Polling once a minute: only the after-commit wake can publish within the test.
-    relay = OutboxRelay(
-        schema=kit.schema,
-        source="/test",
-        sessions=kit.sessions,
-        producer=kit.producer,
-        poll_interval_s=60,
-    )
+    relay = relay_of(kit, poll_interval_s=60)
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     try:
