@@ -23,7 +23,6 @@ async def create_accounts(stack: Stack, prefix: str, count: int, plans: bool = F
     """Setup, not measured: accounts (and plans), waiting until each has its first score."""
     ids = [f"{prefix}-{i:07d}" for i in range(count)]
     headers = {"Authorization": f"Bearer {stack.api_key}"}
-    before = await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id)
     async with httpx.AsyncClient(headers=headers, timeout=120) as client:
         for offset in range(0, count, 1000):
             items = [
@@ -47,8 +46,16 @@ async def create_accounts(stack: Stack, prefix: str, count: int, plans: bool = F
             await asyncio.gather(*(plan(a) for a in ids))
 
     async def scored() -> bool:
-        done = await scalar(stack.admin_dsn, SNAPSHOTS, stack.tenant_id)
-        return bool(int(done) >= before + count)
+        # each of these accounts, not a count of the tenant's snapshots: another snapshot
+        # landing meanwhile must not let a later scenario's first change race the first score
+        done = await scalar(
+            stack.admin_dsn,
+            "SELECT count(DISTINCT account_id) FROM scoring.snapshots"
+            " WHERE tenant_id = $1 AND account_id = ANY($2)",
+            stack.tenant_id,
+            ids,
+        )
+        return bool(int(done) >= count)
 
     await wait_until(scored, timeout_s=1800, interval_s=0.5)
     return ids
