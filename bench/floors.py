@@ -14,7 +14,7 @@ import asyncpg
 import http_floor
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from harness import in_process, percentiles
+from harness import in_process, percentiles, wait_until
 from load import closed_loop_revenue
 
 from accountpulse.common.messaging.topics import TopicSpec, ensure_topics
@@ -168,7 +168,7 @@ async def http_requests(requests: int) -> float:
     server.start()
     url = f"http://127.0.0.1:{HTTP_FLOOR_PORT}"
     try:
-        await _until_listening(HTTP_FLOOR_PORT)
+        await wait_until(lambda: _listening(HTTP_FLOOR_PORT), timeout_s=30, interval_s=0.1)
         accounts = [f"ACC-{n:04d}" for n in range(500)]
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(  # warm up
@@ -183,14 +183,10 @@ async def http_requests(requests: int) -> float:
         server.join(10)
 
 
-async def _until_listening(port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
+async def _listening(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True

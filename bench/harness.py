@@ -115,6 +115,14 @@ async def scalar(dsn: str, query: str, *args: Any) -> Any:
         await connection.close()
 
 
+async def fetch(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return list(await connection.fetch(query, *args))
+    finally:
+        await connection.close()
+
+
 async def wait_until(
     probe: Callable[[], Awaitable[bool]], timeout_s: float, interval_s: float = 0.05
 ) -> float:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
-from harness import Stack, in_process, percentiles, scalar, wait_until
+from harness import Stack, fetch, in_process, percentiles, scalar, wait_until
 from load import closed_loop_batches, closed_loop_revenue, open_loop_revenue
 from processes import ServiceProcess
 
@@ -190,19 +190,14 @@ async def latency(stack: Stack, accounts: list[str], rate: float, tag: int) -> d
 
 async def _snapshots_of(stack: Stack, accounts: list[str]) -> list[tuple[Any, ...]]:
     """What scoring stored for these accounts (diagnostics when an event never arrives)."""
-    import asyncpg
-
-    connection = await asyncpg.connect(stack.admin_dsn)
-    try:
-        rows = await connection.fetch(
-            "SELECT account_id, account_version, model_version, reasons, computed_at"
-            " FROM scoring.snapshots WHERE tenant_id = $1 AND account_id = ANY($2)"
-            " ORDER BY account_id, computed_at",
-            stack.tenant_id,
-            accounts,
-        )
-    finally:
-        await connection.close()
+    rows = await fetch(
+        stack.admin_dsn,
+        "SELECT account_id, account_version, model_version, reasons, computed_at"
+        " FROM scoring.snapshots WHERE tenant_id = $1 AND account_id = ANY($2)"
+        " ORDER BY account_id, computed_at",
+        stack.tenant_id,
+        accounts,
+    )
     return [tuple(row) for row in rows]
 
 
@@ -211,8 +206,6 @@ async def _all_arrived(arrivals: dict[tuple[str, int], float], keys: dict[Any, f
 
 
 async def _alert_latencies(stack: Stack, accepted_at: dict[str, float]) -> list[float]:
-    import asyncpg
-
     async def count() -> bool:
         found = await scalar(
             stack.admin_dsn,
@@ -224,16 +217,13 @@ async def _alert_latencies(stack: Stack, accepted_at: dict[str, float]) -> list[
         return int(found) >= len(accepted_at)
 
     await wait_until(count, timeout_s=300, interval_s=0.2)
-    connection = await asyncpg.connect(stack.admin_dsn)
-    try:
-        rows = await connection.fetch(
-            "SELECT account_id, min(extract(epoch FROM created_at)) AS at FROM notification.alerts"
-            " WHERE tenant_id = $1 AND account_id = ANY($2) GROUP BY account_id",
-            stack.tenant_id,
-            list(accepted_at),
-        )
-    finally:
-        await connection.close()
+    rows = await fetch(
+        stack.admin_dsn,
+        "SELECT account_id, min(extract(epoch FROM created_at)) AS at FROM notification.alerts"
+        " WHERE tenant_id = $1 AND account_id = ANY($2) GROUP BY account_id",
+        stack.tenant_id,
+        list(accepted_at),
+    )
     return [(float(r["at"]) - accepted_at[r["account_id"]]) * 1000 for r in rows]
 
 

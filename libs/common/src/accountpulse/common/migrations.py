@@ -141,13 +141,8 @@ def run_env(context: object, schema: str) -> None:
 
 
 def drop_outbox_notify(schema: str) -> list[str]:
-    """Drop the outbox's NOTIFY trigger.
-
-    A transaction that notifies takes a lock on the whole cluster's notification queue at
-    commit and holds it until the commit is flushed, so every writing transaction of every
-    service committed one at a time behind one fsync each (seen as ``Lock:object`` waits on
-    ``COMMIT`` under load). The relay is now woken in-process after its own service commits
-    (:mod:`accountpulse.common.messaging.outbox`) and polls for anything else."""
+    """Drop the outbox's NOTIFY trigger: the relay is woken in-process instead (why: see
+    :mod:`accountpulse.common.messaging.outbox`)."""
     return [
         f"DROP TRIGGER IF EXISTS outbox_notify ON {schema}.outbox",
         f"DROP FUNCTION IF EXISTS {schema}.notify_outbox()",

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +32,21 @@ class PeriodicJob:
     exclusive: bool = True
 
 
+async def try_lock(connection: AsyncConnection, name: str) -> bool:
+    """Take the session-level advisory lock ``name`` on this connection if no other session
+    holds it (held until unlocked or the connection closes, across its transactions)."""
+    locked = await connection.scalar(
+        text("SELECT pg_try_advisory_lock(hashtext(:name))"), {"name": name}
+    )
+    await connection.commit()
+    return bool(locked)
+
+
 async def run_once_across_replicas(engine: AsyncEngine, job: PeriodicJob) -> bool:
     """Run the job if no other replica is running it now; returns whether it left work for
     an immediate next run."""
     async with engine.connect() as connection:
-        locked = await connection.scalar(
-            text("SELECT pg_try_advisory_lock(hashtext(:name))"), {"name": f"job:{job.name}"}
-        )
-        await connection.commit()
-        if not locked:
+        if not await try_lock(connection, f"job:{job.name}"):
             return False
         try:
             more = bool(await job.run())

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from accountpulse.common.clock import Clock
 from accountpulse.common.db import Sessions, tenant_transaction
+from accountpulse.common.scheduler import try_lock
 from accountpulse.scoring import model_store
 from accountpulse.scoring.rescoring import Scorer
 
@@ -79,12 +80,8 @@ class RescoreJob:
         for lane in lanes:
             if len(mine) == self._concurrency:
                 break
-            if await holder.scalar(
-                text("SELECT pg_try_advisory_lock(hashtext(:name))"),
-                {"name": f"rescore-lane:{lane.run_id}:{lane.lane}"},
-            ):
+            if await try_lock(holder, f"rescore-lane:{lane.run_id}:{lane.lane}"):
                 mine.append(lane)
-        await holder.commit()
         return mine
 
     async def _drive(self, run_id: str, tenant_id: str, lane: int, deadline: float) -> bool:

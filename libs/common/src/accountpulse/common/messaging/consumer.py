@@ -282,7 +282,7 @@ class ConsumerRunner:
                 batches = await consumer.getmany(timeout_ms=200, max_records=self._batch_size)
                 async with self._in_flight:
                     if batches:
-                        await self._process_batch(consumer, batches)
+                        await self._process_batch(batches)
                     if not batches or self._commit_due():
                         await self._commit_applied()
         finally:
@@ -310,9 +310,7 @@ class ConsumerRunner:
             log.warning("offset commit failed after rebalance")
 
     async def _process_batch(
-        self,
-        consumer: AIOKafkaConsumer,
-        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> None:
         """Apply a fetched batch (every partition); its offsets are committed by the loop."""
         records = [record for partition_records in batches.values() for record in partition_records]
