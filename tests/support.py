@@ -36,11 +36,14 @@ from accountpulse.common.events import EventPayload
 from accountpulse.common.messaging.envelope import Envelope, header_map
 
 TEST_STATE = REPO_ROOT / os.environ.get("TEST_STACK_DIR", ".stack-test")
+# TEST_SERVICE_PORT_BASE moves the services' ports (base+1..base+4), so that two suites can run
+# side by side with their own TEST_STACK_DIR, TEST_KAFKA_PORT and TEST_PG_PORT.
+_PORT_BASE = int(os.environ.get("TEST_SERVICE_PORT_BASE", "18000"))
 TEST_SERVICE_PORTS = {
-    "ingestion": 18001,
-    "scoring": 18002,
-    "planning": 18003,
-    "notification": 18004,
+    "ingestion": _PORT_BASE + 1,
+    "scoring": _PORT_BASE + 2,
+    "planning": _PORT_BASE + 3,
+    "notification": _PORT_BASE + 4,
 }
 INFRA_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "MIGRATIONS_DATABASE_URL")
 
@@ -367,7 +370,7 @@ async def stale_plan(client: httpx.AsyncClient, account_id: str) -> dict[str, An
 
 def envelope_of(
     principal: Principal, payload: EventPayload, at: datetime, trace_id: int = 1
-) -> Envelope:
+) -> Envelope[Any]:
     """An event as a consumer receives it, for calling a service's handlers in-process; its
     trace is ``trace_id`` (a span id of the same number)."""
     return Envelope(

@@ -42,7 +42,7 @@ class FixedClock:
         self.now += by
 
 
-def _envelope(tenant_id: str, payload: EventPayload, clock: FixedClock) -> Envelope:
+def _envelope(tenant_id: str, payload: EventPayload, clock: FixedClock) -> Envelope[Any]:
     return Envelope(
         id=str(uuid.uuid4()),
         source="/test",

@@ -55,7 +55,7 @@ async def test_a_batch_of_events_applies_exactly_as_one_by_one(
 ) -> None:
     handlers = ScoringHandlers(clock, retention_rate=0.8)
 
-    def at(payload: EventPayload, trace_id: int = 1) -> Envelope:
+    def at(payload: EventPayload, trace_id: int = 1) -> Envelope[Any]:
         return envelope_of(principal, payload, T0, trace_id)
 
     async with tenant_transaction(app_sessions, principal.tenant_id) as session:

@@ -15,7 +15,6 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 from support import TopicTail, eventually, of_tenant
 
 from accountpulse.common.db import (
@@ -26,7 +25,12 @@ from accountpulse.common.db import (
     tenant_transaction,
 )
 from accountpulse.common.events import RevenueRecorded
-from accountpulse.common.messaging.consumer import ConsumerRunner, RetryPolicy
+from accountpulse.common.messaging.consumer import (
+    ConsumerRunner,
+    RetryPolicy,
+    RunnerSettings,
+    Subscription,
+)
 from accountpulse.common.messaging.envelope import (
     Envelope,
     build_headers,
@@ -47,6 +51,7 @@ from accountpulse.common.messaging.topics import (
     ensure_topics,
 )
 from accountpulse.common.migrations import messaging_tables, schema_and_grants, tenant_rls
+from accountpulse.common.uow import UnitOfWork
 
 
 @dataclass
@@ -121,36 +126,27 @@ async def send(kit: Kit, payload: RevenueRecorded, event_id: str, key: str = "")
     )
 
 
-async def record_effect(session: AsyncSession, envelope: Envelope) -> None:
+async def record_effect(uow: UnitOfWork, envelope: Envelope[RevenueRecorded]) -> None:
     event = envelope.payload
-    assert isinstance(event, RevenueRecorded)
     if event.account_id == "poison":
         raise RuntimeError("this account always fails")
-    await session.execute(
-        text(
-            "INSERT INTO {schema}.effects VALUES (:t, :a, :v)".replace(
-                "{schema}", session.info["schema"]
-            )
-        ),
+    await uow.session.execute(
+        text(f"INSERT INTO {uow.schema}.effects VALUES (:t, :a, :v)"),
         {"t": envelope.tenant_id, "a": event.account_id, "v": event.version},
     )
 
 
 def runner(kit: Kit, group: str, commit_interval_s: float = 0.1) -> ConsumerRunner:
-    async def handler(session: AsyncSession, envelope: Envelope) -> None:
-        session.info["schema"] = kit.schema
-        await record_effect(session, envelope)
-
     return ConsumerRunner(
-        group=group,
-        topics=[kit.topic],
-        handlers={"revenue.recorded": handler},
+        Subscription(group, [kit.topic]).on(RevenueRecorded, record_effect),
         schema=kit.schema,
         sessions=kit.sessions,
         producer=kit.producer,
-        bootstrap_servers=kit.bootstrap,
-        retry=RetryPolicy(max_retries=3, backoff_ms=10),
-        commit_interval_s=commit_interval_s,
+        settings=RunnerSettings(
+            kit.bootstrap,
+            retry=RetryPolicy(max_retries=3, backoff_ms=10),
+            commit_interval_s=commit_interval_s,
+        ),
     )
 
 
@@ -241,26 +237,17 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_after_its_retries_an
 def batch_runner(kit: Kit, group: str, calls: list[list[tuple[str, int]]]) -> ConsumerRunner:
     """A runner whose revenue handler is set-based; ``calls`` records what each call got."""
 
-    async def handler(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-        session.info["schema"] = kit.schema
-        got = []
+    async def handler(uow: UnitOfWork, envelopes: Sequence[Envelope[RevenueRecorded]]) -> None:
+        calls.append([(e.payload.account_id, e.payload.version) for e in envelopes])
         for envelope in envelopes:
-            assert isinstance(envelope.payload, RevenueRecorded)
-            got.append((envelope.payload.account_id, envelope.payload.version))
-        calls.append(got)
-        for envelope in envelopes:
-            await record_effect(session, envelope)
+            await record_effect(uow, envelope)
 
     return ConsumerRunner(
-        group=group,
-        topics=[kit.topic],
-        handlers={},
-        batch_handlers={"revenue.recorded": handler},
+        Subscription(group, [kit.topic]).on_batch([RevenueRecorded], handler),
         schema=kit.schema,
         sessions=kit.sessions,
         producer=kit.producer,
-        bootstrap_servers=kit.bootstrap,
-        retry=RetryPolicy(max_retries=1, backoff_ms=10),
+        settings=RunnerSettings(kit.bootstrap, retry=RetryPolicy(max_retries=1, backoff_ms=10)),
     )
 
 

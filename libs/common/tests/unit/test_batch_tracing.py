@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -14,7 +15,7 @@ EVENT_TRACE = 0xA1
 tracer = TracerProvider().get_tracer("test")
 
 
-def envelope(traced: bool = True) -> Envelope:
+def envelope(traced: bool = True) -> Envelope[Any]:
     payload = RevenueRecorded(
         account_id="a", version=1, line_id="l", booked_on=date(2026, 1, 1), amount="1",
         original_amount="1", original_currency="EUR",

@@ -7,44 +7,43 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from accountpulse.common.events import UserErased
-from accountpulse.common.messaging.consumer import _Item, _segments
+from accountpulse.common.messaging.consumer.batching import Item, segments
 from accountpulse.common.messaging.envelope import Envelope
+from accountpulse.common.uow import UnitOfWork
 
 
-async def batch(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+async def batch(uow: UnitOfWork, envelopes: Sequence[Envelope[Any]]) -> None:
     raise AssertionError("not called")
 
 
-async def single(session: AsyncSession, envelope: Envelope) -> None:
+async def single(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
     raise AssertionError("not called")
 
 
-def item(event_type: str, subject: str, batched: bool = True) -> _Item:
+def item(event_type: str, subject: str, batched: bool = True) -> Item:
     envelope = Envelope(
         id=f"{event_type}/{subject}", source="/t", type=event_type, time=datetime.now(UTC),
         subject=subject, tenant_id="t", payload=UserErased(user_id=subject, version=1),
     )  # fmt: skip
     record: Any = None
-    return _Item(record, {}, envelope, None if batched else single, batch if batched else None)
+    return Item(record, {}, envelope, None if batched else single, batch if batched else None)
 
 
-def shape(segments: list[list[_Item]]) -> list[list[str]]:
-    return [[f"{i.envelope.type} {i.envelope.subject}" for i in s] for s in segments]
+def shape(cut: list[list[Item]]) -> list[list[str]]:
+    return [[f"{i.envelope.type} {i.envelope.subject}" for i in s] for s in cut]
 
 
 def test_an_imports_stream_of_accounts_and_their_lines_becomes_one_segment_per_type() -> None:
     run = [item("up", "a"), item("rev", "a"), item("rev", "a"), item("up", "b"), item("rev", "b")]
-    assert shape(_segments(run)) == [["up a", "up b"], ["rev a", "rev a", "rev b"]]
+    assert shape(segments(run)) == [["up a", "up b"], ["rev a", "rev a", "rev b"]]
 
 
 def test_a_subjects_events_keep_their_order_across_types() -> None:
     run = [item("up", "a"), item("rev", "a"), item("up", "a"), item("up", "b")]
-    assert shape(_segments(run)) == [["up a"], ["rev a"], ["up a", "up b"]]
+    assert shape(segments(run)) == [["up a"], ["rev a"], ["up a", "up b"]]
 
 
 def test_an_event_without_a_batch_handler_stands_alone_and_orders_its_subject() -> None:
     run = [item("up", "a"), item("erased", "a", batched=False), item("up", "a"), item("up", "b")]
-    assert shape(_segments(run)) == [["up a"], ["erased a"], ["up a", "up b"]]
+    assert shape(segments(run)) == [["up a"], ["erased a"], ["up a", "up b"]]

@@ -5,7 +5,7 @@ applied one by one (in one tenant each, so the two outcomes can be compared)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.auth import Principal, create_tenant
 from accountpulse.common.db import Sessions, tenant_transaction
@@ -22,11 +23,14 @@ from accountpulse.common.events import (
     RevenueRecorded,
     ScoreChanged,
 )
-from accountpulse.common.messaging.consumer import BatchHandler, EventHandler
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.planning import handlers
 from accountpulse.planning.event_handlers import PlanningEventHandlers
 from accountpulse.planning.schemas import PlanIn
+
+# handlers as they are called within a transaction (before the unit of work)
+SessionHandler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
+SessionBatchHandler = Callable[[AsyncSession, Sequence[Envelope[Any]]], Awaitable[None]]
 
 # Far in the future, so the running services' own scheduler (real time) never touches these plans.
 T0 = datetime(2036, 9, 7, 9, 0, tzinfo=UTC)
@@ -46,7 +50,7 @@ async def twin(owner_sessions: Sessions) -> Principal:
     return Principal(tenant_id, "test-key", frozenset({"read", "write"}))
 
 
-def _envelope(tenant_id: str, payload: EventPayload) -> Envelope:
+def _envelope(tenant_id: str, payload: EventPayload) -> Envelope[Any]:
     """An event with a trace of its own (as if sent from a traced request)."""
     trace_id, span_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     return Envelope(
@@ -56,11 +60,11 @@ def _envelope(tenant_id: str, payload: EventPayload) -> Envelope:
     )  # fmt: skip
 
 
-def _trace_id(envelope: Envelope) -> str:
+def _trace_id(envelope: Envelope[Any]) -> str:
     return envelope.trace_headers["traceparent"].split("-")[1]
 
 
-def _batch_handler(handlers: PlanningEventHandlers, event_type: str) -> BatchHandler:
+def _batch_handler(handlers: PlanningEventHandlers, event_type: str) -> SessionBatchHandler:
     return {
         "account.upserted": handlers.on_accounts_upserted,
         "score.changed": handlers.on_scores_changed,
@@ -68,7 +72,7 @@ def _batch_handler(handlers: PlanningEventHandlers, event_type: str) -> BatchHan
     }[event_type]
 
 
-def _handler(handlers: PlanningEventHandlers, event_type: str) -> EventHandler:
+def _handler(handlers: PlanningEventHandlers, event_type: str) -> SessionHandler:
     return {
         "account.upserted": handlers.on_account_upserted,
         "score.changed": handlers.on_score_changed,
@@ -78,7 +82,7 @@ def _handler(handlers: PlanningEventHandlers, event_type: str) -> EventHandler:
 
 async def _as_batch(
     sessions: Sessions, tenant_id: str, payloads: Sequence[EventPayload]
-) -> list[Envelope]:
+) -> list[Envelope[Any]]:
     """The events at once, in one transaction, as the consumer applies a run of them."""
     envelopes = [_envelope(tenant_id, payload) for payload in payloads]
     (event_type,) = {envelope.type for envelope in envelopes}

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,7 +26,7 @@ IAM_MIGRATIONS = Path(__file__).parent / "iam_migrations"
 
 
 def service_cli(
-    spec: ServiceSpec,
+    spec: ServiceSpec[Any],
     settings_factory: Callable[[], ServiceSettings],
     port_of: Callable[[ServiceSettings], int],
 ) -> typer.Typer:
@@ -58,7 +58,7 @@ def service_cli(
     return cli
 
 
-def _require_dir(spec: ServiceSpec) -> Path:
+def _require_dir(spec: ServiceSpec[Any]) -> Path:
     assert spec.migrations_dir is not None, f"{spec.name} has no migrations"
     return spec.migrations_dir
 
@@ -68,7 +68,7 @@ def _migrate_schema(schema: str, directory: Path, settings: ServiceSettings) -> 
     console.print(f"[green]migrated[/] {schema}")
 
 
-def installed_services() -> dict[str, ServiceSpec]:
+def installed_services() -> dict[str, ServiceSpec[Any]]:
     return {ep.name: ep.load() for ep in entry_points(group="accountpulse.services")}
 
 

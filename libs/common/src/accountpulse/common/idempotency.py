@@ -5,16 +5,46 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from fastapi import Header, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.db import driver
 from accountpulse.common.problems import Conflict, InvalidField
+from accountpulse.common.uow import UnitOfWork
 
 MAX_KEY_LENGTH = 200
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retrying with the same key returns the first answer and writes nothing"
+        " twice (a different request with a used key is a 409).",
+    ),
+]
+Write = Callable[[], Awaitable[tuple[int, Any]]]
+
+
+async def idempotent_write(
+    uow: UnitOfWork, request: Request, key: str | None, body: BaseModel | None, write: Write
+) -> Response:
+    """Run ``write`` in ``uow`` once per ``Idempotency-Key``; a retry gets the stored answer.
+    The request is recognised by its method, path and body."""
+    return await idempotent(
+        uow.session,
+        schema=uow.schema,
+        tenant_id=uow.tenant_id,
+        key=key,
+        request_fingerprint=fingerprint(
+            request.method, request.url.path, body.model_dump() if body is not None else None
+        ),
+        write=write,
+    )
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:

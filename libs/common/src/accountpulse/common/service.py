@@ -14,9 +14,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import Histogram
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,11 +29,10 @@ from accountpulse.common.db import Sessions, create_engine, create_sessions
 from accountpulse.common.health import Check, health_router
 from accountpulse.common.logs import configure_logging
 from accountpulse.common.messaging.consumer import (
-    BatchHandler,
     ConsumerRunner,
-    EventHandler,
-    FlushHook,
     RetryPolicy,
+    RunnerSettings,
+    Subscription,
 )
 from accountpulse.common.messaging.outbox import OutboxRelay, create_producer
 from accountpulse.common.messaging.topics import ensure_topics
@@ -40,6 +40,7 @@ from accountpulse.common.problems import BodySizeLimit, install_problem_handlers
 from accountpulse.common.scheduler import PeriodicJob, run_periodically
 from accountpulse.common.settings import ServiceSettings
 from accountpulse.common.telemetry import TraceResponseHeader, instrument, setup_tracing
+from accountpulse.common.uow import UnitsOfWork
 
 log = logging.getLogger(__name__)
 
@@ -48,66 +49,73 @@ HTTP_LATENCY = Histogram(
 )
 
 
-@dataclass
-class Runtime:
-    """What a running service holds; handed to route and consumer factories."""
+S = TypeVar("S", bound=ServiceSettings)
 
-    settings: ServiceSettings
+
+@dataclass
+class Runtime(Generic[S]):
+    """What a running service holds; routes reach it through a dependency, consumers and
+    jobs are built from it."""
+
+    settings: S
     engine: AsyncEngine
     sessions: Sessions
     producer: AIOKafkaProducer
+    units: UnitsOfWork
     clock: Clock = system_clock
 
 
 @dataclass(frozen=True)
-class Subscription:
-    group: str
-    topics: Sequence[str]
-    handlers: dict[str, EventHandler]
-    flush: FlushHook | None = None
-    # event type → set-based handler, for the types that have one (see messaging.consumer)
-    batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
+class ServiceSpec(Generic[S]):
     name: str  # also the PostgreSQL schema and the CloudEvents source
     version: str
-    routers: Callable[[Runtime], Sequence[APIRouter]]
-    subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda _: ()
-    jobs: Callable[[Runtime], Sequence[PeriodicJob]] = lambda _: ()
+    # module-level routers (the shape every service moves to) or, until then, a factory
+    routers: Sequence[APIRouter] | Callable[[Runtime[S]], Sequence[APIRouter]]
+    subscriptions: Callable[[Runtime[S]], Sequence[Subscription]] = lambda _: ()
+    jobs: Callable[[Runtime[S]], Sequence[PeriodicJob]] = lambda _: ()
     migrations_dir: Path | None = None
     body_limit_exempt_paths: tuple[str, ...] = field(default=())
 
 
-def create_app(spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
-    configure_logging(spec.name, settings.log_level)
-    provider = setup_tracing(spec.name)
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    runtime = Runtime(
+def build_runtime(
+    name: str, settings: S, clock: Clock | None = None, *, pool_size: int | None = None
+) -> Runtime[S]:
+    """The engine, sessions, producer and clock of one service (not started)."""
+    engine = create_engine(settings.database_url, pool_size=pool_size or settings.db_pool_size)
+    sessions = create_sessions(engine)
+    clock = clock or clock_for(settings.clock_offset_file, settings.environment)
+    return Runtime(
         settings=settings,
         engine=engine,
-        sessions=create_sessions(engine),
-        producer=create_producer(settings.kafka_bootstrap_servers, client_id=spec.name),
-        clock=clock or clock_for(settings.clock_offset_file, settings.environment),
+        sessions=sessions,
+        producer=create_producer(settings.kafka_bootstrap_servers, client_id=name),
+        units=UnitsOfWork(sessions, name, clock),
+        clock=clock,
     )
+
+
+def create_app(spec: ServiceSpec[S], settings: S, clock: Clock | None = None) -> FastAPI:
+    configure_logging(spec.name, settings.log_level)
+    provider = setup_tracing(spec.name)
+    runtime = build_runtime(spec.name, settings, clock)
+    engine = runtime.engine
     stop = asyncio.Event()
+    runner_settings = RunnerSettings(
+        settings.kafka_bootstrap_servers,
+        retry=RetryPolicy(settings.consumer_max_retries, settings.consumer_retry_backoff_ms),
+        batch_size=settings.consumer_batch_size,
+        commit_interval_s=settings.consumer_commit_interval_ms / 1000,
+    )
     runners = [
         ConsumerRunner(
-            group=s.group,
-            topics=s.topics,
-            handlers=s.handlers,
+            subscription,
             schema=spec.name,
             sessions=runtime.sessions,
             producer=runtime.producer,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            retry=RetryPolicy(settings.consumer_max_retries, settings.consumer_retry_backoff_ms),
-            batch_size=settings.consumer_batch_size,
-            commit_interval_s=settings.consumer_commit_interval_ms / 1000,
-            flush=s.flush,
-            batch_handlers=s.batch_handlers,
+            settings=runner_settings,
+            clock=runtime.clock,
         )
-        for s in spec.subscriptions(runtime)
+        for subscription in spec.subscriptions(runtime)
     ]
 
     @contextlib.asynccontextmanager
@@ -153,7 +161,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None
     app.state.runtime = runtime
     app.state.authenticator = Authenticator(runtime.sessions, settings.api_key_cache_seconds)
     install_problem_handlers(app)
-    for router in spec.routers(runtime):
+    routers = spec.routers(runtime) if callable(spec.routers) else spec.routers
+    for router in routers:
         app.include_router(router)
     app.include_router(health_router(_readiness_checks(runtime, runners)))
     app.add_middleware(RequestLatency)
@@ -167,7 +176,14 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, clock: Clock | None
     return app
 
 
-def _readiness_checks(runtime: Runtime, runners: Sequence[ConsumerRunner]) -> dict[str, Check]:
+def current_runtime(request: Request) -> Runtime[Any]:
+    """The running service's :class:`Runtime`, as a route dependency; each service names it
+    with its settings type: ``Annotated[Runtime[ScoringSettings], Depends(current_runtime)]``."""
+    runtime: Runtime[Any] = request.app.state.runtime
+    return runtime
+
+
+def _readiness_checks(runtime: Runtime[Any], runners: Sequence[ConsumerRunner]) -> dict[str, Check]:
     async def database() -> None:
         async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

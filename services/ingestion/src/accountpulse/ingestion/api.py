@@ -44,7 +44,7 @@ ExternalIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(runtime: Runtime[Any]) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["ingestion"])
 
     @api.put("/accounts/{external_id}", response_model=AccountOut)
@@ -132,7 +132,7 @@ def router(runtime: Runtime) -> APIRouter:
     return api
 
 
-def _fact_routes(api: APIRouter, runtime: Runtime) -> None:
+def _fact_routes(api: APIRouter, runtime: Runtime[Any]) -> None:
     """``POST /v1/accounts/{id}/<fact>`` for every fact kind, and ``GET`` to list them."""
     writers: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[FactOut]], str]] = {
         "engagement": (EngagementIn, facts.record_engagement, "engagement.recorded"),
@@ -171,7 +171,7 @@ def _fact_routes(api: APIRouter, runtime: Runtime) -> None:
 
 def _add_fact_route(
     api: APIRouter,
-    runtime: Runtime,
+    runtime: Runtime[Any],
     kind: str,
     model: type[BaseModel],
     write_fact: Callable[..., Awaitable[FactOut]],
@@ -203,7 +203,7 @@ def _add_fact_route(
     )
 
 
-def _portfolio_routes(api: APIRouter, runtime: Runtime) -> None:
+def _portfolio_routes(api: APIRouter, runtime: Runtime[Any]) -> None:
     """Batches, imports, harmonisation, reassignment and erasure."""
 
     @api.post("/accounts:batch")
@@ -277,7 +277,7 @@ def _portfolio_routes(api: APIRouter, runtime: Runtime) -> None:
 
 
 async def _write_once(
-    runtime: Runtime,
+    runtime: Runtime[Any],
     principal: Principal,
     request: Request,
     idempotency_key: str | None,

@@ -14,7 +14,7 @@ from accountpulse.common.settings import ServiceSettings
 from accountpulse.ingestion import api, imports
 from accountpulse.ingestion.settings import IngestionSettings
 
-SPEC = ServiceSpec(
+SPEC = ServiceSpec[IngestionSettings](
     name="ingestion",
     version="0.1.0",
     routers=lambda runtime: [api.router(runtime)],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
@@ -30,7 +30,7 @@ AlertIdPath = Annotated[UUID, Path(description="The alert's id")]
 UserIdPath = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(runtime: Runtime[Any]) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["notification"])
 
     def unit_of_work(tenant_id: str) -> AbstractAsyncContextManager[AsyncSession]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +40,9 @@ class NotificationEventHandlers:
         self._clock = clock
         self._raiser = raiser
 
-    async def on_scores_changed(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    async def on_scores_changed(
+        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]]
+    ) -> None:
         """Set-based: the health readings of a run of score changes recorded, and what each
         change's rule needs read, in one statement; then the alerts, event by event in the
         run's order, each in its own event's trace."""
@@ -64,40 +67,40 @@ class NotificationEventHandlers:
                         session, envelope, event.account_id, event.owner_id, drafts, tenant_rules
                     )
 
-    async def on_score_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_score_changed(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         """One event on its own, as a run of one (the runner calls the batch handler itself;
         this form serves callers with a single event, e.g. tests)."""
         await self.on_scores_changed(session, [envelope])
 
-    async def on_tier_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_tier_changed(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, TierChanged)
         tenant_rules = await load_rules(session, envelope.tenant_id)
         drafts = rules.for_tier_changed(event, tenant_rules)
         await self._raise(session, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
 
-    async def on_plan_stale(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_plan_stale(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, PlanStale)
         tenant_rules = await load_rules(session, envelope.tenant_id)
         drafts = rules.for_plan_stale(event, tenant_rules)
         await self._raise(session, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
 
-    async def on_goal_off_track(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_goal_off_track(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, PlanGoalOffTrack)
         tenant_rules = await load_rules(session, envelope.tenant_id)
         drafts = rules.for_goal_off_track(event, tenant_rules)
         await self._raise(session, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
 
-    async def on_nps_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_nps_recorded(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, NpsRecorded)
         tenant_rules = await load_rules(session, envelope.tenant_id)
         drafts = rules.for_nps_recorded(event, tenant_rules)
         await self._raise(session, envelope, event.account_id, None, drafts, tenant_rules)
 
-    async def on_contract_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_contract_changed(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         """Keep the contract; the renewal job alerts when its next window opens."""
         event = envelope.payload
         assert isinstance(event, ContractChanged)
@@ -114,7 +117,7 @@ class NotificationEventHandlers:
         )
 
     async def on_accounts_changed(
-        self, session: AsyncSession, envelopes: Sequence[Envelope]
+        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]]
     ) -> None:
         """Set-based: the owners of a run of account upserts or owner changes in one statement,
         from each account's standing event."""
@@ -130,17 +133,17 @@ class NotificationEventHandlers:
             ],
         )
 
-    async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_account_upserted(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         """One event on its own, as a run of one (the runner calls the batch handler itself;
         this form serves callers with a single event, e.g. tests)."""
         await self.on_accounts_changed(session, [envelope])
 
-    async def on_account_erased(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_account_erased(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, AccountErased)
         await facts_store.erase_account(session, envelope.tenant_id, event.account_id)
 
-    async def on_user_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_user_upserted(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, UserUpserted)
         quiet = event.quiet_hours or (None, None)
@@ -159,7 +162,7 @@ class NotificationEventHandlers:
             version=event.version,
         )
 
-    async def on_user_erased(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_user_erased(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, UserErased)
         await recipients_store.erase_user(session, envelope.tenant_id, event.user_id)
@@ -167,7 +170,7 @@ class NotificationEventHandlers:
     async def _raise(
         self,
         session: AsyncSession,
-        envelope: Envelope,
+        envelope: Envelope[Any],
         account_id: str,
         owner_hint: str | None,
         drafts: list[AlertDraft],
@@ -185,13 +188,13 @@ class NotificationEventHandlers:
             )
 
 
-def _score_change(envelope: Envelope) -> ScoreChanged:
+def _score_change(envelope: Envelope[Any]) -> ScoreChanged:
     payload = envelope.payload
     assert isinstance(payload, ScoreChanged)
     return payload
 
 
-def _account_event(envelope: Envelope) -> AccountUpserted | AccountOwnerChanged:
+def _account_event(envelope: Envelope[Any]) -> AccountUpserted | AccountOwnerChanged:
     payload = envelope.payload
     assert isinstance(payload, AccountUpserted | AccountOwnerChanged)
     return payload

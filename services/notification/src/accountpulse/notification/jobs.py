@@ -8,6 +8,7 @@ tenant's transaction, re-checking under a row lock, so a late or repeated tick d
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -156,7 +157,7 @@ class TimeDrivenRules:
             await store.wake_snoozed(session, self._clock())
 
 
-def jobs(runtime: Runtime) -> list[PeriodicJob]:
+def jobs(runtime: Runtime[Any]) -> list[PeriodicJob]:
     rules = TimeDrivenRules(runtime.sessions, runtime.clock, alert_raiser(runtime))
     worker = delivery_worker(runtime)
     return [

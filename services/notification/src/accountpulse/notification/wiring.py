@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from accountpulse.common.service import Runtime
 from accountpulse.notification.delivery.senders import EmailSender, WebhookSender
@@ -11,13 +12,13 @@ from accountpulse.notification.raising import AlertRaiser, DeliveryPolicy
 from accountpulse.notification.settings import NotificationSettings
 
 
-def settings_of(runtime: Runtime) -> NotificationSettings:
+def settings_of(runtime: Runtime[Any]) -> NotificationSettings:
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
     return settings
 
 
-def alert_raiser(runtime: Runtime) -> AlertRaiser:
+def alert_raiser(runtime: Runtime[Any]) -> AlertRaiser:
     settings = settings_of(runtime)
     return AlertRaiser(
         runtime.clock,
@@ -29,7 +30,7 @@ def alert_raiser(runtime: Runtime) -> AlertRaiser:
     )
 
 
-def delivery_worker(runtime: Runtime) -> DeliveryWorker:
+def delivery_worker(runtime: Runtime[Any]) -> DeliveryWorker:
     settings = settings_of(runtime)
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     return DeliveryWorker(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
@@ -31,7 +31,7 @@ def _parse_if_match(value: str | None) -> int | None:
         raise InvalidField("If-Match", "etag", "use the ETag of a GET of this plan") from exc
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(runtime: Runtime[Any]) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["planning"])
 
     @api.get("/accounts/{external_id}/plan", response_model=PlanOut)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,7 +51,9 @@ class PlanningEventHandlers:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
-    async def on_scores_changed(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    async def on_scores_changed(
+        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]]
+    ) -> None:
         """Set-based: the tiers in one statement, the windows of the re-segmented accounts in
         one, and one to find the plans not yet flagged ``score_shifted``; only those are
         written, each as part of its account's first event (which flags it, one by one)."""
@@ -70,10 +72,10 @@ class PlanningEventHandlers:
             )
         await self._mark_stale(session, envelopes, ["score_shifted"])
 
-    async def on_score_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_score_changed(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         await self.on_scores_changed(session, [envelope])
 
-    async def on_tier_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_tier_changed(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         """A tier change is a re-segmentation: the plan must be revisited now (score_shifted)
         and the move's effect evaluated in 45 days."""
         event = envelope.payload
@@ -88,7 +90,7 @@ class PlanningEventHandlers:
         await mark_stale(session, tenant_id, event.account_id, ["score_shifted"], self._clock)
 
     async def on_accounts_upserted(
-        self, session: AsyncSession, envelopes: Sequence[Envelope]
+        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]]
     ) -> None:
         """Set-based: one upsert of each account's standing event."""
         newest = standing_by_version(envelopes, lambda e: _payload(e, AccountUpserted).version)
@@ -96,10 +98,10 @@ class PlanningEventHandlers:
             session, envelopes[0].tenant_id, _payloads(newest, AccountUpserted)
         )
 
-    async def on_account_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_account_upserted(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         await self.on_accounts_upserted(session, [envelope])
 
-    async def on_owner_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_owner_changed(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, AccountOwnerChanged)
         tenant_id = envelope.tenant_id
@@ -111,13 +113,13 @@ class PlanningEventHandlers:
         if applied:
             await mark_stale(session, tenant_id, event.account_id, ["owner_changed"], self._clock)
 
-    async def on_account_erased(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_account_erased(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, AccountErased)
         await facts_store.erase_account(session, envelope.tenant_id, event.account_id)
 
     async def on_revenue_lines_recorded(
-        self, session: AsyncSession, envelopes: Sequence[Envelope]
+        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]]
     ) -> None:
         """Set-based: the lines in one statement (a line recorded twice: the last wins), then
         the goals of each account with a plan, once, after all its lines."""
@@ -132,10 +134,10 @@ class PlanningEventHandlers:
                 with continuing(last[plan.account_id], "planning evaluate goals"):
                     await evaluate_plan_goals(session, tenant_id, plan, self._clock)
 
-    async def on_revenue_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_revenue_recorded(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         await self.on_revenue_lines_recorded(session, [envelope])
 
-    async def on_nps_recorded(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_nps_recorded(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, NpsRecorded)
         await facts_store.record_nps(
@@ -144,7 +146,7 @@ class PlanningEventHandlers:
         )  # fmt: skip
         await evaluate_goals(session, envelope.tenant_id, event.account_id, self._clock)
 
-    async def on_contract_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_contract_changed(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         """Kept for ``renewal_unprepared``, which the scheduler checks as time passes."""
         event = envelope.payload
         assert isinstance(event, ContractChanged)
@@ -153,7 +155,7 @@ class PlanningEventHandlers:
             event.auto_renew, event.arr,
         )  # fmt: skip
 
-    async def on_contact_changed(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_contact_changed(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, ContactChanged)
         contact = event.model_dump(
@@ -169,25 +171,25 @@ class PlanningEventHandlers:
         )
         await facts_store.record_contact(session, envelope.tenant_id, contact)
 
-    async def on_user_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_user_upserted(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, UserUpserted)
         await facts_store.upsert_user(
             session, envelope.tenant_id, event.user_id, event.role, event.capacity, event.version
         )
 
-    async def on_user_erased(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_user_erased(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, UserErased)
         await facts_store.erase_user(session, envelope.tenant_id, event.user_id)
 
     async def _mark_stale(
-        self, session: AsyncSession, envelopes: Sequence[Envelope], reasons: list[StaleReason]
+        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]], reasons: list[StaleReason]
     ) -> None:
         """:func:`mark_stale` for every account of a run, in one statement when no plan needs
         the reasons; a plan that does is flagged in the trace of its account's first event."""
         tenant_id = envelopes[0].tenant_id
-        first: dict[str, Envelope] = {}
+        first: dict[str, Envelope[Any]] = {}
         for envelope in envelopes:
             first.setdefault(_account_id(envelope), envelope)
         for plan in await store.lock_plans(session, tenant_id, sorted(first), lacking=reasons):
@@ -205,20 +207,20 @@ class PlanningEventHandlers:
         return self._clock() + timedelta(days=EVALUATION_WINDOW_DAYS)
 
 
-def _payload(envelope: Envelope, kind: type[_Payload]) -> _Payload:
+def _payload(envelope: Envelope[Any], kind: type[_Payload]) -> _Payload:
     payload = envelope.payload
     assert isinstance(payload, kind)
     return payload
 
 
-def _payloads(envelopes: Sequence[Envelope], kind: type[_Payload]) -> list[_Payload]:
+def _payloads(envelopes: Sequence[Envelope[Any]], kind: type[_Payload]) -> list[_Payload]:
     return [_payload(envelope, kind) for envelope in envelopes]
 
 
-def _account_id(envelope: Envelope) -> str:
+def _account_id(envelope: Envelope[EventPayload]) -> str:
     return envelope.payload.key_id
 
 
-def _revenue_line_key(envelope: Envelope) -> str:
+def _revenue_line_key(envelope: Envelope[Any]) -> str:
     line = _payload(envelope, RevenueRecorded)
     return f"{line.account_id}\x00{line.line_id}"  # NUL: never in a text id (PostgreSQL)

@@ -16,7 +16,7 @@ from accountpulse.planning.settings import PlanningSettings
 ProposalIdPath = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$")]
 
 
-def router(runtime: Runtime, ingestion: IngestionClient | None = None) -> APIRouter:
+def router(runtime: Runtime[Any], ingestion: IngestionClient | None = None) -> APIRouter:
     api = APIRouter(prefix="/v1/portfolio", tags=["portfolio"])
     if ingestion is None:
         settings = runtime.settings

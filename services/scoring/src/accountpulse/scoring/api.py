@@ -110,7 +110,7 @@ def _parse_cursor(cursor: str | None) -> tuple[datetime, int, int] | None:
         raise InvalidField("cursor", "format", "not a cursor this API returned") from exc
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(runtime: Runtime[Any]) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["scores"])
 
     @api.get("/accounts/{external_id}/score", response_model=ScoreView)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -17,7 +18,7 @@ from accountpulse.scoring.rescore_job import RescoreJob
 from accountpulse.scoring.settings import ScoringSettings
 
 
-def jobs(runtime: Runtime) -> list[PeriodicJob]:
+def jobs(runtime: Runtime[Any]) -> list[PeriodicJob]:
     settings = runtime.settings
     assert isinstance(settings, ScoringSettings)
     scorer = consumers.handlers_of(runtime).scorer

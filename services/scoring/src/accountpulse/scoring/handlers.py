@@ -40,12 +40,12 @@ _PENDING = "scoring.pending_rescores"
 _DIRTY = "scoring.portfolio_dirty"
 
 
-def _account_of(envelope: Envelope) -> str:
+def _account_of(envelope: Envelope[EventPayload]) -> str:
     return envelope.payload.key_id
 
 
-def _version_of(envelope: Envelope) -> int:
-    version: int = envelope.payload.version  # type: ignore[attr-defined]
+def _version_of(envelope: Envelope[Any]) -> int:
+    version: int = envelope.payload.version
     return version
 
 
@@ -110,7 +110,7 @@ class ScoringHandlers:
         self.scorer = Scorer(clock, retention_rate)
 
     async def on_accounts_upserted(
-        self, session: AsyncSession, envelopes: Sequence[Envelope]
+        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]]
     ) -> None:
         """``account.upserted`` events, set-based: the newest applicable one of each account
         sets its attributes, and each account is rescored."""
@@ -121,7 +121,9 @@ class ScoringHandlers:
         )
         self._rescore(session, applied)
 
-    async def on_owners_changed(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    async def on_owners_changed(
+        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]]
+    ) -> None:
         applied = await self._claim(session, envelopes, raise_versions=False)
         rows = []
         for envelope in latest_by_key(applied, _account_of):
@@ -132,7 +134,9 @@ class ScoringHandlers:
         if applied:
             self._mark_portfolio_dirty(session, envelopes[0].tenant_id)  # per-owner KPIs
 
-    async def on_facts_recorded(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    async def on_facts_recorded(
+        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]]
+    ) -> None:
         """Revenue, engagement, NPS, contract and opportunity events (one type per call):
         the applicable ones are written as rows of their table, and their accounts rescored."""
         applied = await self._claim(session, envelopes)
@@ -143,7 +147,7 @@ class ScoringHandlers:
             )
         self._rescore(session, applied)
 
-    async def on_account_erased(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_account_erased(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         """Erasure applies whatever the version: nothing of the account may remain."""
         event = envelope.payload
         assert isinstance(event, AccountErased)
@@ -161,7 +165,7 @@ class ScoringHandlers:
         )
         self._mark_portfolio_dirty(session, tenant_id)
 
-    async def on_account_merged(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_account_merged(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         """Fold the merged accounts' facts into the survivor, retire their current scores
         (a tombstone each), and rescore the survivor from everything it now holds."""
         event = envelope.payload
@@ -181,7 +185,7 @@ class ScoringHandlers:
             )
         self._rescore(session, [envelope])
 
-    async def on_user_upserted(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_user_upserted(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, UserUpserted)
         await store.upsert_user(
@@ -194,7 +198,7 @@ class ScoringHandlers:
         )
         self._mark_portfolio_dirty(session, envelope.tenant_id)  # KAM capacity → tiers
 
-    async def on_user_erased(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def on_user_erased(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
         event = envelope.payload
         assert isinstance(event, UserErased)
         await store.upsert_user(
@@ -211,10 +215,10 @@ class ScoringHandlers:
     async def _claim(
         self,
         session: AsyncSession,
-        envelopes: Sequence[Envelope],
+        envelopes: Sequence[Envelope[Any]],
         *,
         raise_versions: bool = True,
-    ) -> list[Envelope]:
+    ) -> list[Envelope[Any]]:
         """The events that apply to their account's projection row: not older than what we
         applied, and the account neither erased nor merged away (see :func:`store.claim_many`;
         ``raise_versions=False`` when the caller writes the versions with the attributes)."""
@@ -235,7 +239,7 @@ class ScoringHandlers:
         session.info.setdefault(_DIRTY, set()).add(tenant_id)
 
     @staticmethod
-    def _rescore(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    def _rescore(session: AsyncSession, envelopes: Sequence[Envelope[Any]]) -> None:
         """Defer the rescore to :meth:`flush`: a run of events in one transaction rescores each
         account it touched once, in one chunk, at the latest version (under load, versions in
         between get no snapshot of their own — their facts are in the next one). The score's

@@ -53,7 +53,7 @@ def _run_view(row: Any) -> RescoreView:
     )
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(runtime: Runtime[Any]) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["scoring model"])
     settings = runtime.settings
     assert isinstance(settings, ScoringSettings)

@@ -159,7 +159,7 @@ async def _owners(session: AsyncSession, tenant_id: str) -> list[OwnerLoad]:
     return loads
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(runtime: Runtime[Any]) -> APIRouter:
     api = APIRouter(prefix="/v1/portfolio", tags=["portfolio"])
 
     @api.get("/summary", response_model=PortfolioSummary)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -22,6 +22,7 @@ CONTENT_TYPE = "application/json"
 REQUIRED_ATTRIBUTES = ("ce_id", "ce_source", "ce_type", "ce_specversion", "ce_tenantid")
 
 Headers = list[tuple[str, bytes]]
+P_co = TypeVar("P_co", bound=EventPayload, covariant=True)
 
 
 class MalformedEvent(ValueError):
@@ -29,14 +30,16 @@ class MalformedEvent(ValueError):
 
 
 @dataclass(frozen=True)
-class Envelope:
+class Envelope(Generic[P_co]):
+    """One decoded event; ``Envelope[RevenueRecorded]`` is one whose payload is that type."""
+
     id: str
     source: str
     type: str  # short form, e.g. "score.changed"
     time: datetime
     subject: str
     tenant_id: str
-    payload: EventPayload
+    payload: P_co
     trace_headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -89,7 +92,7 @@ def header_map(headers: Any) -> dict[str, str]:
     return result
 
 
-def decode(headers: dict[str, str], value: bytes | None) -> Envelope:
+def decode(headers: dict[str, str], value: bytes | None) -> Envelope[EventPayload]:
     missing = [a for a in REQUIRED_ATTRIBUTES if not headers.get(a)]
     if missing:
         raise MalformedEvent(f"missing CloudEvents attributes: {', '.join(missing)}")
