@@ -9,6 +9,7 @@ would be; a successful lookup is cached briefly per process (revocation takes at
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import time
 import uuid
@@ -20,9 +21,10 @@ from fastapi import Depends, Header, Request
 from sqlalchemy import text
 
 from accountpulse.common.db import Sessions, system_transaction
-from accountpulse.common.problems import Forbidden, Unauthorized
+from accountpulse.common.problems import Forbidden, TooManyRequests, Unauthorized
 
 Scope = Literal["read", "write", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
 _IMPLIED: dict[str, set[str]] = {
     "read": {"read"},
     "write": {"read", "write"},
@@ -53,11 +55,41 @@ def effective_scopes(granted: Iterable[str]) -> frozenset[str]:
     return frozenset(s for g in granted for s in _IMPLIED.get(g, set()))
 
 
+class RateLimit:
+    """A token bucket per API key: ``per_s`` requests a second on average, bursts up to
+    ``burst``; ``per_s = 0`` is no limit. Per service process — with N replicas behind a
+    balancer a key gets up to N times the rate, which is what an operator sizes for."""
+
+    def __init__(self, per_s: float, burst: int) -> None:
+        self.per_s = per_s
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}  # key id → (tokens, at)
+
+    def take(self, key_id: str) -> float:
+        """0 when the request may go ahead, else the seconds until it may."""
+        if self.per_s <= 0:
+            return 0.0
+        now = time.monotonic()
+        tokens, at = self._buckets.get(key_id, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.per_s)
+        if tokens < 1:
+            self._buckets[key_id] = (tokens, now)
+            return (1 - tokens) / self.per_s
+        self._buckets[key_id] = (tokens - 1, now)
+        return 0.0
+
+
 class Authenticator:
-    def __init__(self, sessions: Sessions, cache_seconds: float = 10.0) -> None:
+    """Looks API keys up by their hash, caching a key for ``cache_seconds``: a revoked key is
+    refused at the latest that long after its revocation."""
+
+    def __init__(
+        self, sessions: Sessions, cache_seconds: float = 10.0, rate_limit: RateLimit | None = None
+    ) -> None:
         self._sessions = sessions
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self.rate_limit = rate_limit or RateLimit(0, 1)
 
     async def authenticate(self, key: str) -> Principal | None:
         digest = hash_key(key)
@@ -130,6 +162,11 @@ def require_scope(scope: Scope) -> Callable[..., Awaitable[Principal]]:
             raise Unauthorized("The API key is unknown or revoked.")
         if not principal.allows(scope):
             raise Forbidden(f"The API key lacks the '{scope}' scope.")
+        if wait_s := authenticator.rate_limit.take(principal.key_id):
+            raise TooManyRequests(
+                f"This API key exceeded {authenticator.rate_limit.per_s:g} requests a second.",
+                retry_after_s=max(1, math.ceil(wait_s)),
+            )
         request.state.principal = principal
         return principal
 

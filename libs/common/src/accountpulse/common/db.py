@@ -9,7 +9,7 @@ inbox and key tables admit that scope.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,7 +26,12 @@ from sqlalchemy.ext.asyncio import (
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def create_engine(url: str, *, pool_size: int = 16) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 16, guards: Mapping[str, str] | None = None
+) -> AsyncEngine:
+    """``guards``: server settings for every connection, e.g. ``statement_timeout`` — so a
+    runaway statement, a lock wait or a transaction left open cannot hold a connection (and
+    the locks it took) for ever."""
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -37,9 +42,12 @@ def create_engine(url: str, *, pool_size: int = 16) -> AsyncEngine:
         max_overflow=0,
         # No pre-ping: it costs a round trip on every checkout. A connection broken by a
         # database restart fails once, SQLAlchemy then invalidates the pool, and the caller's
-        # retry (consumer runner) or the client's retry (HTTP 500) succeeds.
+        # retry (consumer runner) or the client's retry (HTTP 503) succeeds.
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": "accountpulse"}},
+        connect_args={
+            "server_settings": {"application_name": "accountpulse", **(guards or {})},
+            "timeout": 10,  # connecting; an unreachable host fails the request, then 503
+        },
         # json/jsonb columns through orjson, not the stdlib: loading accounts' facts for a
         # rescore spent ~5 % of scoring's time in json.loads (py-spy).
         json_serializer=_json_text,

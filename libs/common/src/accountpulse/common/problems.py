@@ -7,16 +7,22 @@ validation errors name each field and the rule it broke.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import MutableMapping
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from opentelemetry import trace
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accountpulse.common.errors import is_transient
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://accountpulse.dev/problems/"
@@ -74,6 +80,17 @@ class PreconditionFailed(Problem):
     status, title, slug = 412, "Precondition failed", "precondition-failed"
 
 
+class PayloadTooLarge(Problem):
+    status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+class TooManyRequests(Problem):
+    status, title, slug = 429, "Too many requests", "rate-limited"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
 def problem_response(
     status: int,
     title: str,
@@ -83,6 +100,7 @@ def problem_response(
     instance: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    trace_id: str | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + slug,
@@ -94,6 +112,8 @@ def problem_response(
         body["instance"] = instance
     if errors:
         body["errors"] = errors
+    if trace_id:
+        body["trace_id"] = trace_id
     return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_JSON)
 
 
@@ -164,6 +184,67 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_middleware(UnexpectedErrors)  # the first added: just outside the routes
+
+
+RETRY_AFTER_S = 2  # what a client is told to wait when the database is unreachable
+
+
+class UnexpectedErrors:
+    """Whatever escapes a route becomes a problem, inside the request's span: 503 with
+    ``Retry-After`` when the database is unreachable (the client may retry; nothing was
+    committed), else a 500 naming the trace id so an operator can find the request — never
+    Starlette's plain-text 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise  # too late for a problem: the client sees the connection end
+            await unexpected_problem(scope["path"], exc)(scope, receive, send)
+
+
+def unexpected_problem(path: str, exc: Exception) -> Response:
+    trace_id = _trace_id()
+    if is_transient(exc):
+        log.warning("database unavailable", extra={"path": path, "error": repr(exc)})
+        return problem_response(
+            503,
+            "Service unavailable",
+            "The database is unreachable; nothing was written. Retry after a moment.",
+            slug="database-unavailable",
+            instance=path,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+            trace_id=trace_id,
+        )
+    log.error("unexpected error", exc_info=exc, extra={"path": path})
+    return problem_response(
+        500,
+        "Internal error",
+        f"An unexpected error occurred; operators can find it by trace id {trace_id}.",
+        slug="internal",
+        instance=path,
+        trace_id=trace_id,
+    )
+
+
+def _trace_id() -> str:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else "none"
 
 
 class BodySizeLimit:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -23,10 +23,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from accountpulse.common.auth import Authenticator
+from accountpulse.common.auth import Authenticator, RateLimit
 from accountpulse.common.clock import Clock, clock_for, system_clock
 from accountpulse.common.db import Sessions, create_engine, create_sessions
 from accountpulse.common.health import Check, health_router
+from accountpulse.common.lifecycle import KafkaConnection, Loop, stop_all, supervised
 from accountpulse.common.logs import configure_logging
 from accountpulse.common.messaging.consumer import (
     ConsumerRunner,
@@ -35,7 +36,9 @@ from accountpulse.common.messaging.consumer import (
     Subscription,
 )
 from accountpulse.common.messaging.outbox import OutboxRelay, create_producer
-from accountpulse.common.messaging.topics import ensure_topics
+from accountpulse.common.messaging.topics import TopicSettings
+from accountpulse.common.monitoring import Monitor
+from accountpulse.common.openapi import install_contract
 from accountpulse.common.problems import BodySizeLimit, install_problem_handlers
 from accountpulse.common.scheduler import PeriodicJob, run_periodically
 from accountpulse.common.settings import ServiceSettings
@@ -81,7 +84,11 @@ def build_runtime(
     name: str, settings: S, clock: Clock | None = None, *, pool_size: int | None = None
 ) -> Runtime[S]:
     """The engine, sessions, producer and clock of one service (not started)."""
-    engine = create_engine(settings.database_url, pool_size=pool_size or settings.db_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=pool_size or settings.db_pool_size,
+        guards=_database_guards(settings),
+    )
     sessions = create_sessions(engine)
     clock = clock or clock_for(settings.clock_offset_file, settings.environment)
     return Runtime(
@@ -94,19 +101,84 @@ def build_runtime(
     )
 
 
+def _database_guards(settings: ServiceSettings) -> dict[str, str]:
+    guards = {
+        "statement_timeout": settings.db_statement_timeout_ms,
+        "lock_timeout": settings.db_lock_timeout_ms,
+        "idle_in_transaction_session_timeout": settings.db_idle_in_transaction_timeout_ms,
+    }
+    return {name: str(ms) for name, ms in guards.items() if ms}
+
+
 def create_app(spec: ServiceSpec[S], settings: S, clock: Clock | None = None) -> FastAPI:
     configure_logging(spec.name, settings.log_level)
     provider = setup_tracing(spec.name)
     runtime = build_runtime(spec.name, settings, clock)
-    engine = runtime.engine
-    stop = asyncio.Event()
+    topics = TopicSettings(settings.kafka_replication_factor, settings.kafka_min_insync_replicas)
+    kafka = KafkaConnection(runtime.producer, settings.kafka_bootstrap_servers, topics)
+    runners = _consumer_runners(spec, runtime, topics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(supervised(name, loop, stop, after=after), name=name)
+            for name, loop, after in _background_loops(spec, runtime, runners, kafka)
+        ]
+        log.info("service started", extra={"port": getattr(settings, "http_port", None)})
+        try:
+            yield
+        finally:
+            await stop_all(tasks, stop, settings.shutdown_grace_s)
+            await kafka.close(timeout_s=2.0)
+            await runtime.engine.dispose()
+            provider.shutdown()
+
+    app = FastAPI(
+        title=f"AccountPulse {spec.name}",
+        version=spec.version,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.runtime = runtime
+    from accountpulse.common.keys_api import router as keys_router  # it depends on this module
+
+    app.state.authenticator = Authenticator(
+        runtime.sessions,
+        settings.api_key_cache_seconds,
+        RateLimit(settings.api_rate_limit_per_s, settings.api_rate_limit_burst),
+    )
+    install_problem_handlers(app)
+    install_contract(app)
+    routers = spec.routers(runtime) if callable(spec.routers) else spec.routers
+    for router in routers:
+        app.include_router(router)
+    app.include_router(keys_router)
+    app.include_router(health_router(_readiness_checks(runtime, kafka, runners)))
+    app.add_middleware(RequestLatency)
+    app.add_middleware(TraceResponseHeader)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        exempt_paths=spec.body_limit_exempt_paths,
+    )
+    instrument(app, runtime.engine, provider, trace_sql=settings.trace_sql)
+    return app
+
+
+def _consumer_runners(
+    spec: ServiceSpec[S], runtime: Runtime[S], topics: TopicSettings
+) -> list[ConsumerRunner]:
+    settings = runtime.settings
     runner_settings = RunnerSettings(
         settings.kafka_bootstrap_servers,
         retry=RetryPolicy(settings.consumer_max_retries, settings.consumer_retry_backoff_ms),
         batch_size=settings.consumer_batch_size,
         commit_interval_s=settings.consumer_commit_interval_ms / 1000,
+        topics=topics,
     )
-    runners = [
+    return [
         ConsumerRunner(
             subscription,
             schema=spec.name,
@@ -118,62 +190,49 @@ def create_app(spec: ServiceSpec[S], settings: S, clock: Clock | None = None) ->
         for subscription in spec.subscriptions(runtime)
     ]
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(settings.kafka_bootstrap_servers)
-        await runtime.producer.start()
-        relay = OutboxRelay(
-            schema=spec.name,
-            source=f"/accountpulse/{spec.name}",
-            sessions=runtime.sessions,
-            producer=runtime.producer,
-            batch_size=settings.outbox_batch_size,
-            poll_interval_s=settings.outbox_poll_interval_s,
-            retention_hours=settings.outbox_retention_hours,
-        )
-        tasks = [asyncio.create_task(relay.run(stop), name=f"{spec.name}-outbox-relay")]
-        tasks += [asyncio.create_task(r.run(stop), name=r.group) for r in runners]
-        tasks += [
-            asyncio.create_task(
-                run_periodically(engine, job, settings.scheduler_interval_s, stop), name=job.name
-            )
-            for job in spec.jobs(runtime)
-        ]
-        for task in tasks:
-            task.add_done_callback(_exit_on_crash)
-        log.info("service started", extra={"port": getattr(settings, "http_port", None)})
-        try:
-            yield
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await runtime.producer.stop()
-            await engine.dispose()
-            provider.shutdown()
 
-    app = FastAPI(
-        title=f"AccountPulse {spec.name}",
-        version=spec.version,
-        lifespan=lifespan,
-        docs_url="/docs",
-        openapi_url="/openapi.json",
+def _background_loops(
+    spec: ServiceSpec[S],
+    runtime: Runtime[S],
+    runners: Sequence[ConsumerRunner],
+    kafka: KafkaConnection,
+) -> list[tuple[str, Loop, asyncio.Event | None]]:
+    """Every loop of the service: (name, loop, what it waits for before its first start).
+    The database is not waited for: a loop that needs it fails and is started again."""
+    settings = runtime.settings
+    relay = OutboxRelay(
+        schema=spec.name,
+        source=f"/accountpulse/{spec.name}",
+        sessions=runtime.sessions,
+        producer=runtime.producer,
+        batch_size=settings.outbox_batch_size,
+        poll_interval_s=settings.outbox_poll_interval_s,
+        retention_hours=settings.outbox_retention_hours,
     )
-    app.state.runtime = runtime
-    app.state.authenticator = Authenticator(runtime.sessions, settings.api_key_cache_seconds)
-    install_problem_handlers(app)
-    routers = spec.routers(runtime) if callable(spec.routers) else spec.routers
-    for router in routers:
-        app.include_router(router)
-    app.include_router(health_router(_readiness_checks(runtime, runners)))
-    app.add_middleware(RequestLatency)
-    app.add_middleware(TraceResponseHeader)
-    app.add_middleware(
-        BodySizeLimit,
-        max_bytes=settings.max_body_bytes,
-        exempt_paths=spec.body_limit_exempt_paths,
-    )
-    instrument(app, engine, provider, trace_sql=settings.trace_sql)
-    return app
+    monitor = Monitor(spec.name, runtime.sessions, runtime.engine)
+    loops: list[tuple[str, Loop, asyncio.Event | None]] = [
+        (f"{spec.name}-kafka", _once_connected(kafka), None),
+        (f"{spec.name}-outbox-relay", relay.run, kafka.connected),
+        (f"{spec.name}-monitor", monitor.run, None),
+    ]
+    loops += [(runner.group, runner.run, kafka.connected) for runner in runners]
+    for job in spec.jobs(runtime):
+
+        def periodic(stop: asyncio.Event, job: PeriodicJob = job) -> Awaitable[None]:
+            return run_periodically(runtime.engine, job, settings.scheduler_interval_s, stop)
+
+        loops.append((job.name, periodic, None))
+    return loops
+
+
+def _once_connected(kafka: KafkaConnection) -> Loop:
+    async def connect(stop: asyncio.Event) -> None:
+        if not kafka.connected.is_set():
+            await kafka.connect(stop)
+        else:
+            await stop.wait()
+
+    return connect
 
 
 def current_runtime(request: Request) -> Runtime[Any]:
@@ -183,20 +242,19 @@ def current_runtime(request: Request) -> Runtime[Any]:
     return runtime
 
 
-def _readiness_checks(runtime: Runtime[Any], runners: Sequence[ConsumerRunner]) -> dict[str, Check]:
+def _readiness_checks(
+    runtime: Runtime[Any], kafka: KafkaConnection, runners: Sequence[ConsumerRunner]
+) -> dict[str, Check]:
     async def database() -> None:
         async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-
-    async def kafka() -> None:
-        await runtime.producer.client.fetch_all_metadata()
 
     async def consumers() -> None:
         waiting = [r.group for r in runners if not r.ready.is_set()]
         if waiting:
             raise RuntimeError(f"consumer groups not joined: {', '.join(waiting)}")
 
-    return {"database": database, "kafka": kafka, "consumers": consumers}
+    return {"database": database, "kafka": kafka.check, "consumers": consumers}
 
 
 class RequestLatency:
@@ -226,15 +284,3 @@ class RequestLatency:
             HTTP_LATENCY.labels(scope["method"], route, status).observe(
                 time.perf_counter() - started
             )
-
-
-def _exit_on_crash(task: asyncio.Task[None]) -> None:
-    """A background loop that dies takes the process down, so the orchestrator restarts it
-    instead of leaving a service that answers HTTP but no longer publishes or consumes."""
-    if task.cancelled() or task.exception() is None:
-        return
-    log.critical("background task crashed", exc_info=task.exception())
-    import os
-    import signal
-
-    os.kill(os.getpid(), signal.SIGTERM)

@@ -41,6 +41,23 @@ class ServiceSettings(BaseSettings):
     scheduler_interval_s: float = Field(60.0, gt=0)
     clock_offset_file: str | None = None
     trace_sql: bool = False  # one span per SQL statement (debugging; costs CPU per statement)
+    # topics this service creates: 1/1 on one broker, 3/2 in production (deploy/k8s)
+    kafka_replication_factor: int = Field(1, ge=1)
+    kafka_min_insync_replicas: int = Field(1, ge=1)
+    shutdown_grace_s: float = Field(10.0, gt=0)
+    # guards on every connection of the application role (0 disables one)
+    db_statement_timeout_ms: int = Field(60_000, ge=0)
+    db_lock_timeout_ms: int = Field(10_000, ge=0)
+    db_idle_in_transaction_timeout_ms: int = Field(60_000, ge=0)
+    # per API key, over all its requests to this service process (0 = no limit)
+    api_rate_limit_per_s: float = Field(0.0, ge=0)
+    api_rate_limit_burst: int = Field(200, ge=1)
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> ServiceSettings:
+        if self.kafka_min_insync_replicas > self.kafka_replication_factor:
+            raise ValueError("KAFKA_MIN_INSYNC_REPLICAS exceeds KAFKA_REPLICATION_FACTOR")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_in_production(self) -> ServiceSettings:

@@ -326,6 +326,19 @@ class OutboxRelay:
             )
 
 
+async def outbox_backlog(session: AsyncSession, schema: str) -> tuple[int, float]:
+    """How many rows wait to be published, and the age in seconds of the oldest (0 if none)."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT count(*) AS pending, coalesce(extract(epoch FROM now() - min(created_at)),"
+                f" 0) AS age FROM {schema}.outbox WHERE sent_at IS NULL"
+            )
+        )
+    ).one()
+    return int(row.pending), max(0.0, float(row.age))
+
+
 async def pending_count(sessions: Sessions, schema: str) -> int:
     async with system_transaction(sessions) as session:
         count = await session.scalar(

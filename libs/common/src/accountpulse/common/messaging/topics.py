@@ -23,6 +23,15 @@ ALERTS_EVENTS = "alerts.events.v1"
 
 
 @dataclass(frozen=True)
+class TopicSettings:
+    """How topics are created: one replica locally; 3 replicas and 2 in sync in production,
+    so a write acknowledged with ``acks=all`` survives the loss of a broker."""
+
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+
+
+@dataclass(frozen=True)
 class TopicSpec:
     name: str
     retention_days: int | None = None
@@ -57,14 +66,25 @@ def dead_letter_spec(topic: str, group: str) -> TopicSpec:
     return TopicSpec(dead_letter_topic(topic, group), retention_days=30)
 
 
-async def ensure_topics(bootstrap_servers: str, specs: tuple[TopicSpec, ...] = TOPICS) -> None:
+async def ensure_topics(
+    bootstrap_servers: str,
+    specs: tuple[TopicSpec, ...] = TOPICS,
+    *,
+    settings: TopicSettings = TopicSettings(),
+) -> None:
     """Create the topics that do not exist yet; existing ones are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        insync = {"min.insync.replicas": str(settings.min_insync_replicas)}
         missing = [
-            NewTopic(s.name, s.partitions, 1, topic_configs=s.config())
+            NewTopic(
+                s.name,
+                s.partitions,
+                settings.replication_factor,
+                topic_configs=s.config() | insync,
+            )
             for s in specs
             if s.name not in existing
         ]

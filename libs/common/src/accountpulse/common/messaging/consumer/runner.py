@@ -29,7 +29,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
@@ -46,7 +46,8 @@ from accountpulse.common.messaging.consumer.batching import Item, runs_by_tenant
 from accountpulse.common.messaging.consumer.dead_letters import DeadLetters
 from accountpulse.common.messaging.consumer.subscription import Subscription
 from accountpulse.common.messaging.envelope import MalformedEvent, decode, header_map
-from accountpulse.common.messaging.topics import dead_letter_spec, ensure_topics
+from accountpulse.common.messaging.topics import TopicSettings, dead_letter_spec, ensure_topics
+from accountpulse.common.monitoring import CONSUMER_LAG
 from accountpulse.common.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class RunnerSettings:
     batch_size: int = 500
     max_run: int = 500
     commit_interval_s: float = 0.1
+    topics: TopicSettings = field(default_factory=TopicSettings)
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -126,7 +128,9 @@ class ConsumerRunner:
     async def run(self, stop: asyncio.Event) -> None:
         topics = list(self._subscription.topics)
         await ensure_topics(
-            self._settings.bootstrap_servers, tuple(dead_letter_spec(t, self.group) for t in topics)
+            self._settings.bootstrap_servers,
+            tuple(dead_letter_spec(t, self.group) for t in topics),
+            settings=self._settings.topics,
         )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._settings.bootstrap_servers,
@@ -150,6 +154,7 @@ class ConsumerRunner:
                         await self._process_batch(batches)
                     if not batches or self._commit_due():
                         await self._commit()
+                await self._record_lag(consumer, batches)
         finally:
             self.ready.clear()
             try:
@@ -158,6 +163,23 @@ class ConsumerRunner:
             except Exception:  # stopping anyway: the next owner re-reads, the inbox dedupes
                 log.warning("offset commit on stop failed", exc_info=True)
             await consumer.stop()
+
+    async def _record_lag(
+        self,
+        consumer: AIOKafkaConsumer,
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        """Lag per partition: after a batch, from its last offset; when idle, from the
+        position — both against the high watermark the last fetch reported."""
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            records = batches.get(tp)
+            position = records[-1].offset + 1 if records else await consumer.position(tp)
+            CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )
 
     def _commit_due(self) -> bool:
         return time.monotonic() - self._committed_at >= self._settings.commit_interval_s

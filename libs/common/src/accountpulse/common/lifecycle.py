@@ -1,0 +1,113 @@
+"""A service's background work, started whatever is down and kept running by itself.
+
+Kafka may be unreachable when a service starts (a broker restarting) and PostgreSQL may go
+away later: the service still starts and answers ``/healthz``, reports what is missing on
+``/readyz``, and every background loop — the Kafka connection, the outbox relay, each consumer,
+each periodic job — is *supervised*: when it fails it is logged and started again after a
+growing pause, never taking the process down. On shutdown every loop is told to stop and given
+``grace_s`` to finish its batch; what is still running then is cancelled, so SIGTERM during an
+outage still ends the process in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter
+
+from accountpulse.common.messaging.topics import TopicSettings, ensure_topics
+
+log = logging.getLogger(__name__)
+
+LOOP_RESTARTS = Counter(
+    "accountpulse_background_restarts_total",
+    "Background loops (relay, consumers, jobs) restarted after a failure",
+    ["loop"],
+)
+
+
+@dataclass
+class KafkaConnection:
+    """Connects the service's producer once the broker answers, creating the topics first."""
+
+    producer: AIOKafkaProducer
+    bootstrap_servers: str
+    topics: TopicSettings
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def connect(self, stop: asyncio.Event) -> None:
+        await ensure_topics(self.bootstrap_servers, settings=self.topics)
+        await self.producer.start()
+        self.connected.set()
+        log.info("connected to Kafka")
+        await stop.wait()
+
+    async def check(self) -> None:
+        """For ``/readyz``: the broker answers a metadata request."""
+        if not self.connected.is_set():
+            raise ConnectionError("not connected to Kafka yet")
+        await self.producer.client.fetch_all_metadata()
+
+    async def close(self, timeout_s: float) -> None:
+        if self.connected.is_set():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.producer.stop(), timeout_s)
+
+
+Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+async def supervised(
+    name: str,
+    loop: Loop,
+    stop: asyncio.Event,
+    *,
+    after: asyncio.Event | None = None,
+    max_pause_s: float = 30.0,
+) -> None:
+    """Run ``loop(stop)`` until ``stop`` is set, starting it again whenever it fails (after
+    ``after`` is set, e.g. once Kafka is connected)."""
+    if after is not None:
+        await _until_either(after, stop)
+    pause = 0.5
+    while not stop.is_set():
+        try:
+            await loop(stop)
+            pause = 0.5
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            LOOP_RESTARTS.labels(name).inc()
+            log.warning("%s failed; starting it again in %.1f s", name, pause, exc_info=True)
+            await _sleep_unless(stop, pause)
+            pause = min(pause * 2, max_pause_s)
+
+
+async def stop_all(tasks: list[asyncio.Task[None]], stop: asyncio.Event, grace_s: float) -> None:
+    """Tell every loop to stop; cancel whatever has not finished after ``grace_s``."""
+    stop.set()
+    _, pending = await asyncio.wait(tasks, timeout=grace_s) if tasks else (set(), set())
+    for task in pending:
+        log.warning("%s did not stop within %.0f s; cancelled", task.get_name(), grace_s)
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=2.0)
+
+
+async def _until_either(event: asyncio.Event, stop: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
