@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.events import (
@@ -23,10 +24,13 @@ from accountpulse.common.events import (
     UserUpserted,
 )
 from accountpulse.common.events.base import EventPayload
+from accountpulse.common.messaging.consumer import EventHandler
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.notification import recipients_store, store
-from accountpulse.notification.handlers import NotificationEventHandlers
+from accountpulse.common.uow import UnitOfWork
+from accountpulse.notification.handlers import NotificationHandlers
 from accountpulse.notification.raising import AlertRaiser, DeliveryPolicy
+from accountpulse.notification.store import recipients
+from accountpulse.notification.store import rules as rules_store
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -47,18 +51,23 @@ class Notification:
         self.tenant_id = f"raising-{uuid.uuid4().hex[:12]}"
         self.clock = StepClock()
         raiser = AlertRaiser(
-            self.clock, timedelta(hours=24), DeliveryPolicy(max_attempts=3, email_enabled=True)
+            timedelta(hours=24), DeliveryPolicy(max_attempts=3, email_enabled=True)
         )
-        self.handlers = NotificationEventHandlers(self.clock, raiser)
+        self.handlers = NotificationHandlers(raiser)
+
+    def unit_of_work(self, session: AsyncSession) -> UnitOfWork:
+        """The unit of work the consumer runner would give a handler, on the test's clock."""
+        return UnitOfWork(session, self.tenant_id, "notification", self.clock)
 
     async def apply(self, payload: EventPayload) -> None:
-        handler = {
+        handlers: dict[str, EventHandler[Any]] = {
             "account.upserted": self.handlers.on_account_upserted,
             "account.owner_changed": self.handlers.on_account_upserted,
             "score.changed": self.handlers.on_score_changed,
             "plan.stale": self.handlers.on_plan_stale,
             "user.upserted": self.handlers.on_user_upserted,
-        }[payload.event_type]
+        }
+        handler = handlers[payload.event_type]
         envelope = Envelope(
             id=str(uuid.uuid4()),
             source="test",
@@ -69,7 +78,7 @@ class Notification:
             payload=payload,
         )
         async with tenant_transaction(self.sessions, self.tenant_id) as session:
-            await handler(session, envelope)
+            await handler(self.unit_of_work(session), envelope)
         self.clock.now += timedelta(seconds=1)
 
     async def rows(self, sql: str) -> list[Any]:
@@ -177,8 +186,8 @@ async def test_a_health_drop_counts_only_readings_within_the_tenants_drop_window
 ) -> None:
     async with tenant_transaction(notification.sessions, notification.tenant_id) as session:
         rules = {"health_dropped": {"drop_window_days": 3, "below": 10, "drop_points": 15}}
-        await store.save_alert_rules(
-            session, notification.tenant_id, orjson.dumps(rules).decode(), START
+        await rules_store.save_alert_rules(
+            notification.unit_of_work(session), orjson.dumps(rules).decode(), START
         )
     # Both fall from 70 to 62 (8 points); "inside" read 80 exactly 3 days before, "outside"
     # 4 days before: outside the tenant's window, though inside the default 30 days.
@@ -219,12 +228,12 @@ async def test_alerts_past_the_hourly_limit_fold_into_a_digest_that_rewrites_its
         )
     )
     async with tenant_transaction(notification.sessions, tenant_id) as session:
-        await store.save_alert_rules(
-            session, tenant_id, orjson.dumps({"max_alerts_per_hour": 1}).decode(), START
+        uow = notification.unit_of_work(session)
+        await rules_store.save_alert_rules(
+            uow, orjson.dumps({"max_alerts_per_hour": 1}).decode(), START
         )
-        await recipients_store.save_preferences(
-            session,
-            tenant_id,
+        await recipients.save_preferences(
+            uow,
             user_id="anna",
             channels=None,
             timezone=None,

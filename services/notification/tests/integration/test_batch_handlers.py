@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,16 +18,12 @@ from integration.test_notification_raising import (  # the harness of the one-by
     Notification,
     score_changed,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.events import AccountOwnerChanged, AccountUpserted
 from accountpulse.common.events.base import EventPayload
+from accountpulse.common.messaging.consumer import BatchHandler
 from accountpulse.common.messaging.envelope import Envelope
-
-# handlers as they are called within a transaction (before the unit of work)
-SessionHandler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
-SessionBatchHandler = Callable[[AsyncSession, Sequence[Envelope[Any]]], Awaitable[None]]
 
 
 @pytest.fixture
@@ -47,7 +43,7 @@ def trace_id_of(position: int) -> str:
 async def apply_as_one_run(notification: Notification, payloads: Sequence[EventPayload]) -> None:
     """The events in one transaction; event ``i`` carries the trace ``trace_id_of(i)``."""
     handlers = notification.handlers
-    batch_handlers: dict[str, SessionBatchHandler] = {
+    batch_handlers: dict[str, BatchHandler[Any]] = {
         "account.upserted": handlers.on_accounts_changed,
         "account.owner_changed": handlers.on_accounts_changed,
         "score.changed": handlers.on_scores_changed,
@@ -67,7 +63,7 @@ async def apply_as_one_run(notification: Notification, payloads: Sequence[EventP
     ]
     async with tenant_transaction(notification.sessions, notification.tenant_id) as session:
         for event_type, run in itertools.groupby(envelopes, key=lambda e: e.type):
-            await batch_handlers[event_type](session, list(run))
+            await batch_handlers[event_type](notification.unit_of_work(session), list(run))
     notification.clock.now += timedelta(seconds=1)
 
 

@@ -1,19 +1,21 @@
-"""Notification's REST routes (thin: parse, authorise, call a command, shape the answer)."""
+"""Notification's REST routes, thin: parse, authorise, open a unit of work, call a query or a
+command, shape the answer. Every write takes an ``Idempotency-Key``; every list is a page."""
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 from accountpulse.common.auth import Admin, Reader, Writer
-from accountpulse.common.db import tenant_transaction
-from accountpulse.common.service import Runtime
-from accountpulse.notification import commands, store
+from accountpulse.common.idempotency import IdempotencyKey, idempotent_write
+from accountpulse.common.service import Runtime, current_runtime
+from accountpulse.common.uow import UnitOfWork
+from accountpulse.notification import commands, queries
 from accountpulse.notification.domain.config import AlertRules
 from accountpulse.notification.schemas import (
     AlertDetail,
@@ -25,97 +27,162 @@ from accountpulse.notification.schemas import (
     PreferencesOut,
     SnoozeIn,
 )
+from accountpulse.notification.settings import NotificationSettings
 
+NotificationRuntime = Annotated[Runtime[NotificationSettings], Depends(current_runtime)]
 AlertIdPath = Annotated[UUID, Path(description="The alert's id")]
 UserIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(description="The next_cursor of the previous page")]
+
+router = APIRouter(prefix="/v1", tags=["notification"])
 
 
-def router(runtime: Runtime[Any]) -> APIRouter:
-    api = APIRouter(prefix="/v1", tags=["notification"])
+@router.get("/inbox", response_model=InboxPage)
+async def get_inbox(
+    runtime: NotificationRuntime,
+    principal: Reader,
+    recipient: Annotated[str, Query(min_length=1, max_length=200)],
+    state: Literal["open", "acknowledged", "snoozed", "resolved"] | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> InboxPage:
+    """A person's in-app inbox, newest first; alerts folded into a digest appear once,
+    inside their digest."""
+    async with runtime.units.of(principal) as uow:
+        return await queries.inbox(uow, recipient, state=state, cursor=cursor, limit=limit)
 
-    def unit_of_work(tenant_id: str) -> AbstractAsyncContextManager[AsyncSession]:
-        return tenant_transaction(runtime.sessions, tenant_id)
 
-    @api.get("/inbox", response_model=InboxPage)
-    async def get_inbox(
-        principal: Reader,
-        recipient: Annotated[str, Query(min_length=1, max_length=200)],
-        state: Literal["open", "acknowledged", "snoozed", "resolved"] | None = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        cursor: Annotated[datetime | None, Query()] = None,
-    ) -> InboxPage:
-        """A person's in-app inbox, newest first; alerts folded into a digest appear once,
-        inside their digest."""
-        async with unit_of_work(principal.tenant_id) as session:
-            rows = await store.inbox(
-                session,
-                principal.tenant_id,
-                recipient,
-                state=state,
-                before=cursor,
-                limit=limit + 1,
-            )
-        items = [commands.alert_out(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return InboxPage(
-            items=items, next_cursor=items[-1].created_at.isoformat() if more else None
+@router.get("/alerts/{alert_id}", response_model=AlertDetail)
+async def get_alert(
+    runtime: NotificationRuntime, alert_id: AlertIdPath, principal: Reader
+) -> AlertDetail:
+    async with runtime.units.of(principal) as uow:
+        return await queries.alert_detail(uow, str(alert_id))
+
+
+@router.post("/alerts/{alert_id}:acknowledge", response_model=AlertOut)
+async def acknowledge(
+    runtime: NotificationRuntime,
+    request: Request,
+    alert_id: AlertIdPath,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async with runtime.units.of(principal) as uow:
+        return await _write(
+            uow,
+            request,
+            idempotency_key,
+            None,
+            lambda: commands.acknowledge_alert(uow, str(alert_id)),
         )
 
-    @api.get("/alerts/{alert_id}", response_model=AlertDetail)
-    async def get_alert(alert_id: AlertIdPath, principal: Reader) -> AlertDetail:
-        async with unit_of_work(principal.tenant_id) as session:
-            return await commands.get_alert(session, principal.tenant_id, str(alert_id))
 
-    @api.post("/alerts/{alert_id}:acknowledge", response_model=AlertOut)
-    async def acknowledge(alert_id: AlertIdPath, principal: Writer) -> AlertOut:
-        async with unit_of_work(principal.tenant_id) as session:
-            return await commands.acknowledge_alert(
-                session, principal.tenant_id, str(alert_id), runtime.clock
-            )
+@router.post("/alerts/{alert_id}:snooze", response_model=AlertOut)
+async def snooze(
+    runtime: NotificationRuntime,
+    request: Request,
+    alert_id: AlertIdPath,
+    body: SnoozeIn,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async with runtime.units.of(principal) as uow:
+        return await _write(
+            uow,
+            request,
+            idempotency_key,
+            body,
+            lambda: commands.snooze_alert(uow, str(alert_id), body.until),
+        )
 
-    @api.post("/alerts/{alert_id}:snooze", response_model=AlertOut)
-    async def snooze(alert_id: AlertIdPath, body: SnoozeIn, principal: Writer) -> AlertOut:
-        async with unit_of_work(principal.tenant_id) as session:
-            return await commands.snooze_alert(
-                session, principal.tenant_id, str(alert_id), body.until, runtime.clock
-            )
 
-    @api.post("/alerts/{alert_id}:resolve", response_model=AlertOut)
-    async def resolve(alert_id: AlertIdPath, principal: Writer) -> AlertOut:
-        async with unit_of_work(principal.tenant_id) as session:
-            return await commands.resolve_alert(
-                session, principal.tenant_id, str(alert_id), runtime.clock
-            )
+@router.post("/alerts/{alert_id}:resolve", response_model=AlertOut)
+async def resolve(
+    runtime: NotificationRuntime,
+    request: Request,
+    alert_id: AlertIdPath,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async with runtime.units.of(principal) as uow:
+        return await _write(
+            uow, request, idempotency_key, None, lambda: commands.resolve_alert(uow, str(alert_id))
+        )
 
-    @api.get("/alerts/{alert_id}/deliveries", response_model=DeliveriesOut)
-    async def deliveries(alert_id: AlertIdPath, principal: Reader) -> DeliveriesOut:
-        """Every delivery of the alert (inbox, email, webhook) with the log of its attempts."""
-        async with unit_of_work(principal.tenant_id) as session:
-            return await commands.deliveries(session, principal.tenant_id, str(alert_id))
 
-    @api.get("/alert-rules", response_model=AlertRulesOut)
-    async def get_rules(principal: Reader) -> AlertRulesOut:
-        async with unit_of_work(principal.tenant_id) as session:
-            return await commands.get_rules(session, principal.tenant_id)
+@router.get("/alerts/{alert_id}/deliveries", response_model=DeliveriesOut)
+async def deliveries(
+    runtime: NotificationRuntime,
+    alert_id: AlertIdPath,
+    principal: Reader,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> DeliveriesOut:
+    """The alert's deliveries (inbox, email, webhook), each with the log of its attempts."""
+    async with runtime.units.of(principal) as uow:
+        return await queries.deliveries_of(uow, str(alert_id), cursor=cursor, limit=limit)
 
-    @api.put("/alert-rules", response_model=AlertRulesOut)
-    async def put_rules(body: AlertRules, principal: Admin) -> AlertRulesOut:
-        """Replace the tenant's alert rules; omitted rules take their defaults."""
-        async with unit_of_work(principal.tenant_id) as session:
-            return await commands.put_rules(session, principal.tenant_id, body, runtime.clock)
 
-    @api.get("/users/{user_id}/preferences", response_model=PreferencesOut)
-    async def get_preferences(user_id: UserIdPath, principal: Reader) -> PreferencesOut:
-        async with unit_of_work(principal.tenant_id) as session:
-            return await commands.get_preferences(session, principal.tenant_id, user_id)
+@router.get("/alert-rules", response_model=AlertRulesOut)
+async def get_rules(runtime: NotificationRuntime, principal: Reader) -> AlertRulesOut:
+    async with runtime.units.of(principal) as uow:
+        return await queries.alert_rules(uow)
 
-    @api.put("/users/{user_id}/preferences", response_model=PreferencesOut)
-    async def put_preferences(
-        user_id: UserIdPath, body: PreferencesIn, principal: Writer
-    ) -> PreferencesOut:
-        async with unit_of_work(principal.tenant_id) as session:
-            return await commands.put_preferences(
-                session, principal.tenant_id, user_id, body, runtime.clock
-            )
 
-    return api
+@router.put("/alert-rules", response_model=AlertRulesOut)
+async def put_rules(
+    runtime: NotificationRuntime,
+    request: Request,
+    body: AlertRules,
+    principal: Admin,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Replace the tenant's alert rules; omitted rules take their defaults."""
+    async with runtime.units.of(principal) as uow:
+        return await _write(
+            uow, request, idempotency_key, body, lambda: commands.replace_rules(uow, body)
+        )
+
+
+@router.get("/users/{user_id}/preferences", response_model=PreferencesOut)
+async def get_preferences(
+    runtime: NotificationRuntime, user_id: UserIdPath, principal: Reader
+) -> PreferencesOut:
+    async with runtime.units.of(principal) as uow:
+        return await queries.preferences(uow, user_id)
+
+
+@router.put("/users/{user_id}/preferences", response_model=PreferencesOut)
+async def put_preferences(
+    runtime: NotificationRuntime,
+    request: Request,
+    user_id: UserIdPath,
+    body: PreferencesIn,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async with runtime.units.of(principal) as uow:
+        return await _write(
+            uow,
+            request,
+            idempotency_key,
+            body,
+            lambda: commands.set_preferences(uow, user_id, body),
+        )
+
+
+async def _write(
+    uow: UnitOfWork,
+    request: Request,
+    key: str | None,
+    body: BaseModel | None,
+    command: Callable[[], Awaitable[BaseModel]],
+) -> Response:
+    """Run ``command`` once per Idempotency-Key; its answer, 200, is what a retry gets too."""
+
+    async def write() -> tuple[int, Any]:
+        return 200, (await command()).model_dump(mode="json")
+
+    return await idempotent_write(uow, request, key, body, write)

@@ -1,4 +1,5 @@
-"""Bootstrap of the notification service."""
+"""The notification service: its routes, its subscription, its jobs and its migrations, wired
+by the one way every service starts (``accountpulse.common.service``)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from accountpulse.common.settings import ServiceSettings
 from accountpulse.notification import api, consumers, jobs
 from accountpulse.notification.settings import NotificationSettings
 
-SPEC = ServiceSpec(
+SPEC = ServiceSpec[NotificationSettings](
     name="notification",
     version="0.1.0",
-    routers=lambda runtime: [api.router(runtime)],
+    routers=[api.router],
     subscriptions=consumers.subscriptions,
     jobs=jobs.jobs,
     migrations_dir=Path(__file__).parent / "migrations",
@@ -28,7 +29,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
 
 
 def _port(settings: ServiceSettings) -> int:
-    assert isinstance(settings, NotificationSettings)
+    assert isinstance(settings, NotificationSettings)  # service_cli knows only the base class
     return settings.http_port
 
 

@@ -1,8 +1,7 @@
-"""Notification's subscriptions."""
+"""Notification's subscription: one consumer group on the topics whose events raise alerts or
+keep the facts the rules read. Thin: the runner decodes, this names the handler per event."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from accountpulse.common.events import (
     AccountErased,
@@ -25,36 +24,25 @@ from accountpulse.common.messaging.topics import (
     USERS_CHANGES,
 )
 from accountpulse.common.service import Runtime
-from accountpulse.common.uow import UnitOfWork
-from accountpulse.notification.handlers import NotificationEventHandlers
-from accountpulse.notification.wiring import alert_raiser
+from accountpulse.notification.handlers import NotificationHandlers
+from accountpulse.notification.raising import raiser_for
+from accountpulse.notification.settings import NotificationSettings
+
+TOPICS = [ACCOUNTS_CHANGES, SCORES_CHANGES, PLANS_EVENTS, USERS_CHANGES]
 
 
-def subscriptions(runtime: Runtime[Any]) -> list[Subscription]:
-    handlers = NotificationEventHandlers(runtime.clock, alert_raiser(runtime))
+def subscriptions(runtime: Runtime[NotificationSettings]) -> list[Subscription]:
+    handlers = NotificationHandlers(raiser_for(runtime.settings))
     return [
-        Subscription(
-            "notification", [ACCOUNTS_CHANGES, SCORES_CHANGES, PLANS_EVENTS, USERS_CHANGES]
-        )
-        .on(AccountErased, _session_handler(handlers.on_account_erased))
-        .on(ContractChanged, _session_handler(handlers.on_contract_changed))
-        .on(NpsRecorded, _session_handler(handlers.on_nps_recorded))
-        .on(TierChanged, _session_handler(handlers.on_tier_changed))
-        .on(PlanStale, _session_handler(handlers.on_plan_stale))
-        .on(PlanGoalOffTrack, _session_handler(handlers.on_goal_off_track))
-        .on(UserUpserted, _session_handler(handlers.on_user_upserted))
-        .on(UserErased, _session_handler(handlers.on_user_erased))
-        .on_batch(
-            [AccountUpserted, AccountOwnerChanged], _session_handler(handlers.on_accounts_changed)
-        )
-        .on_batch([ScoreChanged], _session_handler(handlers.on_scores_changed))
+        Subscription("notification", TOPICS)
+        .on(AccountErased, handlers.on_account_erased)
+        .on(ContractChanged, handlers.on_contract_changed)
+        .on(NpsRecorded, handlers.on_nps_recorded)
+        .on(TierChanged, handlers.on_tier_changed)
+        .on(PlanStale, handlers.on_plan_stale)
+        .on(PlanGoalOffTrack, handlers.on_goal_off_track)
+        .on(UserUpserted, handlers.on_user_upserted)
+        .on(UserErased, handlers.on_user_erased)
+        .on_batch([AccountUpserted, AccountOwnerChanged], handlers.on_accounts_changed)
+        .on_batch([ScoreChanged], handlers.on_scores_changed)
     ]
-
-
-def _session_handler(handler: Any) -> Any:
-    """Transitional: a handler that still takes the session, called with the unit of work's."""
-
-    async def on(uow: UnitOfWork, envelope: Any) -> None:
-        await handler(uow.session, envelope)
-
-    return on

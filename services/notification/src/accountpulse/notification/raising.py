@@ -9,23 +9,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from accountpulse.common.clock import Clock
-from accountpulse.common.db import driver
 from accountpulse.common.events import AlertDelivered, AlertRaised
 from accountpulse.common.events.base import EventPayload
-from accountpulse.common.messaging.outbox import add_events
 from accountpulse.common.telemetry import current_trace_id
-from accountpulse.notification import deliveries_store, raising_store, store
+from accountpulse.common.uow import UnitOfWork
 from accountpulse.notification.domain import messages
 from accountpulse.notification.domain.config import AlertRules
 from accountpulse.notification.domain.delivery import folds_into_digest, quiet_hours_end
 from accountpulse.notification.domain.rules import AlertDraft
-from accountpulse.notification.recipients_store import Recipient
+from accountpulse.notification.settings import NotificationSettings
+from accountpulse.notification.store import deliveries as deliveries_store
+from accountpulse.notification.store import raising as raising_store
+from accountpulse.notification.store import rules as rules_store
+from accountpulse.notification.store.raising import NewAlert
+from accountpulse.notification.store.recipients import Recipient
 
-SCHEMA = store.SCHEMA
 UNASSIGNED = "unassigned"
 RATE_WINDOW = timedelta(hours=1)
 DIGEST_ACCOUNT = "*"  # a digest is about many accounts
@@ -37,8 +35,8 @@ class DeliveryPolicy:
     email_enabled: bool  # an SMTP server is configured
 
 
-async def load_rules(session: AsyncSession, tenant_id: str) -> AlertRules:
-    return parse_rules(await store.alert_rules_json(await driver(session), tenant_id))
+async def load_rules(uow: UnitOfWork) -> AlertRules:
+    return parse_rules(await rules_store.alert_rules_json(uow))
 
 
 @functools.lru_cache(maxsize=256)
@@ -46,21 +44,30 @@ def parse_rules(document: str | None) -> AlertRules:
     """The tenant's rules from their stored JSON document (``None``: the defaults).
 
     Memoised by the document's text (the rules are frozen, so sharing them is safe): building
-    them, even the defaults, cost more CPU than the statements of an event that raises
+    them, even the defaults, costs more CPU than the statements of an event that raises
     nothing. The document itself is still read in every event's transaction."""
     return AlertRules() if document is None else AlertRules.model_validate_json(document)
 
 
+def raiser_for(settings: NotificationSettings) -> AlertRaiser:
+    """The raiser as the service's settings configure it."""
+    return AlertRaiser(
+        timedelta(hours=settings.dedup_window_hours),
+        DeliveryPolicy(
+            max_attempts=settings.delivery_max_attempts,
+            email_enabled=settings.smtp_host is not None,
+        ),
+    )
+
+
 class AlertRaiser:
-    def __init__(self, clock: Clock, default_dedup_window: timedelta, policy: DeliveryPolicy):
-        self._clock = clock
+    def __init__(self, default_dedup_window: timedelta, policy: DeliveryPolicy) -> None:
         self._default_window = default_dedup_window
         self._policy = policy
 
     async def raise_for_account(
         self,
-        session: AsyncSession,
-        tenant_id: str,
+        uow: UnitOfWork,
         account_id: str,
         draft: AlertDraft,
         *,
@@ -71,20 +78,16 @@ class AlertRaiser:
     ) -> str | None:
         """Raise ``draft`` for the account's owner, once per account, rule and window;
         returns the alert id, or ``None`` when the window already holds one."""
-        now = self._clock()
+        now = uow.now()
         window = (
             timedelta(hours=rules.dedup_window_hours)
             if rules.dedup_window_hours
             else self._default_window
         )
-        db = await driver(session)
         if deduplicate:
-            await raising_store.lock(
-                db, raising_store.dedup_lock_key(tenant_id, account_id, draft.rule)
-            )
+            await raising_store.lock_for_dedup(uow, account_id, draft.rule)
         routing = await raising_store.route(
-            db,
-            tenant_id,
+            uow,
             account_id,
             draft.rule,
             deduplicate=deduplicate,
@@ -98,9 +101,7 @@ class AlertRaiser:
             rules.plan_stale.escalate_after_days if draft.rule == "plan_stale" else None
         )
         return await self._raise_locked(
-            session,
-            db,
-            tenant_id,
+            uow,
             account_id,
             draft,
             recipient_id=routing.recipient_id,
@@ -111,8 +112,7 @@ class AlertRaiser:
 
     async def raise_to(
         self,
-        session: AsyncSession,
-        tenant_id: str,
+        uow: UnitOfWork,
         account_id: str,
         draft: AlertDraft,
         *,
@@ -124,12 +124,9 @@ class AlertRaiser:
     ) -> str:
         """Raise ``draft`` for one person (no deduplication): its own deliveries while the
         person is under the hourly limit, folded into their digest past it."""
-        db = await driver(session)
-        await raising_store.lock(db, raising_store.recipient_lock_key(tenant_id, recipient_id))
+        await raising_store.lock_recipient(uow, recipient_id)
         return await self._raise_locked(
-            session,
-            db,
-            tenant_id,
+            uow,
             account_id,
             draft,
             recipient_id=recipient_id,
@@ -141,9 +138,7 @@ class AlertRaiser:
 
     async def _raise_locked(
         self,
-        session: AsyncSession,
-        db: asyncpg.Connection,
-        tenant_id: str,
+        uow: UnitOfWork,
         account_id: str,
         draft: AlertDraft,
         *,
@@ -154,13 +149,11 @@ class AlertRaiser:
         escalated_from: str | None = None,
     ) -> str:
         """:meth:`raise_to`, the person's lock held (so the hourly limit is exact)."""
-        now = self._clock()
-        counted = await raising_store.alerts_counted_since(
-            db, tenant_id, recipient_id, now - RATE_WINDOW
-        )
-        alert = raising_store.NewAlert(
+        now = uow.now()
+        counted = await raising_store.alerts_counted_since(uow, recipient_id, now - RATE_WINDOW)
+        alert = NewAlert(
             id=str(uuid.uuid4()),
-            tenant_id=tenant_id,
+            tenant_id=uow.tenant_id,
             account_id=account_id,
             rule=draft.rule,
             severity=draft.severity,
@@ -174,55 +167,46 @@ class AlertRaiser:
             escalated_from=escalated_from,
         )
         if folds_into_digest(counted, rules.max_alerts_per_hour):
-            events = await self._fold_into_digest(db, alert)
+            events = await self._fold_into_digest(uow, alert)
         else:
-            events = await self._insert_with_deliveries(db, alert)
-        await add_events(
-            session, schema=SCHEMA, tenant_id=tenant_id, payloads=events, clock=self._clock
-        )
+            events = await self._insert_with_deliveries(uow, alert)
+        await uow.publish_many(events)
         return alert.id
 
-    async def _fold_into_digest(
-        self, db: asyncpg.Connection, alert: raising_store.NewAlert
-    ) -> list[EventPayload]:
+    async def _fold_into_digest(self, uow: UnitOfWork, alert: NewAlert) -> list[EventPayload]:
         """Fold the alert into the person's collecting digest, or into a new one that collects
         for an hour and is then sent by email and webhook (it is in the inbox at once), and
         make the digest list every alert it holds; returns the events to publish."""
-        now = self._clock()
+        now = uow.now()
         events: list[EventPayload] = []
-        collecting = await raising_store.collecting_digest(
-            db, alert.tenant_id, alert.recipient_id, now
-        )
+        collecting = await raising_store.collecting_digest(uow, alert.recipient_id, now)
         if collecting is None:
             digest = _new_digest(alert, now)
             events += await self._insert_with_deliveries(
-                db, digest, not_before=digest.collecting_until
+                uow, digest, not_before=digest.collecting_until
             )
             collecting = digest.id, digest.created_at
         digest_id, digest_created_at = collecting
-        folded = await raising_store.insert_folded(db, alert, digest_id)
+        folded = await raising_store.insert_folded(uow, alert, digest_id)
         await raising_store.rewrite_digest(
-            db, alert.tenant_id, digest_id, _digest_content(digest_id, digest_created_at, folded)
+            uow, digest_id, _digest_content(digest_id, digest_created_at, folded)
         )
         return [*events, _raised(alert)]
 
     async def _insert_with_deliveries(
-        self,
-        db: asyncpg.Connection,
-        alert: raising_store.NewAlert,
-        not_before: datetime | None = None,
+        self, uow: UnitOfWork, alert: NewAlert, not_before: datetime | None = None
     ) -> list[EventPayload]:
         """Insert the alert with its inbox delivery (done now) and the email/webhook
         deliveries the person wants, due after their quiet hours; returns the events to
         publish."""
-        now = self._clock()
+        now = uow.now()
         person = await raising_store.insert_with_inbox_delivery(
-            db, alert, delivery_id=str(uuid.uuid4()), delivered_at=now
+            uow, alert, delivery_id=str(uuid.uuid4()), delivered_at=now
         )
         due = _after_quiet_hours(not_before or now, person)
-        pending = self._pending_deliveries(alert, person, due)
+        pending = self._pending_deliveries(uow, alert, person, due)
         if pending:
-            await deliveries_store.insert_pending(db, pending)
+            await deliveries_store.insert_pending(uow, pending)
         return [
             _raised(alert),
             AlertDelivered(
@@ -236,7 +220,7 @@ class AlertRaiser:
         ]
 
     def _pending_deliveries(
-        self, alert: raising_store.NewAlert, person: Recipient, due: datetime
+        self, uow: UnitOfWork, alert: NewAlert, person: Recipient, due: datetime
     ) -> list[deliveries_store.PendingDelivery]:
         subject, text_body = messages.email_text(alert.view())
         targets: list[tuple[str, str, str]] = []
@@ -256,14 +240,14 @@ class AlertRaiser:
                 next_attempt_at=due,
                 subject=subject,
                 body=body,
-                created_at=self._clock(),  # one reading each: they list in this order
+                created_at=uow.now(),  # one reading each: they list in this order
             )
             for channel, target, body in targets
         ]
 
 
-def _new_digest(alert: raising_store.NewAlert, now: datetime) -> raising_store.NewAlert:
-    return raising_store.NewAlert(
+def _new_digest(alert: NewAlert, now: datetime) -> NewAlert:
+    return NewAlert(
         id=str(uuid.uuid4()),
         tenant_id=alert.tenant_id,
         account_id=DIGEST_ACCOUNT,
@@ -307,7 +291,7 @@ def _after_quiet_hours(at: datetime, person: Recipient) -> datetime:
     return quiet_hours_end(at, person.timezone, person.quiet_start, person.quiet_end) or at
 
 
-def _raised(alert: raising_store.NewAlert) -> AlertRaised:
+def _raised(alert: NewAlert) -> AlertRaised:
     return AlertRaised(
         alert_id=alert.id,
         account_id=alert.account_id,

@@ -42,7 +42,7 @@ class AlertDetail(AlertOut):
 
 class InboxPage(BaseModel):
     items: list[AlertOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="Fetches the next page; null on the last")
 
 
 class SnoozeIn(BaseModel):
@@ -124,3 +124,4 @@ class DeliveryOut(BaseModel):
 class DeliveriesOut(BaseModel):
     alert_id: str
     items: list[DeliveryOut]
+    next_cursor: str | None = Field(None, description="Fetches the next page; null on the last")

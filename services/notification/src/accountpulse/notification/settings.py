@@ -1,3 +1,6 @@
+"""The notification service's settings: the dedup window, the email and webhook channels, and
+the delivery worker's retry policy (each from its ``NOTIFICATION_*`` environment variable)."""
+
 from __future__ import annotations
 
 from pydantic import Field, SecretStr

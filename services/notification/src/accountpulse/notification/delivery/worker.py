@@ -23,14 +23,12 @@ from typing import Any
 
 import httpx
 
-from accountpulse.common.clock import Clock
-from accountpulse.common.db import Sessions, system_transaction, tenant_transaction
+from accountpulse.common.db import Sessions, system_transaction
 from accountpulse.common.events import AlertDelivered, AlertDeliveryFailed
-from accountpulse.common.events.base import EventPayload
-from accountpulse.common.messaging.outbox import add_event
-from accountpulse.notification import deliveries_store, recipients_store, store
+from accountpulse.common.uow import UnitOfWork, UnitsOfWork
 from accountpulse.notification.delivery.senders import EmailSender, Outgoing, WebhookSender
 from accountpulse.notification.domain.delivery import retry_delay
+from accountpulse.notification.store import alerts, deliveries, recipients
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +45,7 @@ class DeliveryWorker:
         self,
         *,
         sessions: Sessions,
-        clock: Clock,
+        units: UnitsOfWork,
         email: EmailSender,
         webhook: WebhookSender,
         retry: RetryPolicy,
@@ -55,8 +53,8 @@ class DeliveryWorker:
         concurrency: int = 10,
         max_rounds: int = 20,
     ) -> None:
-        self._sessions = sessions
-        self._clock = clock
+        self._sessions = sessions  # for the system transaction that claims due rows
+        self._units = units
         self._email = email
         self._webhook = webhook
         self._retry = retry
@@ -77,12 +75,10 @@ class DeliveryWorker:
                 claimed = await self._claim()
 
     async def _claim(self) -> list[Any]:
-        now = self._clock()
+        now = self._units.clock()
         lease_until = now + timedelta(seconds=self._retry.lease_s)
         async with system_transaction(self._sessions) as session:
-            return list(
-                await deliveries_store.claim_due(session, now, lease_until, self._batch_size)
-            )
+            return list(await deliveries.claim_due(session, now, lease_until, self._batch_size))
 
     async def _deliver(self, client: httpx.AsyncClient, row: Any) -> None:
         async with self._limit:
@@ -91,38 +87,30 @@ class DeliveryWorker:
             except Exception as exc:  # every failure is a failed attempt, retried or dead
                 detail, error = None, f"{type(exc).__name__}: {exc}"
                 log.info("delivery attempt failed", extra={"delivery_id": row.id, "error": error})
-        async with tenant_transaction(self._sessions, row.tenant_id) as session:
+        async with self._units.for_tenant(row.tenant_id) as uow:
             if error is None:
-                await self._record_success(session, row, detail)
+                await self._record_success(uow, row, detail)
             else:
-                await self._record_failure(session, row, error)
+                await self._record_failure(uow, row, error)
 
     async def _send(self, client: httpx.AsyncClient, row: Any) -> str:
         message = Outgoing(row.id, row.target, row.subject, row.body)
         if row.channel == "email":
             return await self._email.send(message)
-        async with tenant_transaction(self._sessions, row.tenant_id) as session:
-            secret = await recipients_store.webhook_secret(session, row.tenant_id, row.recipient_id)
+        async with self._units.for_tenant(row.tenant_id) as uow:
+            secret = await recipients.webhook_secret(uow, row.recipient_id)
         if secret is None:
             raise ValueError("the recipient has no webhook secret; set it in the preferences")
         return await self._webhook.send(client, message, secret)
 
-    async def _record_success(self, session: Any, row: Any, detail: str | None) -> None:
-        now = self._clock()
-        await deliveries_store.finish_attempt(
-            session,
-            row.tenant_id,
-            row.id,
-            row.attempts,
-            outcome="delivered",
-            at=now,
-            detail=detail,
+    async def _record_success(self, uow: UnitOfWork, row: Any, detail: str | None) -> None:
+        now = uow.now()
+        await deliveries.finish_attempt(
+            uow, row.id, row.attempts, outcome="delivered", at=now, detail=detail
         )
-        await deliveries_store.mark_delivered(session, row.tenant_id, row.id, now)
-        alert = await store.get_alert(session, row.tenant_id, row.alert_id)
-        await self._publish(
-            session,
-            row,
+        await deliveries.mark_delivered(uow, row.id, now)
+        alert = await alerts.get_alert(uow, row.alert_id)
+        await uow.publish(
             AlertDelivered(
                 alert_id=row.alert_id,
                 account_id=alert.account_id,
@@ -135,25 +123,19 @@ class DeliveryWorker:
             ),
         )
 
-    async def _record_failure(self, session: Any, row: Any, error: str) -> None:
-        now = self._clock()
-        await deliveries_store.finish_attempt(
-            session, row.tenant_id, row.id, row.attempts, outcome="failed", at=now, detail=error
+    async def _record_failure(self, uow: UnitOfWork, row: Any, error: str) -> None:
+        now = uow.now()
+        await deliveries.finish_attempt(
+            uow, row.id, row.attempts, outcome="failed", at=now, detail=error
         )
         if row.attempts < row.max_attempts:
             delay = retry_delay(row.attempts, base_s=self._retry.base_s, max_s=self._retry.max_s)
-            await deliveries_store.mark_failed(
-                session, row.tenant_id, row.id, error=error, retry_at=now + delay
-            )
+            await deliveries.mark_failed(uow, row.id, error=error, retry_at=now + delay)
             return
-        await deliveries_store.mark_failed(
-            session, row.tenant_id, row.id, error=error, retry_at=None
-        )
-        alert = await store.get_alert(session, row.tenant_id, row.alert_id)
+        await deliveries.mark_failed(uow, row.id, error=error, retry_at=None)
+        alert = await alerts.get_alert(uow, row.alert_id)
         log.warning("delivery dead after its last attempt", extra={"delivery_id": row.id})
-        await self._publish(
-            session,
-            row,
+        await uow.publish(
             AlertDeliveryFailed(
                 alert_id=row.alert_id,
                 account_id=alert.account_id,
@@ -165,13 +147,4 @@ class DeliveryWorker:
                 last_error=error[:2000],
                 failed_at=now,
             ),
-        )
-
-    async def _publish(self, session: Any, row: Any, payload: EventPayload) -> None:
-        await add_event(
-            session,
-            schema=store.SCHEMA,
-            tenant_id=row.tenant_id,
-            payload=payload,
-            clock=self._clock,
         )

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from accountpulse.common.db import driver
+from accountpulse.common.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -28,8 +27,9 @@ class Recipient:
     webhook_secret: str | None
 
 
-async def upsert_user(session: AsyncSession, tenant_id: str, **user: Any) -> None:
-    await session.execute(
+async def upsert_user(uow: UnitOfWork, **user: Any) -> None:
+    """Keep the user from ``users.changes.v1``; an older version than the one kept is ignored."""
+    await uow.session.execute(
         text(
             "INSERT INTO notification.users (tenant_id, user_id, name, email, manager_id,"
             " channels, timezone, quiet_start, quiet_end, webhook_url, version)"
@@ -42,20 +42,21 @@ async def upsert_user(session: AsyncSession, tenant_id: str, **user: Any) -> Non
             " webhook_url = EXCLUDED.webhook_url, version = EXCLUDED.version"
             " WHERE notification.users.version <= EXCLUDED.version"
         ),
-        {"t": tenant_id, **user},
+        {"t": uow.tenant_id, **user},
     )
 
 
-async def erase_user(session: AsyncSession, tenant_id: str, user_id: str) -> None:
+async def erase_user(uow: UnitOfWork, user_id: str) -> None:
     for table in ("users", "preferences"):
-        await session.execute(
+        await uow.session.execute(
             text(f"DELETE FROM notification.{table} WHERE tenant_id = :t AND user_id = :u"),
-            {"t": tenant_id, "u": user_id},
+            {"t": uow.tenant_id, "u": user_id},
         )
 
 
-async def save_preferences(session: AsyncSession, tenant_id: str, **prefs: Any) -> None:
-    await session.execute(
+async def save_preferences(uow: UnitOfWork, **prefs: Any) -> None:
+    """The person's own preferences; a secret left out keeps the one stored."""
+    await uow.session.execute(
         text(
             "INSERT INTO notification.preferences (tenant_id, user_id, channels, timezone,"
             " quiet_start, quiet_end, webhook_url, webhook_secret, updated_at)"
@@ -67,19 +68,20 @@ async def save_preferences(session: AsyncSession, tenant_id: str, **prefs: Any) 
             " webhook_secret = COALESCE(EXCLUDED.webhook_secret,"
             " notification.preferences.webhook_secret), updated_at = EXCLUDED.updated_at"
         ),
-        {"t": tenant_id, **prefs},
+        {"t": uow.tenant_id, **prefs},
     )
 
 
-async def preferences_row(session: AsyncSession, tenant_id: str, user_id: str) -> Any:
+async def preferences_row(uow: UnitOfWork, user_id: str) -> Any:
+    """What the person set through the API (None: nothing)."""
     return (
-        await session.execute(
+        await uow.session.execute(
             text(
                 "SELECT channels, timezone, quiet_start, quiet_end, webhook_url,"
                 " webhook_secret IS NOT NULL AS webhook_secret_set, updated_at"
                 " FROM notification.preferences WHERE tenant_id = :t AND user_id = :u"
             ),
-            {"t": tenant_id, "u": user_id},
+            {"t": uow.tenant_id, "u": user_id},
         )
     ).first()
 
@@ -105,11 +107,11 @@ def effective_preferences(tenant: str, user: str) -> str:
 _RECIPIENT = effective_preferences("$1", "$2")
 
 
-async def recipient(session: AsyncSession, tenant_id: str, user_id: str) -> Recipient:
+async def recipient(uow: UnitOfWork, user_id: str) -> Recipient:
     """The effective preferences: a preference set through the API wins over the projection;
     an unknown person is reached in the inbox only."""
-    db = await driver(session)
-    return recipient_of(user_id, await db.fetchrow(_RECIPIENT, tenant_id, user_id))
+    db = await uow.connection()
+    return recipient_of(user_id, await db.fetchrow(_RECIPIENT, uow.tenant_id, user_id))
 
 
 def recipient_of(user_id: str, row: Mapping[str, Any]) -> Recipient:
@@ -127,12 +129,12 @@ def recipient_of(user_id: str, row: Mapping[str, Any]) -> Recipient:
     )
 
 
-async def webhook_secret(session: AsyncSession, tenant_id: str, user_id: str) -> str | None:
-    secret = await session.scalar(
+async def webhook_secret(uow: UnitOfWork, user_id: str) -> str | None:
+    secret = await uow.session.scalar(
         text(
             "SELECT webhook_secret FROM notification.preferences"
             " WHERE tenant_id = :t AND user_id = :u"
         ),
-        {"t": tenant_id, "u": user_id},
+        {"t": uow.tenant_id, "u": user_id},
     )
     return None if secret is None else str(secret)

@@ -1,5 +1,6 @@
-"""Facts the history- and time-driven rules need: health readings (for "fell by 15 points
-within 30 days") and contracts (for the renewal windows)."""
+"""Facts the rules need, kept from the events consumed: the accounts' owners (whom to alert),
+health readings (for "fell by 15 points within 30 days") and contracts (for the renewal
+windows); and the erasure of an account's every trace."""
 
 from __future__ import annotations
 
@@ -8,9 +9,39 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from accountpulse.common.uow import UnitOfWork
+
+
+class AccountOwner(NamedTuple):
+    account_id: str
+    owner_id: str | None
+    version: int
+
+
+async def upsert_accounts(uow: UnitOfWork, accounts: Sequence[AccountOwner]) -> None:
+    """Keep the accounts' owners, in one statement; an event older than the version applied is
+    ignored, one of the same version replaces it. ``accounts``: at most one per account (a
+    statement cannot update a row twice), in account order (one lock order for all writers)."""
+    await (await uow.connection()).execute(
+        _UPSERT_ACCOUNTS,
+        uow.tenant_id,
+        [account.account_id for account in accounts],
+        [account.owner_id for account in accounts],
+        [account.version for account in accounts],
+    )
+
+
+_UPSERT_ACCOUNTS = (
+    "INSERT INTO notification.accounts (tenant_id, account_id, owner_id, version)"
+    " SELECT $1, a.account_id, a.owner_id, a.version"
+    " FROM unnest($2::text[], $3::text[], $4::bigint[]) AS a(account_id, owner_id, version)"
+    " ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
+    " owner_id = EXCLUDED.owner_id, version = EXCLUDED.version"
+    " WHERE notification.accounts.version <= EXCLUDED.version"
+)
 
 
 @dataclass(frozen=True)
@@ -26,8 +57,7 @@ class HealthReading(NamedTuple):
 
 
 async def record_health(
-    db: asyncpg.Connection,
-    tenant_id: str,
+    uow: UnitOfWork,
     readings: Sequence[HealthReading],
     *,
     default_window_days: int,
@@ -37,9 +67,9 @@ async def record_health(
     in ``[computed_at - drop window, computed_at)`` as recording them one by one would have
     found it (an earlier reading of the run counts, a later one does not). The window is read
     from the rules document (validated when stored), ``default_window_days`` if it has none."""
-    rows = await db.fetch(
+    rows = await (await uow.connection()).fetch(
         _RECORD_HEALTH,
-        tenant_id,
+        uow.tenant_id,
         [reading.account_id for reading in readings],
         [reading.computed_at for reading in readings],
         [reading.health for reading in readings],
@@ -81,8 +111,7 @@ _RECORD_HEALTH = (
 
 
 async def upsert_contract(
-    db: asyncpg.Connection,
-    tenant_id: str,
+    uow: UnitOfWork,
     *,
     account_id: str,
     contract_id: str,
@@ -92,8 +121,15 @@ async def upsert_contract(
     due_on: date | None,
 ) -> None:
     """A changed end date starts the renewal windows afresh; an older event is ignored."""
-    await db.execute(
-        _UPSERT_CONTRACT, tenant_id, account_id, contract_id, ends_on, auto_renew, version, due_on
+    await (await uow.connection()).execute(
+        _UPSERT_CONTRACT,
+        uow.tenant_id,
+        account_id,
+        contract_id,
+        ends_on,
+        auto_renew,
+        version,
+        due_on,
     )
 
 
@@ -126,37 +162,34 @@ async def contracts_due(session: AsyncSession, today: date, limit: int) -> list[
     return list(rows)
 
 
-async def lock_contract(
-    session: AsyncSession, tenant_id: str, account_id: str, contract_id: str
-) -> Any:
+async def lock_contract(uow: UnitOfWork, account_id: str, contract_id: str) -> Any:
     return (
-        await session.execute(
+        await uow.session.execute(
             text(
                 "SELECT ends_on, auto_renew, alerted_window_days, due_on"
                 " FROM notification.contracts WHERE tenant_id = :t AND account_id = :a"
                 " AND contract_id = :c FOR UPDATE"
             ),
-            {"t": tenant_id, "a": account_id, "c": contract_id},
+            {"t": uow.tenant_id, "a": account_id, "c": contract_id},
         )
     ).first()
 
 
 async def mark_contract_alerted(
-    session: AsyncSession,
-    tenant_id: str,
+    uow: UnitOfWork,
     account_id: str,
     contract_id: str,
     *,
     alerted_window_days: int | None,
     due_on: date | None,
 ) -> None:
-    await session.execute(
+    await uow.session.execute(
         text(
             "UPDATE notification.contracts SET alerted_window_days = :w, due_on = :due"
             " WHERE tenant_id = :t AND account_id = :a AND contract_id = :c"
         ),
         {
-            "t": tenant_id,
+            "t": uow.tenant_id,
             "a": account_id,
             "c": contract_id,
             "w": alerted_window_days,
@@ -165,10 +198,11 @@ async def mark_contract_alerted(
     )
 
 
-async def erase_account(session: AsyncSession, tenant_id: str, account_id: str) -> None:
+async def erase_account(uow: UnitOfWork, account_id: str) -> None:
     """An erased account leaves nothing behind: projections, alerts, their deliveries and
     attempts. (Ingestion's audit log records that the erasure happened, and by whom.)"""
-    params = {"t": tenant_id, "a": account_id}
+    session = uow.session
+    params = {"t": uow.tenant_id, "a": account_id}
     alerts = "SELECT id FROM notification.alerts WHERE tenant_id = :t AND account_id = :a"
     deliveries = f"SELECT id FROM notification.deliveries WHERE alert_id IN ({alerts})"
     await session.execute(
@@ -184,5 +218,5 @@ async def erase_account(session: AsyncSession, tenant_id: str, account_id: str) 
     for table in ("contracts", "health_readings", "accounts"):
         await session.execute(
             text(f"DELETE FROM notification.{table} WHERE tenant_id = :t AND account_id = :a"),
-            {"t": tenant_id, "a": account_id},
+            params,
         )

@@ -1,5 +1,6 @@
 """Deliveries (one row per alert and channel, written in the alert's transaction, like an
-outbox) and the log of every attempt."""
+outbox) and the log of every attempt: what the delivery worker claims and records, and what an
+alert's deliveries page lists."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from accountpulse.common.uow import UnitOfWork
 
 _COLUMNS = (
     "id::text AS id, tenant_id, alert_id::text AS alert_id, recipient_id, channel, target,"
@@ -22,7 +24,7 @@ _COLUMNS = (
 @dataclass(frozen=True)
 class PendingDelivery:
     """An email or webhook delivery to attempt at ``next_attempt_at`` (the inbox delivery is
-    written with its alert: :mod:`accountpulse.notification.raising_store`)."""
+    written with its alert: :mod:`accountpulse.notification.store.raising`)."""
 
     id: str
     tenant_id: str
@@ -37,9 +39,9 @@ class PendingDelivery:
     created_at: datetime
 
 
-async def insert_pending(db: asyncpg.Connection, deliveries: Sequence[PendingDelivery]) -> None:
+async def insert_pending(uow: UnitOfWork, deliveries: Sequence[PendingDelivery]) -> None:
     """One round trip for any number of deliveries (asyncpg pipelines ``executemany``)."""
-    await db.executemany(
+    await (await uow.connection()).executemany(
         _INSERT_PENDING,
         [
             (
@@ -68,14 +70,14 @@ _INSERT_PENDING = (
 )
 
 
-async def cancel_pending(session: AsyncSession, tenant_id: str, alert_id: str) -> None:
+async def cancel_pending(uow: UnitOfWork, alert_id: str) -> None:
     """An acknowledged or resolved alert needs no further email or webhook."""
-    await session.execute(
+    await uow.session.execute(
         text(
             "UPDATE notification.deliveries SET state = 'cancelled'"
             " WHERE tenant_id = :t AND alert_id = CAST(:a AS uuid) AND state = 'pending'"
         ),
-        {"t": tenant_id, "a": alert_id},
+        {"t": uow.tenant_id, "a": alert_id},
     )
 
 
@@ -131,8 +133,7 @@ async def claim_due(
 
 
 async def finish_attempt(
-    session: AsyncSession,
-    tenant_id: str,
+    uow: UnitOfWork,
     delivery_id: str,
     attempt: int,
     *,
@@ -140,14 +141,14 @@ async def finish_attempt(
     at: datetime,
     detail: str | None,
 ) -> None:
-    await session.execute(
+    await uow.session.execute(
         text(
             "UPDATE notification.delivery_attempts SET outcome = :outcome,"
             " finished_at = :at, detail = :detail WHERE tenant_id = :t"
             " AND delivery_id = CAST(:d AS uuid) AND attempt = :attempt"
         ),
         {
-            "t": tenant_id,
+            "t": uow.tenant_id,
             "d": delivery_id,
             "attempt": attempt,
             "outcome": outcome,
@@ -157,29 +158,26 @@ async def finish_attempt(
     )
 
 
-async def mark_delivered(
-    session: AsyncSession, tenant_id: str, delivery_id: str, at: datetime
-) -> None:
-    await session.execute(
+async def mark_delivered(uow: UnitOfWork, delivery_id: str, at: datetime) -> None:
+    await uow.session.execute(
         text(
             "UPDATE notification.deliveries SET state = 'delivered', delivered_at = :at,"
             " lease_until = NULL, last_error = NULL"
             " WHERE tenant_id = :t AND id = CAST(:d AS uuid)"
         ),
-        {"t": tenant_id, "d": delivery_id, "at": at},
+        {"t": uow.tenant_id, "d": delivery_id, "at": at},
     )
 
 
 async def mark_failed(
-    session: AsyncSession,
-    tenant_id: str,
+    uow: UnitOfWork,
     delivery_id: str,
     *,
     error: str,
     retry_at: datetime | None,
 ) -> None:
     """Back to ``pending`` for another attempt at ``retry_at``, or ``dead`` when ``None``."""
-    await session.execute(
+    await uow.session.execute(
         text(
             "UPDATE notification.deliveries SET state = CASE WHEN CAST(:retry_at AS timestamptz)"
             " IS NULL THEN 'dead' ELSE 'pending' END,"
@@ -187,30 +185,42 @@ async def mark_failed(
             " lease_until = NULL, last_error = :error"
             " WHERE tenant_id = :t AND id = CAST(:d AS uuid)"
         ),
-        {"t": tenant_id, "d": delivery_id, "error": error[:2000], "retry_at": retry_at},
+        {"t": uow.tenant_id, "d": delivery_id, "error": error[:2000], "retry_at": retry_at},
     )
 
 
-async def deliveries_of(session: AsyncSession, tenant_id: str, alert_id: str) -> list[Any]:
-    rows = await session.execute(
+async def deliveries_of(
+    uow: UnitOfWork, alert_id: str, *, after: tuple[datetime, str] | None, limit: int
+) -> list[Any]:
+    """The alert's deliveries in the order they were written, from after the
+    ``(created_at, channel)`` of the last one of the previous page (one per channel)."""
+    after_at, after_channel = after or (None, None)
+    rows = await uow.session.execute(
         text(
             f"SELECT {_COLUMNS} FROM notification.deliveries WHERE tenant_id = :t"
-            " AND alert_id = CAST(:a AS uuid) ORDER BY created_at, channel"
+            " AND alert_id = CAST(:a AS uuid) AND (CAST(:after_at AS timestamptz) IS NULL"
+            "      OR (created_at, channel) > (:after_at, CAST(:after_channel AS text)))"
+            " ORDER BY created_at, channel LIMIT :limit"
         ),
-        {"t": tenant_id, "a": alert_id},
+        {
+            "t": uow.tenant_id,
+            "a": alert_id,
+            "after_at": after_at,
+            "after_channel": after_channel,
+            "limit": limit,
+        },
     )
     return list(rows)
 
 
-async def attempts_of(session: AsyncSession, tenant_id: str, alert_id: str) -> list[Any]:
-    rows = await session.execute(
+async def attempts_of(uow: UnitOfWork, delivery_ids: Sequence[str]) -> list[Any]:
+    """The log of attempts of these deliveries, each delivery's in the order made."""
+    rows = await uow.session.execute(
         text(
-            "SELECT a.delivery_id::text AS delivery_id, a.attempt, a.started_at,"
-            " a.finished_at, a.outcome, a.detail FROM notification.delivery_attempts a"
-            " JOIN notification.deliveries d ON d.id = a.delivery_id"
-            " WHERE d.tenant_id = :t AND d.alert_id = CAST(:alert AS uuid)"
-            " ORDER BY a.delivery_id, a.attempt"
+            "SELECT delivery_id::text AS delivery_id, attempt, started_at, finished_at,"
+            " outcome, detail FROM notification.delivery_attempts WHERE tenant_id = :t"
+            " AND delivery_id = ANY(CAST(:ids AS uuid[])) ORDER BY delivery_id, attempt"
         ),
-        {"t": tenant_id, "alert": alert_id},
+        {"t": uow.tenant_id, "ids": list(delivery_ids)},
     )
     return list(rows)

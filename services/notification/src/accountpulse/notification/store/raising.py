@@ -1,6 +1,6 @@
 """The statements of raising an alert, the consumers' hot path: plain SQL sent through the
-asyncpg connection of the caller's transaction (``accountpulse.common.db.driver``), in as few
-round trips as the locking allows.
+asyncpg connection of the unit of work's transaction (``uow.connection()``), in as few round
+trips as the locking allows.
 
 An advisory lock is always a statement of its own, before the reads it guards: a statement
 reads the snapshot taken when it began, so a read in the statement that waited for the lock
@@ -13,11 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from accountpulse.common.events.alerts import Severity
+from accountpulse.common.uow import UnitOfWork
 from accountpulse.notification.domain.messages import AlertView
-from accountpulse.notification.recipients_store import (
+from accountpulse.notification.store.recipients import (
     Recipient,
     effective_preferences,
     recipient_of,
@@ -80,28 +79,25 @@ class NewAlert:
 @dataclass(frozen=True)
 class Routing:
     already_alerted: bool  # within the dedup window; nothing is locked then
-    recipient_id: str  # locked (``recipient_lock_key``) unless already alerted
+    recipient_id: str  # locked (``lock_recipient``) unless already alerted
 
 
-def dedup_lock_key(tenant_id: str, account_id: str, rule: str) -> str:
-    return f"alert:{tenant_id}:{account_id}:{rule}"
+async def lock_for_dedup(uow: UnitOfWork, account_id: str, rule: str) -> None:
+    """Serialise raising ``rule`` for one account (a transaction-scoped advisory lock)."""
+    await (await uow.connection()).execute(_LOCK, f"alert:{uow.tenant_id}:{account_id}:{rule}")
 
 
-def recipient_lock_key(tenant_id: str, recipient_id: str) -> str:
-    return f"recipient:{tenant_id}:{recipient_id}"  # also built in SQL by _ROUTE
-
-
-async def lock(db: asyncpg.Connection, key: str) -> None:
-    """A transaction-scoped advisory lock: serialises raising for one key."""
-    await db.execute(_LOCK, key)
+async def lock_recipient(uow: UnitOfWork, recipient_id: str) -> None:
+    """Serialise raising for one person, so their hourly count is exact (``_ROUTE`` takes the
+    same lock, by the same key built in SQL)."""
+    await (await uow.connection()).execute(_LOCK, f"recipient:{uow.tenant_id}:{recipient_id}")
 
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext($1))"
 
 
 async def route(
-    db: asyncpg.Connection,
-    tenant_id: str,
+    uow: UnitOfWork,
     account_id: str,
     rule: str,
     *,
@@ -112,10 +108,11 @@ async def route(
 ) -> Routing:
     """Whether the account already alerted for ``rule`` since ``since`` (only when
     ``deduplicate``; the caller holds the dedup lock), and whom to alert: the account's owner,
-    else ``owner_hint``, else ``unassigned``. Unless already alerted, that person's lock is
-    taken too, so the caller may count their alerts next."""
+    else ``owner_hint``, else ``unassigned``. Unless already alerted, that person's lock
+    (:func:`lock_recipient`) is taken too, so the caller may count their alerts next."""
+    db = await uow.connection()
     row = await db.fetchrow(
-        _ROUTE, tenant_id, account_id, rule, deduplicate, since, owner_hint, unassigned
+        _ROUTE, uow.tenant_id, account_id, rule, deduplicate, since, owner_hint, unassigned
     )
     return Routing(bool(row["already_alerted"]), str(row["recipient_id"]))
 
@@ -134,11 +131,10 @@ _ROUTE = (
 )
 
 
-async def alerts_counted_since(
-    db: asyncpg.Connection, tenant_id: str, recipient_id: str, since: datetime
-) -> int:
+async def alerts_counted_since(uow: UnitOfWork, recipient_id: str, since: datetime) -> int:
     """Alerts that got their own delivery (not folded, not digests) since ``since``."""
-    return int(await db.fetchval(_ALERTS_COUNTED_SINCE, tenant_id, recipient_id, since))
+    db = await uow.connection()
+    return int(await db.fetchval(_ALERTS_COUNTED_SINCE, uow.tenant_id, recipient_id, since))
 
 
 _ALERTS_COUNTED_SINCE = (
@@ -148,10 +144,11 @@ _ALERTS_COUNTED_SINCE = (
 
 
 async def insert_with_inbox_delivery(
-    db: asyncpg.Connection, alert: NewAlert, *, delivery_id: str, delivered_at: datetime
+    uow: UnitOfWork, alert: NewAlert, *, delivery_id: str, delivered_at: datetime
 ) -> Recipient:
     """Insert the alert and its inbox delivery (done at once: one attempt, delivered) and
     read the recipient's effective preferences, in one round trip."""
+    db = await uow.connection()
     row = await db.fetchrow(_INSERT_WITH_INBOX_DELIVERY, *alert.values(), delivery_id, delivered_at)
     return recipient_of(alert.recipient_id, row)
 
@@ -173,10 +170,11 @@ _INSERT_WITH_INBOX_DELIVERY = (
 
 
 async def collecting_digest(
-    db: asyncpg.Connection, tenant_id: str, recipient_id: str, now: datetime
+    uow: UnitOfWork, recipient_id: str, now: datetime
 ) -> tuple[str, datetime] | None:
     """(id, created_at) of the person's digest that still collects folded alerts, locked."""
-    row = await db.fetchrow(_COLLECTING_DIGEST, tenant_id, recipient_id, now)
+    db = await uow.connection()
+    row = await db.fetchrow(_COLLECTING_DIGEST, uow.tenant_id, recipient_id, now)
     return None if row is None else (str(row["id"]), row["created_at"])
 
 
@@ -187,9 +185,10 @@ _COLLECTING_DIGEST = (
 )
 
 
-async def insert_folded(db: asyncpg.Connection, alert: NewAlert, digest_id: str) -> list[AlertView]:
+async def insert_folded(uow: UnitOfWork, alert: NewAlert, digest_id: str) -> list[AlertView]:
     """Insert ``alert`` folded into the digest; returns every alert the digest now holds, in
     the order they were raised."""
+    db = await uow.connection()
     rows = await db.fetch(_INSERT_FOLDED, *replace(alert, folded_into=digest_id).values())
     return [
         AlertView(
@@ -227,13 +226,11 @@ class DigestContent:
     webhook_body: str
 
 
-async def rewrite_digest(
-    db: asyncpg.Connection, tenant_id: str, digest_id: str, content: DigestContent
-) -> None:
+async def rewrite_digest(uow: UnitOfWork, digest_id: str, content: DigestContent) -> None:
     """The digest (inbox item) and its pending email and webhook say what it holds now."""
-    await db.execute(
+    await (await uow.connection()).execute(
         _REWRITE_DIGEST,
-        tenant_id,
+        uow.tenant_id,
         digest_id,
         content.count,
         content.title,
