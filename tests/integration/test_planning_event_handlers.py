@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.auth import Principal
 from accountpulse.common.db import Sessions, tenant_transaction
@@ -23,10 +24,14 @@ from accountpulse.common.events import (
     RevenueRecorded,
     ScoreChanged,
 )
+from accountpulse.common.messaging.consumer import EventHandler
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.planning import handlers, store
-from accountpulse.planning.event_handlers import PlanningEventHandlers
+from accountpulse.common.uow import UnitOfWork
+from accountpulse.planning import handlers
+from accountpulse.planning.commands import plans
 from accountpulse.planning.schemas import PlanIn, ReviewIn
+from accountpulse.planning.store import accounts as account_store
+from accountpulse.planning.store import plans as plan_store
 
 # Far in the future, so the running services' own scheduler (real time) never touches these plans.
 T0 = datetime(2036, 5, 4, 9, 0, tzinfo=UTC)
@@ -37,20 +42,25 @@ def clock() -> datetime:
     return T0
 
 
+def _uow(session: AsyncSession, principal: Principal) -> UnitOfWork:
+    return UnitOfWork(session, principal.tenant_id, "planning", clock, principal)
+
+
 async def _handle(sessions: Sessions, principal: Principal, payload: EventPayload) -> None:
-    method = {
-        "account.upserted": PlanningEventHandlers(clock).on_account_upserted,
-        "account.owner_changed": PlanningEventHandlers(clock).on_owner_changed,
-        "score.changed": PlanningEventHandlers(clock).on_score_changed,
-        "revenue.recorded": PlanningEventHandlers(clock).on_revenue_recorded,
-        "nps.recorded": PlanningEventHandlers(clock).on_nps_recorded,
-    }[payload.event_type]
+    methods: dict[str, EventHandler[Any]] = {
+        "account.upserted": handlers.on_account_upserted,
+        "account.owner_changed": handlers.on_owner_changed,
+        "score.changed": handlers.on_score_changed,
+        "revenue.recorded": handlers.on_revenue_recorded,
+        "nps.recorded": handlers.on_nps_recorded,
+    }
+    method = methods[payload.event_type]
     envelope = Envelope(
         id=str(uuid.uuid4()), source="/test", type=payload.event_type, time=T0,
         subject=payload.key_id, tenant_id=principal.tenant_id, payload=payload,
     )  # fmt: skip
     async with tenant_transaction(sessions, principal.tenant_id) as session:
-        await method(session, envelope)
+        await method(_uow(session, principal), envelope)
 
 
 async def _query(sessions: Sessions, principal: Principal, sql: str) -> list[dict[str, Any]]:
@@ -78,9 +88,7 @@ async def _events(sessions: Sessions, principal: Principal) -> list[tuple[str, d
 
 async def _put_plan(sessions: Sessions, principal: Principal, body: dict[str, Any]) -> None:
     async with tenant_transaction(sessions, principal.tenant_id) as session:
-        await handlers.put_plan(
-            session, principal, "acme", PlanIn.model_validate(body), None, clock
-        )
+        await plans.put_plan(_uow(session, principal), "acme", PlanIn.model_validate(body), None)
 
 
 def _upserted(version: int, owner_id: str | None, industry: str | None) -> AccountUpserted:
@@ -243,16 +251,16 @@ async def test_a_review_racing_a_reassignment_waits_instead_of_deadlocking(
 
     async def consumer() -> None:  # the consumer's lock order: the account, then the plan
         async with tenant_transaction(app_sessions, principal.tenant_id) as session:
-            await store.lock_account(session, principal.tenant_id, "acme")
+            await account_store.lock_account(_uow(session, principal), "acme")
             consumer_has_account.set()
             await release_consumer.wait()
-            await store.lock_plan(session, principal.tenant_id, "acme")
+            await plan_store.lock_plan(_uow(session, principal), "acme")
 
     async def review() -> None:
         await consumer_has_account.wait()
         async with tenant_transaction(app_sessions, principal.tenant_id) as session:
-            await handlers.review_plan(
-                session, principal, "acme", ReviewIn(reasons=["restructure_evaluation_due"]), clock
+            await plans.review_plan(
+                _uow(session, principal), "acme", ReviewIn(reasons=["restructure_evaluation_due"])
             )
 
     racing = asyncio.gather(consumer(), review())

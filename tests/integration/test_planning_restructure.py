@@ -18,8 +18,9 @@ from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.events import ScoreChanged
 from accountpulse.common.messaging.outbox import add_event
 from accountpulse.common.messaging.topics import ACCOUNTS_CHANGES
-from accountpulse.planning import restructuring
-from accountpulse.planning.restructuring import HttpIngestionClient, IngestionUnavailable
+from accountpulse.common.uow import UnitsOfWork
+from accountpulse.planning.commands import restructure as restructuring
+from accountpulse.planning.commands.restructure import HttpIngestionClient, IngestionUnavailable
 
 USERS = {"k1": ("kam", 1), "k2": ("kam", 2), "a1": ("am", 2), "a2": ("am", 2)}
 # account: (owner, tier, revenue TTM)
@@ -124,23 +125,24 @@ async def test_the_proposal_keeps_everyone_within_capacity_with_the_minimum_move
     # listens (PLANNING_INGESTION_URL), so the apply step runs here against the real one.
     principal = Principal(tenant.id, "test", frozenset({"write"}))
     real = HttpIngestionClient(tenant.system.url("ingestion"), 10)
+    units = UnitsOfWork(app_sessions, "planning", service_clock)
     authorization = f"Bearer {tenant.key}"
     async with TopicTail(tenant.system.env["KAFKA_BOOTSTRAP_SERVERS"], ACCOUNTS_CHANGES) as tail:
         with pytest.raises(IngestionUnavailable):
-            await restructuring.apply(app_sessions, principal, proposal["proposal_id"], authorization,
-                                      FailingAfter(real, 1), service_clock)  # fmt: skip
+            await restructuring.apply(units, principal, proposal["proposal_id"], authorization,
+                                      FailingAfter(real, 1))  # fmt: skip
         halfway = (
             await planning.get(f"/v1/portfolio/restructure-proposals/{proposal['proposal_id']}")
         ).json()
         assert [m["status"] for m in halfway["moves"]] == ["done", "pending", "pending"]
         assert halfway["status"] == "applying"
 
-        applied = await restructuring.apply(app_sessions, principal, proposal["proposal_id"], authorization,
-                                            real, service_clock)  # fmt: skip
+        applied = await restructuring.apply(units, principal, proposal["proposal_id"], authorization,
+                                            real)  # fmt: skip
         assert applied["status"] == "applied"
         assert [m["status"] for m in applied["moves"]] == ["done", "done", "done"]
-        again = await restructuring.apply(app_sessions, principal, proposal["proposal_id"], authorization,
-                                          real, service_clock)  # fmt: skip
+        again = await restructuring.apply(units, principal, proposal["proposal_id"], authorization,
+                                          real)  # fmt: skip
         assert again["status"] == "applied"
 
         def owner_changes(records: list[Any]) -> list[Any]:

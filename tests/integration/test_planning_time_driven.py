@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.auth import Principal
 from accountpulse.common.db import Sessions, tenant_transaction
@@ -21,11 +22,14 @@ from accountpulse.common.events import (
     RevenueRecorded,
     TierChanged,
 )
+from accountpulse.common.messaging.consumer import EventHandler
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.planning import handlers, schedule
-from accountpulse.planning import store as planning_store
-from accountpulse.planning.event_handlers import PlanningEventHandlers
+from accountpulse.common.uow import UnitOfWork
+from accountpulse.planning import handlers as events
+from accountpulse.planning import jobs, queries
+from accountpulse.planning.commands import plans
 from accountpulse.planning.schemas import PlanIn, ReviewIn
+from accountpulse.planning.store import plans as planning_store
 
 # Far in the future, so the running services' own scheduler (real time) never touches these plans.
 T0 = datetime(2036, 3, 2, 9, 0, tzinfo=UTC)
@@ -40,6 +44,10 @@ class FixedClock:
 
     def move(self, by: timedelta) -> None:
         self.now += by
+
+
+def _uow(session: AsyncSession, principal: Principal, clock: FixedClock) -> UnitOfWork:
+    return UnitOfWork(session, principal.tenant_id, "planning", clock, principal)
 
 
 def _envelope(tenant_id: str, payload: EventPayload, clock: FixedClock) -> Envelope[Any]:
@@ -58,20 +66,19 @@ async def _put_plan(
     sessions: Sessions, principal: Principal, body: dict[str, Any], clock: FixedClock
 ) -> None:
     async with tenant_transaction(sessions, principal.tenant_id) as session:
-        await handlers.put_plan(
-            session, principal, "acme", PlanIn.model_validate(body), None, clock
-        )
+        uow = _uow(session, principal, clock)
+        await plans.put_plan(uow, "acme", PlanIn.model_validate(body), None)
 
 
 async def _review(sessions: Sessions, principal: Principal, clock: FixedClock) -> list[str]:
     async with tenant_transaction(sessions, principal.tenant_id) as session:
-        plan = await handlers.review_plan(session, principal, "acme", ReviewIn(), clock)
+        plan = await plans.review_plan(_uow(session, principal, clock), "acme", ReviewIn())
     return list(plan.stale_reasons)
 
 
 async def _check(sessions: Sessions, principal: Principal, clock: FixedClock) -> list[str]:
     async with tenant_transaction(sessions, principal.tenant_id) as session:
-        await schedule.check_tenant(session, principal.tenant_id, clock)
+        await jobs.check_tenant(_uow(session, principal, clock))
         row = await session.execute(
             text(
                 "SELECT stale_reasons FROM planning.plans WHERE tenant_id = :t AND account_id = 'acme'"
@@ -93,17 +100,22 @@ async def _events(sessions: Sessions, tenant_id: str, event_type: str) -> list[d
 
 
 async def _handle(
-    sessions: Sessions, principal: Principal, method: Any, payload: EventPayload, clock: FixedClock
+    sessions: Sessions,
+    principal: Principal,
+    method: EventHandler[Any],
+    payload: EventPayload,
+    clock: FixedClock,
 ) -> None:
     async with tenant_transaction(sessions, principal.tenant_id) as session:
-        await method(session, _envelope(principal.tenant_id, payload, clock))
+        await method(
+            _uow(session, principal, clock), _envelope(principal.tenant_id, payload, clock)
+        )
 
 
 async def test_a_key_accounts_plan_becomes_review_overdue_exactly_when_thirty_days_pass(
     app_sessions: Sessions, principal: Principal
 ) -> None:
     clock = FixedClock(T0)
-    events = PlanningEventHandlers(clock)
     await _put_plan(app_sessions, principal, {}, clock)
     tier = TierChanged(
         account_id="acme",
@@ -140,7 +152,6 @@ async def test_a_contract_renewing_within_ninety_days_makes_the_plan_renewal_unp
     app_sessions: Sessions, principal: Principal
 ) -> None:
     clock = FixedClock(T0)
-    events = PlanningEventHandlers(clock)
     await _put_plan(
         app_sessions,
         principal,
@@ -169,7 +180,6 @@ async def test_a_revenue_goal_behind_its_straight_line_by_more_than_fifteen_perc
     app_sessions: Sessions, principal: Principal
 ) -> None:
     clock = FixedClock(T0)
-    events = PlanningEventHandlers(clock)
     goal = {
         "id": "grow", "metric": "revenue", "baseline": "0", "target": "1000",
         "starts_on": T0.date().isoformat(),
@@ -201,8 +211,9 @@ async def test_a_revenue_goal_behind_its_straight_line_by_more_than_fifteen_perc
         app_sessions, principal, events.on_revenue_recorded, revenue("l2", "0.01", 3), clock
     )
     async with tenant_transaction(app_sessions, principal.tenant_id) as session:
-        row = await planning_store.get_plan(session, principal.tenant_id, "acme")
-        plan = await handlers.plan_view(session, principal.tenant_id, row, clock)
+        uow = _uow(session, principal, clock)
+        row = await planning_store.get_plan(uow, "acme")
+        plan = await queries.plan_view(uow, row)
     assert plan.goals[0].current == Decimal("350.00")
     assert plan.goals[0].off_track is False
     assert len(await _events(app_sessions, principal.tenant_id, "plan.goal_off_track")) == 1
@@ -212,7 +223,6 @@ async def test_an_erased_account_loses_its_plan_history_and_stakeholders(
     app_sessions: Sessions, principal: Principal
 ) -> None:
     clock = FixedClock(T0)
-    events = PlanningEventHandlers(clock)
     await _put_plan(
         app_sessions, principal, {"profile": {"relationship_history": "Met Eva"}}, clock
     )

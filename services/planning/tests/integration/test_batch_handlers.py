@@ -5,7 +5,7 @@ applied one by one (in one tenant each, so the two outcomes can be compared)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,14 +23,12 @@ from accountpulse.common.events import (
     RevenueRecorded,
     ScoreChanged,
 )
+from accountpulse.common.messaging.consumer import BatchHandler, EventHandler
 from accountpulse.common.messaging.envelope import Envelope
+from accountpulse.common.uow import UnitOfWork
 from accountpulse.planning import handlers
-from accountpulse.planning.event_handlers import PlanningEventHandlers
+from accountpulse.planning.commands import plans
 from accountpulse.planning.schemas import PlanIn
-
-# handlers as they are called within a transaction (before the unit of work)
-SessionHandler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
-SessionBatchHandler = Callable[[AsyncSession, Sequence[Envelope[Any]]], Awaitable[None]]
 
 # Far in the future, so the running services' own scheduler (real time) never touches these plans.
 T0 = datetime(2036, 9, 7, 9, 0, tzinfo=UTC)
@@ -64,20 +62,26 @@ def _trace_id(envelope: Envelope[Any]) -> str:
     return envelope.trace_headers["traceparent"].split("-")[1]
 
 
-def _batch_handler(handlers: PlanningEventHandlers, event_type: str) -> SessionBatchHandler:
-    return {
+def _batch_handler(event_type: str) -> BatchHandler[Any]:
+    batch_handlers: dict[str, BatchHandler[Any]] = {
         "account.upserted": handlers.on_accounts_upserted,
         "score.changed": handlers.on_scores_changed,
         "revenue.recorded": handlers.on_revenue_lines_recorded,
-    }[event_type]
+    }
+    return batch_handlers[event_type]
 
 
-def _handler(handlers: PlanningEventHandlers, event_type: str) -> SessionHandler:
-    return {
+def _handler(event_type: str) -> EventHandler[Any]:
+    one_by_one: dict[str, EventHandler[Any]] = {
         "account.upserted": handlers.on_account_upserted,
         "score.changed": handlers.on_score_changed,
         "revenue.recorded": handlers.on_revenue_recorded,
-    }[event_type]
+    }
+    return one_by_one[event_type]
+
+
+def _uow(session: AsyncSession, tenant_id: str, principal: Principal | None = None) -> UnitOfWork:
+    return UnitOfWork(session, tenant_id, "planning", clock, principal)
 
 
 async def _as_batch(
@@ -87,15 +91,15 @@ async def _as_batch(
     envelopes = [_envelope(tenant_id, payload) for payload in payloads]
     (event_type,) = {envelope.type for envelope in envelopes}
     async with tenant_transaction(sessions, tenant_id) as session:
-        await _batch_handler(PlanningEventHandlers(clock), event_type)(session, envelopes)
+        await _batch_handler(event_type)(_uow(session, tenant_id), envelopes)
     return envelopes
 
 
 async def _one_by_one(sessions: Sessions, tenant_id: str, payloads: Sequence[EventPayload]) -> None:
     for payload in payloads:
-        handler = _handler(PlanningEventHandlers(clock), payload.event_type)
+        handler = _handler(payload.event_type)
         async with tenant_transaction(sessions, tenant_id) as session:
-            await handler(session, _envelope(tenant_id, payload))
+            await handler(_uow(session, tenant_id), _envelope(tenant_id, payload))
 
 
 async def _query(sessions: Sessions, tenant_id: str, sql: str) -> list[dict[str, Any]]:
@@ -159,9 +163,8 @@ async def _put_plan(
     sessions: Sessions, principal: Principal, account_id: str, body: dict[str, Any]
 ) -> None:
     async with tenant_transaction(sessions, principal.tenant_id) as session:
-        await handlers.put_plan(
-            session, principal, account_id, PlanIn.model_validate(body), None, clock
-        )
+        uow = _uow(session, principal.tenant_id, principal)
+        await plans.put_plan(uow, account_id, PlanIn.model_validate(body), None)
 
 
 def _upserted(account_id: str, version: int, owner_id: str) -> AccountUpserted:

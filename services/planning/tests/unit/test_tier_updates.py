@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from accountpulse.common.events import ScoreChanged
-from accountpulse.planning.facts_store import TierUpdate, tier_updates
+from accountpulse.planning.domain.tiers import TierUpdate, tier_updates
 
 
 def _changed(account_id: str, version: int, tier: str | None, at_risk: bool) -> ScoreChanged:

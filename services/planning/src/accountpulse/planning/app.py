@@ -1,4 +1,5 @@
-"""Bootstrap of the planning service."""
+"""Bootstrap of the planning service: its ServiceSpec (routes, subscription, job, migrations)
+and the process entry point. Wiring only."""
 
 from __future__ import annotations
 
@@ -7,24 +8,18 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from accountpulse.common.cli import service_cli
-from accountpulse.common.scheduler import PeriodicJob
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
 from accountpulse.common.settings import ServiceSettings
-from accountpulse.planning import api, consumers, portfolio_api, schedule
+from accountpulse.planning import api, consumers, jobs
 from accountpulse.planning.settings import PlanningSettings
 
-SPEC = ServiceSpec(
+SPEC = ServiceSpec[PlanningSettings](
     name="planning",
     version="0.1.0",
-    routers=lambda runtime: [api.router(runtime), portfolio_api.router(runtime)],
+    routers=[api.router, api.portfolio_router],
     subscriptions=consumers.subscriptions,
-    jobs=lambda runtime: [
-        PeriodicJob(
-            "planning-time-driven-staleness",
-            lambda: schedule.check_time_driven_staleness(runtime.sessions, runtime.clock),
-        )
-    ],
+    jobs=jobs.jobs,
     migrations_dir=Path(__file__).parent / "migrations",
 )
 

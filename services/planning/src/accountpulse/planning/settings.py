@@ -1,3 +1,6 @@
+"""Planning's settings: its HTTP port, and where ingestion listens (applying a restructure
+proposal reassigns accounts through ingestion's API)."""
+
 from __future__ import annotations
 
 from pydantic import Field
