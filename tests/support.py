@@ -161,6 +161,9 @@ def start_system(env: dict[str, str]) -> System:
         "SCHEDULER_INTERVAL_S": "1",
         "CLOCK_OFFSET_FILE": str(TEST_STATE / f"clock-{run_id}"),
         "LOG_LEVEL": "INFO",
+        # the tests' webhook receivers listen on loopback over plain http
+        "NOTIFICATION_WEBHOOK_ALLOW_HTTP": "true",
+        "NOTIFICATION_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
     ports = {name: _free_port() for name in ("ingestion", "scoring", "planning", "notification")}
     service_env["PLANNING_INGESTION_URL"] = f"http://127.0.0.1:{ports['ingestion']}"

@@ -6,6 +6,7 @@ to 1998-06-30. sBG: the "High End" and "Regular" survival curves of Fader & Hard
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -40,7 +41,12 @@ from accountpulse.scoring.domain.predictive import (
 )
 from accountpulse.scoring.domain.predictive.estimation import FloatArray
 
-CDNOW = Path(__file__).resolve().parents[4].parent / "shared" / "data" / "CDNOW_sample.txt"
+# The project's shared reference data lies beside the repository (as CI lays it out), or
+# wherever ACCOUNTPULSE_SHARED_DIR says.
+SHARED = Path(
+    os.environ.get("ACCOUNTPULSE_SHARED_DIR", Path(__file__).resolve().parents[4].parent / "shared")
+)
+CDNOW = SHARED / "data" / "CDNOW_sample.txt"
 CALIBRATION_END = date(1997, 9, 30)
 HOLDOUT_END = date(1998, 6, 30)
 

@@ -169,7 +169,7 @@ async def put_preferences(
             request,
             idempotency_key,
             body,
-            lambda: commands.set_preferences(uow, user_id, body),
+            lambda: commands.set_preferences(uow, user_id, body, runtime.settings.webhook_policy()),
         )
 
 

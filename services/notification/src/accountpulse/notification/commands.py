@@ -9,6 +9,11 @@ from typing import Any
 from accountpulse.common.events import AlertAcknowledged, AlertResolved, AlertSnoozed
 from accountpulse.common.problems import Conflict, InvalidField, NotFound
 from accountpulse.common.uow import UnitOfWork
+from accountpulse.notification.delivery.address_guard import (
+    UnsafeWebhook,
+    WebhookPolicy,
+    resolve_checked,
+)
 from accountpulse.notification.domain.config import AlertRules
 from accountpulse.notification.queries import alert_out, preferences
 from accountpulse.notification.schemas import AlertOut, AlertRulesOut, PreferencesIn, PreferencesOut
@@ -81,8 +86,16 @@ async def replace_rules(uow: UnitOfWork, new_rules: AlertRules) -> AlertRulesOut
     return AlertRulesOut(version=version, updated_at=now, rules=new_rules)
 
 
-async def set_preferences(uow: UnitOfWork, user_id: str, body: PreferencesIn) -> PreferencesOut:
-    """A webhook needs a signing secret: given now, or stored before."""
+async def set_preferences(
+    uow: UnitOfWork, user_id: str, body: PreferencesIn, policy: WebhookPolicy
+) -> PreferencesOut:
+    """A webhook needs a signing secret (given now, or stored before) and a target the policy
+    allows: public https (it is checked again at every delivery)."""
+    if body.webhook_url is not None:
+        try:
+            await resolve_checked(str(body.webhook_url), policy)
+        except UnsafeWebhook as exc:
+            raise InvalidField("webhook_url", "unsafe_target", str(exc)) from exc
     needs_secret = body.webhook_url is not None and body.webhook_secret is None
     if needs_secret and not await recipients.webhook_secret(uow, user_id):
         raise InvalidField(

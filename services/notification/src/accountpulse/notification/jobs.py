@@ -183,7 +183,11 @@ def delivery_worker(runtime: Runtime[NotificationSettings]) -> DeliveryWorker:
             sender=settings.smtp_from,
             timeout_s=settings.smtp_timeout_s,
         ),
-        webhook=WebhookSender(timeout_s=settings.webhook_timeout_s, clock=runtime.clock),
+        webhook=WebhookSender(
+            timeout_s=settings.webhook_timeout_s,
+            clock=runtime.clock,
+            policy=settings.webhook_policy(),
+        ),
         retry=RetryPolicy(
             base_s=settings.delivery_backoff_base_s,
             max_s=settings.delivery_backoff_max_s,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from accountpulse.common.settings import ServiceSettings
+from accountpulse.notification.delivery.address_guard import WebhookPolicy
 
 
 class NotificationSettings(ServiceSettings):
@@ -25,6 +26,15 @@ class NotificationSettings(ServiceSettings):
     )
     smtp_timeout_s: float = Field(10.0, gt=0, validation_alias="NOTIFICATION_SMTP_TIMEOUT_S")
     webhook_timeout_s: float = Field(10.0, gt=0, validation_alias="NOTIFICATION_WEBHOOK_TIMEOUT_S")
+    # local development and tests only: plain http, and internal networks (comma-separated CIDRs)
+    webhook_allow_http: bool = Field(False, validation_alias="NOTIFICATION_WEBHOOK_ALLOW_HTTP")
+    webhook_allowed_networks: str = Field(
+        "", validation_alias="NOTIFICATION_WEBHOOK_ALLOWED_NETWORKS"
+    )
+
+    def webhook_policy(self) -> WebhookPolicy:
+        return WebhookPolicy.of(self.webhook_allow_http, self.webhook_allowed_networks)
+
     delivery_max_attempts: int = Field(
         8, ge=1, le=50, validation_alias="NOTIFICATION_DELIVERY_MAX_ATTEMPTS"
     )

@@ -18,10 +18,29 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class UnsafeWebhook(ValueError):
     """A webhook URL that must not be called; the message says why."""
+
+
+@dataclass(frozen=True)
+class WebhookPolicy:
+    """What a deployment allows beyond public https: plain http and some internal networks
+    (both for local development and tests only; empty in production)."""
+
+    allow_http: bool = False
+    allowed_networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def of(cls, allow_http: bool, networks: str) -> WebhookPolicy:
+        """From settings: ``networks`` is a comma-separated list of CIDRs."""
+        parsed = tuple(ipaddress.ip_network(n.strip()) for n in networks.split(",") if n.strip())
+        return cls(allow_http, parsed)
+
+    def admits(self, address: IPAddress) -> bool:
+        return any(address in network for network in self.allowed_networks)
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,11 @@ class CheckedTarget:
     host: str
     port: int
     address: str
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
 
     @property
     def pinned_url(self) -> str:
@@ -70,12 +94,13 @@ def refuse_unsafe_address(address: IPAddress) -> None:
         raise UnsafeWebhook(f"{address} is not a public address")
 
 
-async def resolve_checked(url: str, *, allow_http: bool) -> CheckedTarget:
+async def resolve_checked(url: str, policy: WebhookPolicy) -> CheckedTarget:
     """Check the URL and every address its host resolves to; the first address to use."""
-    scheme, host, port = check_url_form(url, allow_http=allow_http)
+    scheme, host, port = check_url_form(url, allow_http=policy.allow_http)
     addresses = await _resolve(host, port)
     for address in addresses:
-        refuse_unsafe_address(address)
+        if not policy.admits(address):
+            refuse_unsafe_address(address)
     return CheckedTarget(url, scheme, host, port, str(addresses[0]))
 
 

@@ -59,26 +59,33 @@ class DeliveryWorker:
         self._webhook = webhook
         self._retry = retry
         self._batch_size = batch_size
+        self._concurrency = concurrency
         self._limit = asyncio.Semaphore(concurrency)
         self._max_rounds = max_rounds
 
     async def run(self) -> None:
-        """One tick of the periodic job: rounds until nothing more is due (bounded)."""
-        claimed = await self._claim()
+        """One tick of the periodic job: deliveries as independent tasks, more claimed as
+        slots free up (bounded), so one slow receiver holds one slot — never the others."""
+        claimed = await self._claim(self._batch_size)
         if not claimed:
             return  # the common tick: no HTTP client (loading the CA bundle costs ~20 ms CPU)
+        running: set[asyncio.Task[None]] = set()
         async with httpx.AsyncClient() as client:
             for _ in range(self._max_rounds):
-                await asyncio.gather(*(self._deliver(client, row) for row in claimed))
-                if len(claimed) < self._batch_size:
+                running |= {asyncio.create_task(self._deliver(client, row)) for row in claimed}
+                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                free = self._concurrency - len(running)
+                claimed = await self._claim(min(free, self._batch_size)) if free > 0 else []
+                if not claimed and not running:
                     return
-                claimed = await self._claim()
+            if running:
+                await asyncio.wait(running)
 
-    async def _claim(self) -> list[Any]:
+    async def _claim(self, limit: int) -> list[Any]:
         now = self._units.clock()
         lease_until = now + timedelta(seconds=self._retry.lease_s)
         async with system_transaction(self._sessions) as session:
-            return list(await deliveries.claim_due(session, now, lease_until, self._batch_size))
+            return list(await deliveries.claim_due(session, now, lease_until, limit))
 
     async def _deliver(self, client: httpx.AsyncClient, row: Any) -> None:
         async with self._limit:
