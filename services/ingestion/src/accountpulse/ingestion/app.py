@@ -1,30 +1,25 @@
-"""Bootstrap of the ingestion service."""
+"""Bootstrap of the ingestion service: its spec (routes, the import job, migrations)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 
 from accountpulse.common.cli import service_cli
-from accountpulse.common.scheduler import PeriodicJob
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
 from accountpulse.common.settings import ServiceSettings
-from accountpulse.ingestion import api, imports
+from accountpulse.ingestion import jobs
+from accountpulse.ingestion.api import ROUTERS
 from accountpulse.ingestion.settings import IngestionSettings
 
 SPEC = ServiceSpec[IngestionSettings](
     name="ingestion",
     version="0.1.0",
-    routers=lambda runtime: [api.router(runtime)],
-    jobs=lambda runtime: [
-        PeriodicJob(
-            "ingestion-imports",
-            lambda: imports.process_pending(runtime.sessions, runtime.clock),
-            interval_s=0.5,
-        )
-    ],
+    routers=ROUTERS,
+    jobs=jobs.jobs,
     migrations_dir=Path(__file__).parent / "migrations",
     body_limit_exempt_paths=("/v1/imports",),
 )
@@ -35,8 +30,8 @@ def create_app(settings: IngestionSettings | None = None) -> FastAPI:
 
 
 def _port(settings: ServiceSettings) -> int:
-    assert isinstance(settings, IngestionSettings)
-    return settings.http_port
+    # service_cli hands back the settings its factory made: IngestionSettings
+    return cast(IngestionSettings, settings).http_port
 
 
 def main() -> None:

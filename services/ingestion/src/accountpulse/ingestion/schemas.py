@@ -42,11 +42,6 @@ class AccountOut(AccountIn):
     updated_at: datetime
 
 
-class AccountPage(BaseModel):
-    items: list[AccountOut]
-    next_cursor: str | None
-
-
 class MoneyIn(_Body):
     """An amount in any currency; converted to the tenant's reporting currency on the way in."""
 
@@ -180,6 +175,10 @@ class BatchResult(BaseModel):
     external_id: str
     status: Literal["created", "updated", "unchanged"]
     version: int
+
+
+class BatchOut(BaseModel):
+    items: list[BatchResult]
 
 
 class MergeIn(_Body):

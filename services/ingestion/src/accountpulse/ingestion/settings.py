@@ -1,3 +1,5 @@
+"""Ingestion's settings: the shared service settings and its HTTP port."""
+
 from __future__ import annotations
 
 from pydantic import Field

@@ -1,0 +1,35 @@
+"""Money arrives in any currency and is stored in the tenant's reporting currency.
+
+Currencies are never mixed silently: an amount in another currency needs the caller's rate,
+and an amount in the reporting currency must not come with a rate other than 1.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from accountpulse.ingestion.domain.rules import RuleBroken
+
+CENT = Decimal("0.01")
+
+
+def to_reporting(
+    amount: Decimal, currency: str, fx_rate: Decimal | None, reporting: str, field: str
+) -> Decimal:
+    """``amount`` of ``currency`` in the reporting currency (rounded to the cent)."""
+    if currency == reporting:
+        if fx_rate is not None and fx_rate != 1:
+            raise RuleBroken("fx_rate", "must_be_one", f"{reporting} is the reporting currency")
+        return amount
+    if fx_rate is None:
+        raise RuleBroken(
+            "fx_rate",
+            "required_for_foreign_currency",
+            f"{currency} is not the reporting currency {reporting}; give the rate for {field}",
+        )
+    return (amount * fx_rate).quantize(CENT)
+
+
+def rate_applied(reporting_amount: Decimal, original_amount: Decimal) -> Decimal:
+    """The rate a stored line was converted with (1 for the reporting currency)."""
+    return reporting_amount / original_amount

@@ -1,0 +1,149 @@
+"""Accounts: read, lock, version, upsert many at once, reassign and erase.
+
+Every write of an account's data starts by locking its row (or bumping its version, which
+locks it), so the events of one account are staged in the order their transactions commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import RowMapping, select, text, update
+
+from accountpulse.common.uow import UnitOfWork
+from accountpulse.ingestion.store.base import SCHEMA, written_by
+from accountpulse.ingestion.store.facts import HISTORY_TABLES
+from accountpulse.ingestion.store.tables import accounts
+
+# what a caller sets; an upsert that changes none of them changes nothing
+ACCOUNT_FIELDS = (
+    "name",
+    "industry",
+    "employees",
+    "annual_revenue_band",
+    "country",
+    "region",
+    "domain",
+    "owner_id",
+    "parent_account_id",
+    "lifecycle_status",
+    "wallet",
+    "pain_points",
+    "custom_attributes",
+)
+
+
+async def get(uow: UnitOfWork, external_id: str) -> RowMapping | None:
+    query = select(accounts).where(
+        accounts.c.tenant_id == uow.tenant_id, accounts.c.external_id == external_id
+    )
+    return (await uow.session.execute(query)).mappings().first()
+
+
+async def lock(uow: UnitOfWork, external_id: str) -> RowMapping | None:
+    """The account row, locked for this transaction (events of one account stay in order)."""
+    query = (
+        select(accounts)
+        .where(accounts.c.tenant_id == uow.tenant_id, accounts.c.external_id == external_id)
+        .with_for_update()
+    )
+    return (await uow.session.execute(query)).mappings().first()
+
+
+async def page(uow: UnitOfWork, *, after: str | None, limit: int) -> list[RowMapping]:
+    """Accounts in external id order, from the one after ``after``."""
+    query = select(accounts).where(accounts.c.tenant_id == uow.tenant_id)
+    if after is not None:
+        query = query.where(accounts.c.external_id > after)
+    query = query.order_by(accounts.c.external_id).limit(limit)
+    return list((await uow.session.execute(query)).mappings().all())
+
+
+async def bump_version(uow: UnitOfWork, external_id: str, now: datetime) -> int | None:
+    """Lock the account row and move it to its next version in one round trip; None when the
+    account does not exist (or was merged away). Every fact write starts here."""
+    connection = await uow.connection()
+    version = await connection.fetchval(
+        _BUMP_VERSION, uow.tenant_id, external_id, now, written_by(uow)
+    )
+    return None if version is None else int(version)
+
+
+_BUMP_VERSION = (
+    f"UPDATE {SCHEMA}.accounts SET version = version + 1, updated_at = $3, updated_by = $4"
+    " WHERE tenant_id = $1 AND external_id = $2 AND merged_into IS NULL RETURNING version"
+)
+
+
+async def lock_many(uow: UnitOfWork, external_ids: Sequence[str]) -> dict[str, Any]:
+    """The existing rows of these accounts by external id, locked (asyncpg records)."""
+    connection = await uow.connection()
+    rows = await connection.fetch(_LOCK_MANY, uow.tenant_id, list(external_ids))
+    return {row["external_id"]: row for row in rows}
+
+
+async def upsert_many(uow: UnitOfWork, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace whole account rows (every column given)."""
+    if rows:
+        connection = await uow.connection()
+        await connection.executemany(_UPSERT, [_upsert_args(row) for row in rows])
+
+
+_LOCK_MANY = (
+    f"SELECT * FROM {SCHEMA}.accounts WHERE tenant_id = $1 AND external_id = ANY($2::text[])"
+    " FOR UPDATE"
+)
+_UPSERT_COLUMNS = tuple(accounts.c.keys())  # every column, in the table's order
+_UPSERT = (
+    f"INSERT INTO {SCHEMA}.accounts ({', '.join(_UPSERT_COLUMNS)}) VALUES"
+    f" ({', '.join(f'${n}' for n in range(1, len(_UPSERT_COLUMNS) + 1))})"
+    " ON CONFLICT (tenant_id, external_id) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = EXCLUDED.{c}"
+        for c in _UPSERT_COLUMNS
+        if c not in ("tenant_id", "external_id", "created_at")
+    )
+)
+
+
+def _upsert_args(row: dict[str, Any]) -> tuple[Any, ...]:
+    values = {**row, "custom_attributes": orjson.dumps(row["custom_attributes"]).decode()}
+    return tuple(values.get(column) for column in _UPSERT_COLUMNS)
+
+
+async def set_owner(
+    uow: UnitOfWork, external_id: str, owner_id: str | None, version: int, now: datetime
+) -> None:
+    await uow.session.execute(
+        update(accounts)
+        .where(accounts.c.tenant_id == uow.tenant_id, accounts.c.external_id == external_id)
+        .values(owner_id=owner_id, version=version, updated_at=now, updated_by=written_by(uow))
+    )
+
+
+async def erase(uow: UnitOfWork, account_id: str) -> None:
+    """Delete the account, its facts and the accounts merged into it (part of its history);
+    its children lose their parent."""
+    params = {"t": uow.tenant_id, "a": account_id}
+    for table in HISTORY_TABLES:
+        await uow.session.execute(
+            text(f"DELETE FROM {SCHEMA}.{table} WHERE tenant_id = :t AND account_id = :a"),
+            params,
+        )
+    await uow.session.execute(
+        text(
+            f"DELETE FROM {SCHEMA}.accounts WHERE tenant_id = :t"
+            " AND (external_id = :a OR merged_into = :a)"
+        ),
+        params,
+    )
+    await uow.session.execute(
+        text(
+            f"UPDATE {SCHEMA}.accounts SET parent_account_id = NULL"
+            " WHERE tenant_id = :t AND parent_account_id = :a"
+        ),
+        params,
+    )

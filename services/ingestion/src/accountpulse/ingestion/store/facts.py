@@ -1,0 +1,165 @@
+"""Facts about an account: revenue lines, engagement, NPS, contracts, opportunities, contacts.
+
+Each kind has its own table keyed by ``(tenant_id, <fact id>)`` with the account it belongs
+to; a merge re-points them and an erasure deletes them (:data:`HISTORY_TABLES`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+
+from accountpulse.common.uow import UnitOfWork
+from accountpulse.ingestion.store.base import SCHEMA
+
+# the list endpoint's name of each kind → (table, fact id column)
+FACT_TABLES = {
+    "engagement": ("engagement_signals", "signal_id"),
+    "nps": ("nps_responses", "response_id"),
+    "contracts": ("contracts", "contract_id"),
+    "opportunities": ("opportunities", "opportunity_id"),
+    "contacts": ("contacts", "contact_id"),
+    "revenue": ("revenue_lines", "line_id"),
+}
+HISTORY_TABLES = (
+    "revenue_lines",
+    "engagement_signals",
+    "nps_responses",
+    "contracts",
+    "opportunities",
+    "contacts",
+)
+
+
+async def upsert_fact(
+    uow: UnitOfWork, account_id: str, table: str, key: tuple[str, str], row: dict[str, Any]
+) -> None:
+    """Insert or replace the fact ``key`` (column, id) of ``table`` with ``row``'s columns."""
+    columns = {"tenant_id": uow.tenant_id, "account_id": account_id, key[0]: key[1], **row}
+    names = ", ".join(columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("tenant_id", key[0]))
+    await uow.session.execute(
+        text(
+            f"INSERT INTO {SCHEMA}.{table} ({names}) VALUES ({', '.join(':' + c for c in columns)})"
+            f" ON CONFLICT (tenant_id, {key[0]}) DO UPDATE SET {updates}"
+        ),
+        columns,
+    )
+
+
+async def page(
+    uow: UnitOfWork, kind: str, account_id: str, *, after: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The facts of one kind of an account in fact id order, from the one after ``after``."""
+    table, key = FACT_TABLES[kind]
+    later = "" if after is None else f" AND {key} > :after"
+    rows = await uow.session.execute(
+        text(
+            f"SELECT * FROM {SCHEMA}.{table} WHERE tenant_id = :t AND account_id = :a{later}"
+            f" ORDER BY {key} LIMIT :limit"
+        ),
+        {"t": uow.tenant_id, "a": account_id, "limit": limit}
+        | ({} if after is None else {"after": after}),
+    )
+    return [{k: v for k, v in r._mapping.items() if k != "tenant_id"} for r in rows]
+
+
+@dataclass(frozen=True)
+class RevenueLine:
+    """A revenue line as stored: the amount in the reporting currency beside the original."""
+
+    line_id: str
+    account_id: str
+    booked_on: date
+    amount: Decimal
+    original_amount: Decimal
+    original_currency: str
+    fx_rate: Decimal
+    product: str | None
+    kind: str
+    account_version: int
+
+
+async def insert_revenue_line(uow: UnitOfWork, line: RevenueLine, now: datetime, by: str) -> bool:
+    """Add the line; False when a line with its id exists already (nothing is written)."""
+    connection = await uow.connection()
+    inserted = await connection.fetchval(_INSERT_LINE, *_line_args(uow, line, now, by))
+    return inserted is not None
+
+
+async def insert_revenue_lines(
+    uow: UnitOfWork, lines: Sequence[RevenueLine], now: datetime, by: str
+) -> None:
+    """Add many lines; one whose id exists already is skipped."""
+    if lines:
+        connection = await uow.connection()
+        await connection.executemany(_INSERT_LINE, [_line_args(uow, x, now, by) for x in lines])
+
+
+def _line_args(uow: UnitOfWork, line: RevenueLine, now: datetime, by: str) -> tuple[Any, ...]:
+    return (
+        uow.tenant_id,
+        line.line_id,
+        line.account_id,
+        line.booked_on,
+        line.amount,
+        line.original_amount,
+        line.original_currency,
+        line.fx_rate,
+        line.product,
+        line.kind,
+        line.account_version,
+        now,
+        by,
+    )
+
+
+_INSERT_LINE = (
+    f"INSERT INTO {SCHEMA}.revenue_lines (tenant_id, line_id, account_id, booked_on,"
+    " amount, original_amount, original_currency, fx_rate, product, kind, account_version,"
+    " created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    " ON CONFLICT DO NOTHING RETURNING line_id"  # nothing returned: the line existed
+)
+
+
+async def contact_decision_power(uow: UnitOfWork, account_id: str, contact_id: str) -> Any:
+    """The decision power of the account's contact (None when unknown or no such contact)."""
+    return await uow.session.scalar(
+        text(
+            f"SELECT decision_power FROM {SCHEMA}.contacts"
+            " WHERE tenant_id = :t AND contact_id = :c AND account_id = :a"
+        ),
+        {"t": uow.tenant_id, "c": contact_id, "a": account_id},
+    )
+
+
+async def contact_exists(uow: UnitOfWork, account_id: str, contact_id: str) -> bool:
+    exists = await uow.session.scalar(
+        text(
+            f"SELECT 1 FROM {SCHEMA}.contacts WHERE tenant_id = :t AND contact_id = :c"
+            " AND account_id = :a"
+        ),
+        {"t": uow.tenant_id, "c": contact_id, "a": account_id},
+    )
+    return exists is not None
+
+
+async def forget_contact_in_nps(uow: UnitOfWork, contact_id: str) -> None:
+    """NPS responses of an erased person keep their score, lose their comment and author."""
+    await uow.session.execute(
+        text(
+            f"UPDATE {SCHEMA}.nps_responses SET comment = NULL, contact_id = NULL"
+            " WHERE tenant_id = :t AND contact_id = :c"
+        ),
+        {"t": uow.tenant_id, "c": contact_id},
+    )
+
+
+def fact_id(kind: str, fact: dict[str, Any]) -> str:
+    """The id of a listed fact of ``kind`` (its sort key)."""
+    return str(fact[FACT_TABLES[kind][1]])
