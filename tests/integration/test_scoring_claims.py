@@ -22,7 +22,8 @@ from accountpulse.common.events import (
     RevenueRecorded,
 )
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.scoring.handlers import ScoringHandlers
+from accountpulse.common.uow import UnitOfWork
+from accountpulse.scoring.handlers import PendingRescores, ScoringHandlers
 
 T0 = datetime(2036, 5, 4, 9, 0, tzinfo=UTC)
 
@@ -59,11 +60,13 @@ async def test_a_batch_of_events_applies_exactly_as_one_by_one(
         return envelope_of(principal, payload, T0, trace_id)
 
     async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+        # a unit of work whose deferred rescore is inspected, not flushed
+        uow = UnitOfWork(session, principal.tenant_id, "scoring", clock)
         await handlers.on_accounts_upserted(
-            session, [at(upserted("a", 1, "A1")), at(upserted("a", 2, "A2")), at(upserted("b", 1, "B"))]
+            uow, [at(upserted("a", 1, "A1")), at(upserted("a", 2, "A2")), at(upserted("b", 1, "B"))]
         )  # fmt: skip
         await handlers.on_facts_recorded(
-            session,
+            uow,
             [
                 at(revenue("a", 3, "a-1")),
                 at(revenue("b", 1, "b-1")),  # the same version as the upsert: a sibling event
@@ -72,11 +75,11 @@ async def test_a_batch_of_events_applies_exactly_as_one_by_one(
             ],
         )
         await handlers.on_account_erased(
-            session, at(AccountErased(account_id="c", version=1, requested_at=T0))
+            uow, at(AccountErased(account_id="c", version=1, requested_at=T0))
         )
-        await handlers.on_facts_recorded(session, [at(revenue("c", 2, "c-1"))])
+        await handlers.on_facts_recorded(uow, [at(revenue("c", 2, "c-1"))])
         await handlers.on_owners_changed(
-            session,
+            uow,
             [
                 at(
                     AccountOwnerChanged(
@@ -90,8 +93,7 @@ async def test_a_batch_of_events_applies_exactly_as_one_by_one(
                 ),  # older
             ],
         )
-        pending = session.info.pop("scoring.pending_rescores")
-        session.info.pop("scoring.portfolio_dirty")
+        pending = {principal.tenant_id: uow.deferred(PendingRescores).accounts}
     # each live account once, with the trace of its latest applied event; the erased one not
     assert {a: t["traceparent"].split("-")[1] for a, t in pending[principal.tenant_id].items()} == {
         "a": f"{7:032x}",

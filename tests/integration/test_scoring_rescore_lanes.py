@@ -18,10 +18,12 @@ from support import envelope_of
 from accountpulse.common.auth import Principal
 from accountpulse.common.db import Sessions, create_engine, create_sessions, tenant_transaction
 from accountpulse.common.events import AccountUpserted
-from accountpulse.scoring import model_store
+from accountpulse.common.uow import UnitOfWork
 from accountpulse.scoring.handlers import ScoringHandlers
-from accountpulse.scoring.model_schema import ScoringModelBody
-from accountpulse.scoring.rescore_job import RescoreJob
+from accountpulse.scoring.jobs import RescoreJob
+from accountpulse.scoring.schemas import ScoringModelBody
+from accountpulse.scoring.store import model as model_store
+from accountpulse.scoring.store import rescores as rescore_store
 
 ACCOUNTS = 60
 LANES = 4
@@ -47,24 +49,26 @@ async def test_two_replicas_take_different_lanes_and_score_every_account_once(
     handlers = ScoringHandlers(clock, retention_rate=0.8)
     ids = [f"lane-{n:03d}" for n in range(ACCOUNTS)]
     async with tenant_transaction(sessions, principal.tenant_id) as session:
+        # the accounts only: their first scores (deferred in the unit of work) are not flushed
         await handlers.on_accounts_upserted(
-            session,
+            UnitOfWork(session, principal.tenant_id, "scoring", clock),
             [
                 envelope_of(principal, AccountUpserted(account_id=a, version=1, name=a), T0)
                 for a in ids
             ],
         )
     async with tenant_transaction(sessions, principal.tenant_id) as session:
+        uow = UnitOfWork(session, principal.tenant_id, "scoring", clock)
         version = await model_store.add_model_version(
-            session, principal.tenant_id, ScoringModelBody(attainable_share=0.25), "test", clock()
+            uow, ScoringModelBody(attainable_share=0.25), "test", clock()
         )
-        run_id = await model_store.start_run(session, principal.tenant_id, version, clock(), LANES)
+        run_id = await rescore_store.start_run(uow, version, clock(), LANES)
 
     first, second = (
         RescoreJob(engine, sessions, handlers.scorer, clock, chunk_size=7, concurrency=2)
         for _ in range(2)
     )
-    lanes = [lane for lane in await model_store.running_lanes(sessions) if lane.run_id == run_id]
+    lanes = [lane for lane in await rescore_store.running_lanes(sessions) if lane.run_id == run_id]
     async with engine.connect() as holder_a, engine.connect() as holder_b:
         taken_a = await first._take(holder_a, lanes)
         taken_b = await second._take(holder_b, lanes)
@@ -85,7 +89,8 @@ async def test_two_replicas_take_different_lanes_and_score_every_account_once(
 
 async def _status(sessions: Sessions, principal: Principal, run_id: str) -> Any:
     async with tenant_transaction(sessions, principal.tenant_id) as session:
-        return (await model_store.get_run(session, principal.tenant_id, run_id)).status
+        uow = UnitOfWork(session, principal.tenant_id, "scoring", clock)
+        return (await rescore_store.get_run(uow, run_id)).status
 
 
 async def _snapshots_at(sessions: Sessions, principal: Principal, version: int) -> dict[str, int]:

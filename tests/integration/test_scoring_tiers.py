@@ -15,6 +15,7 @@ from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.messaging.envelope import header_map
 from accountpulse.common.messaging.topics import SCORES_CHANGES
+from accountpulse.scoring.api.portfolio import TIER_CURSOR
 
 
 def _tier_changes(records: list[Any]) -> dict[str, list[str]]:
@@ -66,7 +67,7 @@ async def test_key_set_is_the_pareto_prefix_capped_and_demoted_only_after_30_day
     assert await _key_accounts(scoring) == ["a", "c"]
     page = (await scoring.get("/v1/portfolio/tiers", params={"limit": 5})).json()
     assert [i["account_id"] for i in page["items"]] == ["a", "b", "c", "s0", "s1"]
-    assert page["next_cursor"] == "s1"
+    assert TIER_CURSOR.decode(page["next_cursor"]) == ("s1",)
 
     summary = (await scoring.get("/v1/portfolio/summary")).json()
     assert summary["accounts_per_tier"]["key"] == 2

@@ -1,15 +1,18 @@
-"""What each event does to scoring, inside the consumer's unit of work."""
+"""What each event does to scoring, inside the consumer's unit of work.
+
+Events update the projection (accounts, users, facts); the accounts they touch are rescored
+once per transaction, before its commit, by the :class:`PendingRescores` part, which also
+tells the portfolio pass that the tenant changed.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import compress
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any, TypeVar
 
 from accountpulse.common.clock import Clock
 from accountpulse.common.events import (
@@ -28,16 +31,18 @@ from accountpulse.common.events import (
 )
 from accountpulse.common.messaging.consumer import latest_by_key, trace_headers_for
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.common.messaging.outbox import add_tombstone
 from accountpulse.common.messaging.topics import SCORES_CURRENT
-from accountpulse.scoring import store
+from accountpulse.common.uow import UnitOfWork
 from accountpulse.scoring.rescoring import Scorer
+from accountpulse.scoring.store import accounts as account_store
+from accountpulse.scoring.store import portfolio as portfolio_store
 
 log = logging.getLogger(__name__)
 
-
-_PENDING = "scoring.pending_rescores"
-_DIRTY = "scoring.portfolio_dirty"
+FactRecorded = (
+    RevenueRecorded | EngagementRecorded | NpsRecorded | ContractChanged | OpportunityChanged
+)
+E = TypeVar("E", bound=Envelope[EventPayload])
 
 
 def _account_of(envelope: Envelope[EventPayload]) -> str:
@@ -49,8 +54,7 @@ def _version_of(envelope: Envelope[Any]) -> int:
     return version
 
 
-def _attributes(event: EventPayload) -> tuple[str, int, dict[str, Any]]:
-    assert isinstance(event, AccountUpserted)
+def _attributes(event: AccountUpserted) -> tuple[str, int, dict[str, Any]]:
     return (
         event.account_id,
         event.version,
@@ -75,7 +79,7 @@ class _FactTable:
     row: Callable[[Any], dict[str, Any]]
 
 
-# The fact events and the rows they become (see store.add_facts).
+# The fact events and the rows they become (see store.accounts.add_facts).
 _FACT_ROWS: dict[type[EventPayload], _FactTable] = {
     RevenueRecorded: _FactTable("revenue_lines", lambda e: {
         "account_id": e.account_id, "line_id": e.line_id, "booked_on": e.booked_on,
@@ -104,155 +108,124 @@ _FACT_ROWS: dict[type[EventPayload], _FactTable] = {
 }  # fmt: skip
 
 
+class PendingRescores:
+    """The accounts a transaction's events touched, rescored once before its commit: in one
+    chunk, at their latest version (under load, versions in between get no snapshot of their
+    own — their facts are in the next one), each continuing the trace of its latest event.
+    Then the tenant's portfolio is marked dirty once, if anything was scored or changed it."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self._scorer = scorer
+        self._accounts: dict[str, dict[str, str]] = {}  # account → trace headers
+        self._portfolio_changed = False
+
+    @property
+    def accounts(self) -> Mapping[str, Mapping[str, str]]:
+        return self._accounts
+
+    def rescore(self, envelopes: Sequence[Envelope[EventPayload]]) -> None:
+        for envelope in latest_by_key(envelopes, _account_of):
+            self._accounts[_account_of(envelope)] = trace_headers_for(envelope)
+
+    def portfolio_changed(self) -> None:
+        self._portfolio_changed = True
+
+    async def flush(self, uow: UnitOfWork) -> None:
+        scored = 0
+        if self._accounts:
+            result = await self._scorer.score_accounts(
+                uow, list(self._accounts), traces=self._accounts
+            )
+            scored = result.scored
+        if scored or self._portfolio_changed:
+            await portfolio_store.mark_portfolio_dirty(uow)
+
+
 class ScoringHandlers:
     def __init__(self, clock: Clock, retention_rate: float) -> None:
-        self._clock = clock
         self.scorer = Scorer(clock, retention_rate)
 
+    def _pending(self, uow: UnitOfWork) -> PendingRescores:
+        return uow.deferred(PendingRescores, lambda: PendingRescores(self.scorer))
+
     async def on_accounts_upserted(
-        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]]
+        self, uow: UnitOfWork, envelopes: Sequence[Envelope[AccountUpserted]]
     ) -> None:
         """``account.upserted`` events, set-based: the newest applicable one of each account
         sets its attributes, and each account is rescored."""
-        applied = await self._claim(session, envelopes, raise_versions=False)
+        applied = await _claim(uow, envelopes, raise_versions=False)
         newest = latest_by_key(applied, _account_of)
-        await store.set_account_fields(
-            session, envelopes[0].tenant_id, [_attributes(e.payload) for e in newest]
-        )
-        self._rescore(session, applied)
+        await account_store.set_account_fields(uow, [_attributes(e.payload) for e in newest])
+        self._pending(uow).rescore(applied)
 
     async def on_owners_changed(
-        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]]
+        self, uow: UnitOfWork, envelopes: Sequence[Envelope[AccountOwnerChanged]]
     ) -> None:
-        applied = await self._claim(session, envelopes, raise_versions=False)
-        rows = []
-        for envelope in latest_by_key(applied, _account_of):
-            event = envelope.payload
-            assert isinstance(event, AccountOwnerChanged)
-            rows.append((event.account_id, event.version, {"owner_id": event.owner_id}))
-        await store.set_account_fields(session, envelopes[0].tenant_id, rows)
+        applied = await _claim(uow, envelopes, raise_versions=False)
+        rows = [
+            (e.payload.account_id, e.payload.version, {"owner_id": e.payload.owner_id})
+            for e in latest_by_key(applied, _account_of)
+        ]
+        await account_store.set_account_fields(uow, rows)
         if applied:
-            self._mark_portfolio_dirty(session, envelopes[0].tenant_id)  # per-owner KPIs
+            self._pending(uow).portfolio_changed()  # per-owner KPIs
 
     async def on_facts_recorded(
-        self, session: AsyncSession, envelopes: Sequence[Envelope[Any]]
+        self, uow: UnitOfWork, envelopes: Sequence[Envelope[FactRecorded]]
     ) -> None:
         """Revenue, engagement, NPS, contract and opportunity events (one type per call):
         the applicable ones are written as rows of their table, and their accounts rescored."""
-        applied = await self._claim(session, envelopes)
+        applied = await _claim(uow, envelopes)
         if applied:
             table = _FACT_ROWS[type(applied[0].payload)]
-            await store.add_facts(
-                session, table.name, applied[0].tenant_id, [table.row(e.payload) for e in applied]
-            )
-        self._rescore(session, applied)
+            await account_store.add_facts(uow, table.name, [table.row(e.payload) for e in applied])
+        self._pending(uow).rescore(applied)
 
-    async def on_account_erased(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
+    async def on_account_erased(self, uow: UnitOfWork, envelope: Envelope[AccountErased]) -> None:
         """Erasure applies whatever the version: nothing of the account may remain."""
         event = envelope.payload
-        assert isinstance(event, AccountErased)
-        tenant_id = envelope.tenant_id
-        await store.upsert_account(session, tenant_id, event.account_id, event.version)  # locks
-        await store.erase_account(
-            session, tenant_id, event.account_id, event.version, self._clock()
-        )
-        await add_tombstone(
-            session,
-            schema=store.SCHEMA,
-            tenant_id=tenant_id,
-            topic=SCORES_CURRENT,
-            key_id=event.account_id,
-        )
-        self._mark_portfolio_dirty(session, tenant_id)
+        await account_store.upsert_account(uow, event.account_id, event.version)  # locks
+        await account_store.erase_account(uow, event.account_id, event.version, uow.now())
+        await uow.tombstone(SCORES_CURRENT, event.account_id)
+        self._pending(uow).portfolio_changed()
 
-    async def on_account_merged(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
+    async def on_account_merged(self, uow: UnitOfWork, envelope: Envelope[AccountMerged]) -> None:
         """Fold the merged accounts' facts into the survivor, retire their current scores
         (a tombstone each), and rescore the survivor from everything it now holds."""
         event = envelope.payload
-        assert isinstance(event, AccountMerged)
-        tenant_id = envelope.tenant_id
-        if not await self._claim(session, [envelope]):
+        if not await _claim(uow, [envelope]):
             return
         merged = [m for m in event.merged_account_ids if m != event.account_id]
-        await store.fold_merged_accounts(session, tenant_id, event.account_id, merged)
+        await account_store.fold_merged_accounts(uow, event.account_id, merged)
         for merged_id in merged:
-            await add_tombstone(
-                session,
-                schema=store.SCHEMA,
-                tenant_id=tenant_id,
-                topic=SCORES_CURRENT,
-                key_id=merged_id,
-            )
-        self._rescore(session, [envelope])
+            await uow.tombstone(SCORES_CURRENT, merged_id)
+        self._pending(uow).rescore([envelope])
 
-    async def on_user_upserted(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
+    async def on_user_upserted(self, uow: UnitOfWork, envelope: Envelope[UserUpserted]) -> None:
         event = envelope.payload
-        assert isinstance(event, UserUpserted)
-        await store.upsert_user(
-            session,
-            envelope.tenant_id,
-            event.user_id,
-            event.version,
-            role=event.role,
-            capacity=event.capacity,
+        await account_store.upsert_user(
+            uow, event.user_id, event.version, role=event.role, capacity=event.capacity
         )
-        self._mark_portfolio_dirty(session, envelope.tenant_id)  # KAM capacity → tiers
+        self._pending(uow).portfolio_changed()  # KAM capacity → tiers
 
-    async def on_user_erased(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
+    async def on_user_erased(self, uow: UnitOfWork, envelope: Envelope[UserErased]) -> None:
         event = envelope.payload
-        assert isinstance(event, UserErased)
-        await store.upsert_user(
-            session,
-            envelope.tenant_id,
-            event.user_id,
-            event.version,
-            role=None,
-            capacity=None,
-            erased=True,
+        await account_store.upsert_user(
+            uow, event.user_id, event.version, role=None, capacity=None, erased=True
         )
-        self._mark_portfolio_dirty(session, envelope.tenant_id)
+        self._pending(uow).portfolio_changed()
 
-    async def _claim(
-        self,
-        session: AsyncSession,
-        envelopes: Sequence[Envelope[Any]],
-        *,
-        raise_versions: bool = True,
-    ) -> list[Envelope[Any]]:
-        """The events that apply to their account's projection row: not older than what we
-        applied, and the account neither erased nor merged away (see :func:`store.claim_many`;
-        ``raise_versions=False`` when the caller writes the versions with the attributes)."""
-        events = [(_account_of(e), _version_of(e)) for e in envelopes]
-        applies = await store.claim_many(
-            session, envelopes[0].tenant_id, events, raise_versions=raise_versions
-        )
-        for (account_id, version), applied in zip(events, applies, strict=True):
-            if not applied:
-                log.info(
-                    "ignoring stale event", extra={"account_id": account_id, "version": version}
-                )
-        return list(compress(envelopes, applies))
 
-    @staticmethod
-    def _mark_portfolio_dirty(session: AsyncSession, tenant_id: str) -> None:
-        """Defer the portfolio mark to :meth:`flush`: once per tenant per transaction."""
-        session.info.setdefault(_DIRTY, set()).add(tenant_id)
-
-    @staticmethod
-    def _rescore(session: AsyncSession, envelopes: Sequence[Envelope[Any]]) -> None:
-        """Defer the rescore to :meth:`flush`: a run of events in one transaction rescores each
-        account it touched once, in one chunk, at the latest version (under load, versions in
-        between get no snapshot of their own — their facts are in the next one). The score's
-        events continue the trace of the account's latest event."""
-        pending: dict[str, dict[str, dict[str, str]]] = session.info.setdefault(_PENDING, {})
-        for envelope in latest_by_key(envelopes, _account_of):
-            accounts = pending.setdefault(envelope.tenant_id, {})
-            accounts[_account_of(envelope)] = trace_headers_for(envelope)
-
-    async def flush(self, session: AsyncSession) -> None:
-        """Rescore what this transaction's events touched (the consumer runner's flush hook)."""
-        pending: dict[str, dict[str, dict[str, str]]] = session.info.pop(_PENDING, {})
-        for tenant_id, accounts in pending.items():
-            await self.scorer.score_accounts(session, tenant_id, list(accounts), traces=accounts)
-        for tenant_id in session.info.pop(_DIRTY, set()):
-            await store.mark_portfolio_dirty(session, tenant_id)
+async def _claim(
+    uow: UnitOfWork, envelopes: Sequence[E], *, raise_versions: bool = True
+) -> list[E]:
+    """The events that apply to their account's projection row: not older than what we
+    applied, and the account neither erased nor merged away (see
+    :func:`store.accounts.claim_many`; ``raise_versions=False`` when the caller writes the
+    versions with the attributes)."""
+    events = [(_account_of(e), _version_of(e)) for e in envelopes]
+    applies = await account_store.claim_many(uow, events, raise_versions=raise_versions)
+    for (account_id, version), applied in zip(events, applies, strict=True):
+        if not applied:
+            log.info("ignoring stale event", extra={"account_id": account_id, "version": version})
+    return list(compress(envelopes, applies))

@@ -1,35 +1,54 @@
 """Scoring a chunk of accounts: facts → scores → snapshots → published changes.
 
-The same code serves one event (a chunk of one) and a full rescore (chunks of hundreds), with a
-constant number of round trips per chunk: one read of every fact, one of the model and its
-distributions, two bulk writes, one bulk outbox insert.
+The same code serves the accounts a batch of events touched and a full rescore's chunks of
+hundreds, with a constant number of round trips per chunk: one read of every fact, one of the
+model and its distributions, two bulk writes, one bulk outbox insert.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.clock import Clock
 from accountpulse.common.events import EventPayload, ScoreChanged, ScoreSnapshot, TierChanged
-from accountpulse.common.messaging.outbox import add_events
 from accountpulse.common.telemetry import current_trace_id
-from accountpulse.scoring import model_store, score_store, store
+from accountpulse.common.uow import UnitOfWork
 from accountpulse.scoring.domain.materiality import material_reasons
 from accountpulse.scoring.domain.scorecard import Scorecard, score_account
-from accountpulse.scoring.score_store import LoadedAccount
+from accountpulse.scoring.store import model as model_store
+from accountpulse.scoring.store import snapshots as snapshot_store
+from accountpulse.scoring.store.model import ModelVersion
+from accountpulse.scoring.store.snapshots import LoadedAccount
+
+Trace = Mapping[str, str]
 
 
 @dataclass(frozen=True)
 class ChunkResult:
     scored: int
     published: int  # material changes (score.changed) staged
+
+
+@dataclass
+class _Staged:
+    """The snapshot rows and events of a chunk, each event with the trace it continues."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    events: list[EventPayload] = field(default_factory=list)
+    traces: list[Trace | None] = field(default_factory=list)
+    published: int = 0
+
+    def add(self, row: dict[str, Any], events: list[EventPayload], trace: Trace | None) -> None:
+        self.rows.append(row)
+        self.events += events
+        self.traces += [trace] * len(events)
+        self.published += bool(row["reasons"])
 
 
 class Scorer:
@@ -39,13 +58,12 @@ class Scorer:
 
     async def score_accounts(
         self,
-        session: AsyncSession,
-        tenant_id: str,
+        uow: UnitOfWork,
         account_ids: list[str],
         *,
         model_version: int | None = None,
         bulk: bool = False,
-        traces: Mapping[str, Mapping[str, str]] | None = None,
+        traces: Mapping[str, Trace] | None = None,
     ) -> ChunkResult:
         """Score these accounts at the tenant's latest model (or ``model_version``).
 
@@ -55,126 +73,122 @@ class Scorer:
         ``traces`` gives, per account, the trace of the event that asked for it, so each
         snapshot and its events continue that event's trace even when scored in one chunk."""
         now = self._clock()
-        model, cuts = await model_store.current_model(session, tenant_id, model_version)
-        loaded = await score_store.load_accounts(session, tenant_id, account_ids, now.date())
-        rows: list[dict[str, Any]] = []
-        events: list[EventPayload] = []
-        event_traces: list[Mapping[str, str] | None] = []
-        published = 0
+        model, cuts = await model_store.current_model(uow, model_version)
+        loaded = await snapshot_store.load_accounts(uow, account_ids, now.date())
+        staged = _Staged()
         for account in loaded:
-            trace = (traces or {}).get(account.account_id)
-            trace_id = _trace_id_of(trace) if trace else current_trace_id()
-            first_event = len(events)
             if (account.previous_account_version, account.previous_model_version) == (
                 account.version,
                 model.version,
             ):
                 continue
             card = score_account(account.facts, model.model, cuts, self._retention, now.date())
-            tier = "key" if account.previous_tier == "key" else card.tier_hint
-            reasons = self._reasons(account, card, tier, model)
-            snapshot_id = str(uuid.uuid4())
-            rows.append(
-                self._row(tenant_id, account, card, tier, model.version, now, trace_id)
-                | {"id": snapshot_id, "reasons": reasons}
+            trace = (traces or {}).get(account.account_id)
+            row, events = _snapshot(uow.tenant_id, account, card, model, now, trace, bulk)
+            staged.add(row, events, trace)
+        await snapshot_store.insert_snapshots(uow, staged.rows)
+        await uow.publish_many(staged.events, trace_headers=staged.traces)
+        return ChunkResult(len(staged.rows), staged.published)
+
+
+def _snapshot(
+    tenant_id: str,
+    account: LoadedAccount,
+    card: Scorecard,
+    model: ModelVersion,
+    now: datetime,
+    trace: Trace | None,
+    bulk: bool,
+) -> tuple[dict[str, Any], list[EventPayload]]:
+    """The account's new snapshot row and the events it publishes: its current snapshot
+    (in a rescore only when something changed), a material change, a tier move."""
+    tier = "key" if account.previous_tier == "key" else card.tier_hint
+    reasons = _reasons(account, card, tier, model)
+    snapshot_id = str(uuid.uuid4())
+    trace_id = _trace_id_of(trace) if trace else current_trace_id()
+    row = _row(tenant_id, account, card, tier, model.version, now, trace_id) | {
+        "id": snapshot_id,
+        "reasons": reasons,
+    }
+    common = {
+        "account_id": account.account_id,
+        "version": account.version,
+        "snapshot_id": snapshot_id,
+        "model_version": model.version,
+        "owner_id": account.owner_id,
+    }
+    events: list[EventPayload] = []
+    changed = account.previous_scores != card.scores or account.previous_tier != tier
+    if not bulk or changed:
+        events.append(
+            ScoreSnapshot(
+                **common, scores=card.scores, tier=tier, at_risk=card.at_risk, computed_at=now
             )
-            common = {
-                "account_id": account.account_id,
-                "version": account.version,
-                "snapshot_id": snapshot_id,
-                "model_version": model.version,
-                "owner_id": account.owner_id,
-            }
-            changed = account.previous_scores != card.scores or account.previous_tier != tier
-            if not bulk or changed:
-                events.append(
-                    ScoreSnapshot(
-                        **common,
-                        scores=card.scores,
-                        tier=tier,
-                        at_risk=card.at_risk,
-                        computed_at=now,
-                    )
-                )
-            if reasons:
-                published += 1
-                events.append(
-                    ScoreChanged(
-                        **common,
-                        scores=card.scores,
-                        previous_scores=account.previous_scores or {},
-                        tier=tier,
-                        previous_tier=account.previous_tier,
-                        at_risk=card.at_risk,
-                        reasons=reasons,
-                        computed_at=now,
-                    )
-                )
-            if _tier_moved(account.previous_tier, tier):
-                events.append(TierChanged(**common, tier=tier, previous_tier=account.previous_tier))
-            event_traces += [trace] * (len(events) - first_event)
-        await score_store.insert_snapshots(session, rows)
-        await add_events(
-            session,
-            schema=store.SCHEMA,
-            tenant_id=tenant_id,
-            payloads=events,
-            clock=self._clock,
-            trace_headers=event_traces,
         )
-        if rows:
-            await store.mark_portfolio_dirty(session, tenant_id)
-        return ChunkResult(len(rows), published)
-
-    @staticmethod
-    def _reasons(
-        account: LoadedAccount, card: Scorecard, tier: str, model: model_store.ModelVersion
-    ) -> list[str]:
-        if account.previous_scores is None:
-            return []  # a first score has nothing to move from
-        t = model.model.thresholds
-        return material_reasons(
-            account.previous_scores,
-            card.scores,
-            account.previous_tier,
-            tier,
-            move_points=t.material_move,
-            thresholds={"health": t.at_risk_health, "priority": t.priority_alert},
+    if reasons:
+        events.append(
+            ScoreChanged(
+                **common,
+                scores=card.scores,
+                previous_scores=account.previous_scores or {},
+                tier=tier,
+                previous_tier=account.previous_tier,
+                at_risk=card.at_risk,
+                reasons=reasons,
+                computed_at=now,
+            )
         )
+    if _tier_moved(account.previous_tier, tier):
+        events.append(TierChanged(**common, tier=tier, previous_tier=account.previous_tier))
+    return row, events
 
-    @staticmethod
-    def _row(
-        tenant_id: str,
-        account: LoadedAccount,
-        card: Scorecard,
-        tier: str,
-        model_version: int,
-        now: datetime,
-        trace_id: str | None,
-    ) -> dict[str, Any]:
-        return {
-            "tenant_id": tenant_id,
-            "account_id": account.account_id,
-            "account_version": account.version,
-            "model_version": model_version,
-            "scores": _json(card.scores),
-            "features": _json(card.features),
-            "explanation": _json(card.explanation),
-            "previous_snapshot_id": account.previous_snapshot_id,
-            "trace_id": trace_id,
-            "computed_at": now,
-            "clv": card.features["clv_transactional"],
-            "tier": tier,
-            "revenue_ttm": card.revenue_ttm,
-            "active": account.facts.profile.lifecycle_status == "active",
-            "fit": card.scores["fit"],
-            "potential": card.scores["potential"],
-            "health": card.scores["health"],
-            "priority": card.scores["priority"],
-            "at_risk": card.at_risk,
-            "tier_hint": card.tier_hint,
-            "metrics": _json(card.metrics),
-        }
+
+def _reasons(account: LoadedAccount, card: Scorecard, tier: str, model: ModelVersion) -> list[str]:
+    if account.previous_scores is None:
+        return []  # a first score has nothing to move from
+    t = model.model.thresholds
+    return material_reasons(
+        account.previous_scores,
+        card.scores,
+        account.previous_tier,
+        tier,
+        move_points=t.material_move,
+        thresholds={"health": t.at_risk_health, "priority": t.priority_alert},
+    )
+
+
+def _row(
+    tenant_id: str,
+    account: LoadedAccount,
+    card: Scorecard,
+    tier: str,
+    model_version: int,
+    now: datetime,
+    trace_id: str | None,
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "account_id": account.account_id,
+        "account_version": account.version,
+        "model_version": model_version,
+        "scores": _json(card.scores),
+        "features": _json(card.features),
+        "explanation": _json(card.explanation),
+        "previous_snapshot_id": account.previous_snapshot_id,
+        "trace_id": trace_id,
+        "computed_at": now,
+        "clv": card.features["clv_transactional"],
+        "tier": tier,
+        "revenue_ttm": card.revenue_ttm,
+        "active": account.facts.profile.lifecycle_status == "active",
+        "fit": card.scores["fit"],
+        "potential": card.scores["potential"],
+        "health": card.scores["health"],
+        "priority": card.scores["priority"],
+        "at_risk": card.at_risk,
+        "tier_hint": card.tier_hint,
+        "metrics": _json(card.metrics),
+    }
 
 
 def _trace_id_of(headers: Mapping[str, str]) -> str | None:

@@ -1,3 +1,5 @@
+"""Scoring's settings: its port, the default retention rate, and the pace of its jobs."""
+
 from __future__ import annotations
 
 from pydantic import Field

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from accountpulse.scoring.domain.tiers import DEFAULT_KAM_CAPACITY
+
 GROWTH_BENCHMARK = 0.15
 RETENTION_BENCHMARK = 0.85
+DEFAULT_AM_CAPACITY = 20  # an AM carries 10–20 accounts (DOMAIN.md)
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,16 @@ def pareto_curve(revenues_desc: Sequence[Decimal], points: int = 10) -> list[dic
         share = sum(revenues_desc[:top], Decimal(0)) / total
         curve.append({"accounts_share": step / points, "revenue_share": round(float(share), 4)})
     return curve
+
+
+def owner_capacity(role: str | None, capacity: int | None) -> int:
+    """An owner's capacity: as set, else the default of a KAM or of an AM."""
+    if capacity is not None:
+        return capacity
+    return DEFAULT_KAM_CAPACITY if role == "kam" else DEFAULT_AM_CAPACITY
+
+
+def over_capacity(role: str | None, capacity: int, accounts: int, key_accounts: int) -> bool:
+    """A KAM's capacity counts key accounts; an AM's counts accounts."""
+    carried = key_accounts if role == "kam" else accounts
+    return carried > capacity

@@ -14,6 +14,7 @@ from accountpulse.scoring.domain.features import (
     DealFeatures,
     EngagementFeatures,
     Profile,
+    Wallet,
     revenue_potential,
     size_band,
     wallet_of,
@@ -71,6 +72,19 @@ def lifetime_years(model: ScoringModel, default_retention_rate: float) -> float:
     return expected_lifetime_years(rate)
 
 
+@dataclass(frozen=True)
+class _Money:
+    """What the account is worth and could be worth, in money."""
+
+    years: float  # expected lifetime
+    clv_transactional: Decimal
+    clv_margin: Decimal
+    ranked_clv: Decimal  # the CLV the model ranks value by
+    wallet: Wallet
+    revenue_potential: Decimal | None
+    whitespace: Decimal | None
+
+
 def score_account(
     facts: AccountFacts,
     model: ScoringModel,
@@ -78,26 +92,65 @@ def score_account(
     default_retention_rate: float,
     today: date,
 ) -> Scorecard:
+    money = _money(facts, model, default_retention_rate)
+    named = _scores(facts, model, cuts, money)
+    scores, explanation = _explained(named)
+    thresholds = model.thresholds
+    fit, potential = named["fit"], named["potential"]
+    emerging = (
+        potential.value >= thresholds.emerging_potential
+        and fit.value >= thresholds.emerging_fit
+        and potential.has_data
+        and fit.has_data
+    )
+    return Scorecard(
+        scores=scores,
+        explanation=explanation,
+        features=_features(facts, money),
+        metrics=_metrics(facts, money),
+        revenue_ttm=facts.revenue.revenue_ttm,
+        tier_hint="emerging" if emerging else "standard",
+        at_risk=named["health"].value < thresholds.at_risk_health,
+    )
+
+
+def _money(facts: AccountFacts, model: ScoringModel, default_retention_rate: float) -> _Money:
     years = lifetime_years(model, default_retention_rate)
     revenue = facts.revenue
     clv_tx = transactional_clv(revenue, years)
     clv_margin = margin_clv(
         revenue.revenue_ttm, years, model.acquisition_cost, model.servicing_cost_per_year
     )
-    ranked_clv = clv_tx if model.value_clv == "transactional" else clv_margin
     wallet = wallet_of(facts.profile, model.wallet_per_employee)
     potential_amount = revenue_potential(wallet.amount, model.attainable_share)
-    white = whitespace(potential_amount, revenue)
+    return _Money(
+        years=years,
+        clv_transactional=clv_tx,
+        clv_margin=clv_margin,
+        ranked_clv=clv_tx if model.value_clv == "transactional" else clv_margin,
+        wallet=wallet,
+        revenue_potential=potential_amount,
+        whitespace=whitespace(potential_amount, revenue),
+    )
 
+
+def _scores(
+    facts: AccountFacts, model: ScoringModel, cuts: Mapping[str, list[float]], money: _Money
+) -> dict[str, s.Score]:
+    """The six scores, each with its factors; priority is built from the other four."""
     fit = s.fit(facts.profile, model.icp, model.weight("fit"))
     engagement = s.engagement(facts.engagement, cuts, model.weight("engagement"))
-    value = s.value(float(ranked_clv), cuts.get("clv", []), model.value_clv)
+    value = s.value(float(money.ranked_clv), cuts.get("clv", []), model.value_clv)
     potential = s.potential(
-        _float(potential_amount), _float(white), cuts, model.weight("potential"), wallet.how
+        _float(money.revenue_potential),
+        _float(money.whitespace),
+        cuts,
+        model.weight("potential"),
+        money.wallet.how,
     )
     health = s.health(
         nps=facts.nps,
-        growth=revenue.growth,
+        growth=facts.revenue.growth,
         engagement_features=facts.engagement,
         contracts=facts.contracts,
         weights=model.weight("health"),
@@ -109,7 +162,7 @@ def score_account(
         engagement=engagement.known,
         weights=model.weight("priority"),
     )
-    named = {
+    return {
         "fit": fit,
         "engagement": engagement,
         "value": value,
@@ -117,6 +170,13 @@ def score_account(
         "health": health,
         "priority": priority,
     }
+
+
+def _explained(
+    named: dict[str, s.Score],
+) -> tuple[dict[str, float], dict[str, list[dict[str, Any]]]]:
+    """The score values and their explanations, with churn risk as 100 − health."""
+    health = named["health"]
     scores = {name: score.value for name, score in named.items()}
     scores["churn_risk"] = round(100.0 - health.value, 2)
     explanation = {name: [c.as_dict() for c in score.ranked()] for name, score in named.items()}
@@ -129,15 +189,12 @@ def score_account(
             "detail": "churn risk = 100 − health",
         }
     ]
-    thresholds = model.thresholds
-    emerging = (
-        potential.value >= thresholds.emerging_potential
-        and fit.value >= thresholds.emerging_fit
-        and potential.has_data
-        and fit.has_data
-    )
-    e = facts.engagement
-    features: dict[str, Any] = {
+    return scores, explanation
+
+
+def _features(facts: AccountFacts, money: _Money) -> dict[str, Any]:
+    revenue, e = facts.revenue, facts.engagement
+    return {
         "revenue_ttm": revenue.revenue_ttm,
         "revenue_prev_12m": revenue.revenue_prev_12m,
         "growth": revenue.growth,
@@ -146,13 +203,13 @@ def score_account(
         "purchase_frequency": round(revenue.purchase_frequency, 4),
         "tenure_years": round(revenue.tenure_years, 2),
         "products_owned": revenue.products_owned,
-        "expected_lifetime_years": round(years, 4),
-        "clv_transactional": clv_tx,
-        "clv_margin": clv_margin,
-        "wallet": wallet.amount,
-        "wallet_basis": wallet.how,
-        "revenue_potential": potential_amount,
-        "whitespace": white,
+        "expected_lifetime_years": round(money.years, 4),
+        "clv_transactional": money.clv_transactional,
+        "clv_margin": money.clv_margin,
+        "wallet": money.wallet.amount,
+        "wallet_basis": money.wallet.how,
+        "revenue_potential": money.revenue_potential,
+        "whitespace": money.whitespace,
         "size_band": facts.profile.annual_revenue_band or size_band(facts.profile.employees),
         "web_visits_30d": e.web_visits_30d,
         "social_interactions_30d": e.social_interactions_30d,
@@ -170,25 +227,21 @@ def score_account(
         "conversion_rate": facts.deals.conversion_rate,
         "open_pipeline": facts.deals.open_pipeline,
     }
+
+
+def _metrics(facts: AccountFacts, money: _Money) -> dict[str, float | None]:
+    """The account's values of the distributed metrics (None: no data to rank)."""
+    e = facts.engagement
     has_signals = e.any_signal or e.days_since_contact is not None
-    metrics: dict[str, float | None] = {
-        "clv": float(ranked_clv),
-        "revenue_potential": _float(potential_amount),
-        "whitespace": _float(white),
+    return {
+        "clv": float(money.ranked_clv),
+        "revenue_potential": _float(money.revenue_potential),
+        "whitespace": _float(money.whitespace),
         "web_visits_30d": float(e.web_visits_30d) if has_signals else None,
         "social_interactions_30d": float(e.social_interactions_30d) if has_signals else None,
         "meetings_90d": float(e.meetings_90d) if has_signals else None,
         "contact_recency": None if e.days_since_contact is None else -float(e.days_since_contact),
     }
-    return Scorecard(
-        scores=scores,
-        explanation=explanation,
-        features=features,
-        metrics=metrics,
-        revenue_ttm=revenue.revenue_ttm,
-        tier_hint="emerging" if emerging else "standard",
-        at_risk=health.value < thresholds.at_risk_health,
-    )
 
 
 def _float(amount: Decimal | None) -> float | None:

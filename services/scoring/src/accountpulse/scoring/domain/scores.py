@@ -22,8 +22,7 @@ from accountpulse.scoring.domain.percentiles import percentile
 
 
 # Factor and Contribution are named tuples, not frozen dataclasses: a rescore builds ~20 of
-# each per account, and a frozen dataclass's __init__ (object.__setattr__ per field) was 8 %
-# of scoring's time in a full rescore (py-spy).
+# each per account, and a named tuple is cheaper to build (docs/PERFORMANCE.md).
 class Factor(NamedTuple):
     name: str
     weight: float

@@ -14,9 +14,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from accountpulse.common.db import driver
+from accountpulse.common.uow import UnitOfWork
 from accountpulse.scoring.domain.features import (
     Contract,
     DealFeatures,
@@ -89,13 +88,13 @@ class LoadedAccount:
 
 
 async def load_accounts(
-    session: AsyncSession, tenant_id: str, account_ids: list[str], today: date
+    uow: UnitOfWork, account_ids: list[str], today: date
 ) -> list[LoadedAccount]:
     """The facts and current scores of these accounts, their projection rows locked."""
-    rows = await session.execute(
+    rows = await uow.session.execute(
         text(_FACTS),
         {
-            "t": tenant_id,
+            "t": uow.tenant_id,
             "ids": account_ids,
             "today": today,
             "d30": today - timedelta(days=30),
@@ -107,6 +106,21 @@ async def load_accounts(
 
 
 def _loaded(row: Any, today: date) -> LoadedAccount:
+    return LoadedAccount(
+        account_id=row.account_id,
+        version=int(row.version),
+        owner_id=row.owner_id,
+        facts=_facts(row, today),
+        previous_snapshot_id=str(row.previous_snapshot_id) if row.previous_snapshot_id else None,
+        previous_tier=row.previous_tier,
+        previous_model_version=row.previous_model_version,
+        previous_scores=row.previous_scores,
+        previous_account_version=row.previous_account_version,
+    )
+
+
+def _facts(row: Any, today: date) -> AccountFacts:
+    """The domain's facts of an account from the JSON aggregates of ``_FACTS``."""
     lines = [
         RevenueLine(date.fromisoformat(d), Decimal(amount), product)
         for d, amount, product in _json(row.lines)
@@ -133,7 +147,19 @@ def _loaded(row: Any, today: date) -> LoadedAccount:
         for start, end, arr, auto in _json(row.contracts)
     ]
     won, lost, won_total, pipeline = _json(row.deals)
-    profile = Profile(
+    return AccountFacts(
+        profile=_profile(row),
+        revenue=revenue_features(lines, today),
+        engagement=engagement_features(windows, today),
+        nps=account_nps(int(promoters), int(detractors), int(responses)),
+        nps_responses=int(responses),
+        contracts=contract_features(contracts, today),
+        deals=DealFeatures(int(won), int(lost), Decimal(won_total), Decimal(pipeline)),
+    )
+
+
+def _profile(row: Any) -> Profile:
+    return Profile(
         industry=row.industry,
         employees=row.employees,
         annual_revenue_band=row.annual_revenue_band,
@@ -143,38 +169,18 @@ def _loaded(row: Any, today: date) -> LoadedAccount:
         wallet=Decimal(row.wallet) if row.wallet is not None else None,
         lifecycle_status=row.lifecycle_status or "active",
     )
-    facts = AccountFacts(
-        profile=profile,
-        revenue=revenue_features(lines, today),
-        engagement=engagement_features(windows, today),
-        nps=account_nps(int(promoters), int(detractors), int(responses)),
-        nps_responses=int(responses),
-        contracts=contract_features(contracts, today),
-        deals=DealFeatures(int(won), int(lost), Decimal(won_total), Decimal(pipeline)),
-    )
-    return LoadedAccount(
-        account_id=row.account_id,
-        version=int(row.version),
-        owner_id=row.owner_id,
-        facts=facts,
-        previous_snapshot_id=str(row.previous_snapshot_id) if row.previous_snapshot_id else None,
-        previous_tier=row.previous_tier,
-        previous_model_version=row.previous_model_version,
-        previous_scores=row.previous_scores,
-        previous_account_version=row.previous_account_version,
-    )
 
 
 def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-async def insert_snapshots(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def insert_snapshots(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     """Store snapshots and make them current (asyncpg executemany: one prepared statement,
     pipelined, no per-row work in SQLAlchemy)."""
     if not rows:
         return
-    connection = await driver(session)
+    connection = await uow.connection()
     await connection.executemany(
         _INSERT_SNAPSHOT, [tuple(row[c] for c in _SNAPSHOT_COLUMNS) for row in rows]
     )
@@ -213,16 +219,15 @@ _UPSERT_CURRENT = (
 
 
 async def latest_snapshots(
-    session: AsyncSession,
-    tenant_id: str,
+    uow: UnitOfWork,
     account_id: str,
     *,
     limit: int,
     before: tuple[datetime, int, int] | None = None,
 ) -> list[Any]:
-    """Snapshots newest first; ``before`` is the (computed_at, account_version) of the last
-    one of the previous page (a keyset cursor)."""
-    rows = await session.execute(
+    """Snapshots newest first; ``before`` is the (computed_at, account_version, model_version)
+    of the last one of the previous page (a keyset cursor)."""
+    rows = await uow.session.execute(
         text(
             "SELECT id, account_version, model_version, scores, features, explanation, reasons,"
             " trace_id, computed_at FROM scoring.snapshots WHERE tenant_id = :t"
@@ -231,7 +236,7 @@ async def latest_snapshots(
             " ORDER BY computed_at DESC, account_version DESC, model_version DESC LIMIT :limit"
         ),
         {
-            "t": tenant_id,
+            "t": uow.tenant_id,
             "a": account_id,
             "limit": limit,
             "at": before[0] if before else None,
@@ -242,13 +247,14 @@ async def latest_snapshots(
     return list(rows)
 
 
-async def current_tier(session: AsyncSession, tenant_id: str, account_id: str) -> Any:
+async def current_tier(uow: UnitOfWork, account_id: str) -> Any:
+    """The account's tier and risk as the portfolio pass last decided them (None: unscored)."""
     return (
-        await session.execute(
+        await uow.session.execute(
             text(
                 "SELECT tier, at_risk, below_line_since FROM scoring.current_scores"
                 " WHERE tenant_id = :t AND account_id = :a"
             ),
-            {"t": tenant_id, "a": account_id},
+            {"t": uow.tenant_id, "a": account_id},
         )
     ).first()

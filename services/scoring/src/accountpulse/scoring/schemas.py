@@ -1,9 +1,11 @@
-"""The scoring model at the edge: its JSON shape (HTTP body and stored configuration)."""
+"""Scoring's request and response models: the scoring model's JSON shape (the HTTP body and
+the stored configuration), scores and their history, rescores, and the portfolio."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,3 +91,134 @@ class ScoringModelBody(_Strict):
             value_clv=self.value_clv,
             wallet_per_employee=dict(self.wallet_per_employee),
         )
+
+
+# --- scores ---------------------------------------------------------------------------------
+
+
+class FactorChange(BaseModel):
+    score: str
+    factor: str
+    contribution_before: float
+    contribution_after: float
+    effect: float  # points this factor moved the score by
+
+
+class ScoreView(BaseModel):
+    account_id: str
+    snapshot_id: str
+    account_version: int
+    model_version: int
+    computed_at: datetime
+    scores: dict[str, float]
+    tier: str | None = None
+    at_risk: bool | None = None
+    features: dict[str, Any]
+    explanation: dict[str, list[dict[str, Any]]]
+    material_reasons: list[str]
+    changes_since_previous: dict[str, float]
+    factor_changes: list[FactorChange]
+    trace_id: str | None
+
+
+class ScoreHistory(BaseModel):
+    items: list[ScoreView]
+    next_cursor: str | None
+
+
+# --- the scoring model and its rescores -----------------------------------------------------
+
+
+class RescoreView(BaseModel):
+    id: str
+    model_version: int
+    status: str
+    total: int
+    done: int
+    progress: float  # 0–1
+    material_changes_published: int
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, run: Any) -> RescoreView:
+        """The view of a run as :func:`store.rescores.get_run` reads it."""
+        done = min(run.done, run.total)
+        return cls(
+            id=run.id,
+            model_version=run.model_version,
+            status=run.status,
+            total=run.total,
+            done=done,
+            progress=1.0 if run.total == 0 else round(done / run.total, 4),
+            material_changes_published=run.published,
+            started_at=run.started_at,
+            updated_at=run.updated_at,
+            finished_at=run.finished_at,
+        )
+
+
+class ModelView(BaseModel):
+    version: int
+    created_at: datetime | None
+    model: ScoringModelBody
+    rescore: RescoreView | None = None
+
+
+# --- the portfolio --------------------------------------------------------------------------
+
+
+class OwnerLoad(BaseModel):
+    owner_id: str
+    role: str | None
+    accounts: int
+    key_accounts: int
+    capacity: int
+    over_capacity: bool
+
+
+class Benchmark(BaseModel):
+    value: float | None
+    benchmark: float
+    meets: bool | None
+
+    @classmethod
+    def of(cls, value: float | None, benchmark: float) -> Benchmark:
+        return cls(
+            value=None if value is None else round(value, 4),
+            benchmark=benchmark,
+            meets=None if value is None else value >= benchmark,
+        )
+
+
+class PortfolioSummary(BaseModel):
+    as_of: date
+    active_accounts: int
+    revenue_ttm: Decimal
+    top_20_percent_revenue_share: float | None
+    pareto_curve: list[dict[str, float]]
+    accounts_per_tier: dict[str, int]
+    at_risk_accounts: int
+    retention_rate: Benchmark
+    net_revenue_retention: float | None
+    growth: Benchmark
+    nps_12m: float | None
+    nps_responses_12m: int
+    owners: list[OwnerLoad]
+
+
+class TierItem(BaseModel):
+    account_id: str
+    tier: str | None
+    at_risk: bool
+    revenue_ttm: Decimal
+    priority: float | None
+    health: float | None
+    owner_id: str | None
+    below_key_line_since: datetime | None
+
+
+class TierPage(BaseModel):
+    items: list[TierItem]
+    next_cursor: str | None

@@ -1,4 +1,4 @@
-"""Scoring's projection of accounts and users, and the facts it scores from (schema ``scoring``).
+"""Scoring's projection of accounts and users, and the facts it scores from.
 
 Facts are kept per account and read per account (or per chunk of accounts) through indexes on
 ``(tenant_id, account_id)``: scoring one account never scans its tenant.
@@ -12,17 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from accountpulse.common.db import driver
+from accountpulse.common.uow import UnitOfWork
+from accountpulse.scoring.store import SCHEMA
 
-SCHEMA = "scoring"
 FACT_TABLES = ("revenue_lines", "nps_responses", "contracts", "opportunities")
 
 
 async def claim_many(
-    session: AsyncSession,
-    tenant_id: str,
+    uow: UnitOfWork,
     events: Sequence[tuple[str, int]],
     *,
     raise_versions: bool = True,
@@ -34,10 +32,12 @@ async def claim_many(
     one by one. The rows stay locked (in id order), so every event of one account is applied
     in order and their outbox rows follow their commit order; the applied versions are
     written (unless the caller writes them with :func:`set_account_fields`)."""
-    connection = await driver(session)
+    connection = await uow.connection()
     held: dict[str, tuple[int, bool]] = {
         row["account_id"]: (row["version"], row["live"])
-        for row in await connection.fetch(_LOCK_ACCOUNTS, tenant_id, sorted({a for a, _ in events}))
+        for row in await connection.fetch(
+            _LOCK_ACCOUNTS, uow.tenant_id, sorted({a for a, _ in events})
+        )
     }
     applies = []
     for account_id, version in events:
@@ -47,7 +47,9 @@ async def claim_many(
             held[account_id] = (version, True)
     claimed = sorted({a for (a, _), applied in zip(events, applies, strict=True) if applied})
     if claimed and raise_versions:
-        await connection.execute(_RAISE_VERSIONS, tenant_id, claimed, [held[a][0] for a in claimed])
+        await connection.execute(
+            _RAISE_VERSIONS, uow.tenant_id, claimed, [held[a][0] for a in claimed]
+        )
     return applies
 
 
@@ -65,17 +67,17 @@ _RAISE_VERSIONS = (
 
 
 async def set_account_fields(
-    session: AsyncSession, tenant_id: str, rows: Sequence[tuple[str, int, dict[str, Any]]]
+    uow: UnitOfWork, rows: Sequence[tuple[str, int, dict[str, Any]]]
 ) -> None:
     """Write claimed accounts' attributes ``(account_id, version, fields)`` — every row with
     the same field names — in one pipelined round trip."""
     if not rows:
         return
     fields = tuple(rows[0][2])
-    await (await driver(session)).executemany(
+    await (await uow.connection()).executemany(
         _set_fields_sql(fields),
         [
-            (tenant_id, account_id, version, *values.values())
+            (uow.tenant_id, account_id, version, *values.values())
             for account_id, version, values in rows
         ],
     )
@@ -94,34 +96,30 @@ def _set_fields_sql(fields: tuple[str, ...]) -> str:
     )
 
 
-async def upsert_account(
-    session: AsyncSession, tenant_id: str, account_id: str, version: int, **fields: Any
-) -> None:
+async def upsert_account(uow: UnitOfWork, account_id: str, version: int, **fields: Any) -> None:
     columns = ", ".join(fields)
     values = ", ".join(f":{k}" for k in fields)
     updates = "".join(f", {k} = EXCLUDED.{k}" for k in fields)
-    await session.execute(
+    await uow.session.execute(
         text(
             f"INSERT INTO scoring.accounts (tenant_id, account_id, version"
             f"{', ' if fields else ''}{columns}) VALUES (:t, :a, :v{', ' if fields else ''}"
             f"{values}) ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
             f" version = GREATEST(scoring.accounts.version, EXCLUDED.version){updates}"
         ),
-        {"t": tenant_id, "a": account_id, "v": version, **fields},
+        {"t": uow.tenant_id, "a": account_id, "v": version, **fields},
     )
 
 
-async def add_facts(
-    session: AsyncSession, table: str, tenant_id: str, rows: Sequence[dict[str, Any]]
-) -> None:
+async def add_facts(uow: UnitOfWork, table: str, rows: Sequence[dict[str, Any]]) -> None:
     """Write fact rows (each with ``account_id`` and the table's own columns) in one pipelined
     round trip: a revenue line is added once, an NPS response, contract or opportunity is
     inserted or replaced by its id, and engagement is summed into its daily count."""
     if not rows:
         return
     statement, columns = _fact_sql(table, tuple(rows[0]))
-    await (await driver(session)).executemany(
-        statement, [(tenant_id, *(row[c] for c in columns)) for row in rows]
+    await (await uow.connection()).executemany(
+        statement, [(uow.tenant_id, *(row[c] for c in columns)) for row in rows]
     )
 
 
@@ -162,17 +160,15 @@ _ADD_ENGAGEMENT = (
 )
 
 
-async def erase_account(
-    session: AsyncSession, tenant_id: str, account_id: str, version: int, at: datetime
-) -> None:
+async def erase_account(uow: UnitOfWork, account_id: str, version: int, at: datetime) -> None:
     """Delete everything scoring holds about the account; keep only a marker row (id, version,
     erased_at, no attributes) so late events of the account are recognised and ignored."""
-    params = {"t": tenant_id, "a": account_id}
+    params = {"t": uow.tenant_id, "a": account_id}
     for table in ("current_scores", "snapshots", "engagement_daily", *FACT_TABLES):
-        await session.execute(
+        await uow.session.execute(
             text(f"DELETE FROM scoring.{table} WHERE tenant_id = :t AND account_id = :a"), params
         )
-    await session.execute(
+    await uow.session.execute(
         text(
             "UPDATE scoring.accounts SET name = NULL, owner_id = NULL, industry = NULL,"
             " country = NULL, region = NULL, employees = NULL, annual_revenue_band = NULL,"
@@ -184,12 +180,11 @@ async def erase_account(
     )
 
 
-async def fold_merged_accounts(
-    session: AsyncSession, tenant_id: str, survivor: str, merged: list[str]
-) -> None:
+async def fold_merged_accounts(uow: UnitOfWork, survivor: str, merged: list[str]) -> None:
     """Re-point the merged accounts' facts to the survivor, mark them merged, drop their
     current scores (their snapshots stay as history under their old ids)."""
-    params = {"t": tenant_id, "s": survivor, "m": merged}
+    session = uow.session
+    params = {"t": uow.tenant_id, "s": survivor, "m": merged}
     for table in FACT_TABLES:
         await session.execute(
             text(
@@ -223,8 +218,7 @@ async def fold_merged_accounts(
 
 
 async def upsert_user(
-    session: AsyncSession,
-    tenant_id: str,
+    uow: UnitOfWork,
     user_id: str,
     version: int,
     *,
@@ -232,24 +226,12 @@ async def upsert_user(
     capacity: int | None,
     erased: bool = False,
 ) -> None:
-    await session.execute(
+    await uow.session.execute(
         text(
             "INSERT INTO scoring.users (tenant_id, user_id, role, capacity, version, erased)"
             " VALUES (:t, :u, :r, :c, :v, :e) ON CONFLICT (tenant_id, user_id) DO UPDATE SET"
             " role = EXCLUDED.role, capacity = EXCLUDED.capacity, version = EXCLUDED.version,"
             " erased = EXCLUDED.erased WHERE scoring.users.version <= EXCLUDED.version"
         ),
-        {"t": tenant_id, "u": user_id, "r": role, "c": capacity, "v": version, "e": erased},
-    )
-
-
-async def mark_portfolio_dirty(session: AsyncSession, tenant_id: str) -> None:
-    """Tell the portfolio job this tenant changed. DO NOTHING on an existing mark takes no row
-    lock, so concurrent consumers of one tenant never queue behind each other here."""
-    await session.execute(
-        text(
-            "INSERT INTO scoring.portfolio_dirty (tenant_id) VALUES (:t)"
-            " ON CONFLICT (tenant_id) DO NOTHING"
-        ),
-        {"t": tenant_id},
+        {"t": uow.tenant_id, "u": user_id, "r": role, "c": capacity, "v": version, "e": erased},
     )

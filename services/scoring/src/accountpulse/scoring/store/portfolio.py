@@ -1,0 +1,279 @@
+"""The tenant's portfolio: dirty marks and the pass's schedule, percentile distributions, the
+key-tier decision's inputs and writes, and the reads behind the KPIs and the tier list."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+
+from accountpulse.common.db import Sessions, system_transaction
+from accountpulse.common.uow import UnitOfWork
+from accountpulse.scoring.domain.portfolio import AccountPeriods
+
+# --- marks and schedule ---------------------------------------------------------------------
+
+
+async def mark_portfolio_dirty(uow: UnitOfWork) -> None:
+    """Tell the portfolio pass this tenant changed. DO NOTHING on an existing mark takes no row
+    lock, so concurrent consumers of one tenant never queue behind each other here."""
+    await uow.session.execute(
+        text(
+            "INSERT INTO scoring.portfolio_dirty (tenant_id) VALUES (:t)"
+            " ON CONFLICT (tenant_id) DO NOTHING"
+        ),
+        {"t": uow.tenant_id},
+    )
+
+
+async def due_tenants(sessions: Sessions, now: datetime) -> list[str]:
+    """Tenants marked dirty, and tenants whose held key accounts fall due by ``now``."""
+    async with system_transaction(sessions) as session:
+        rows = await session.execute(
+            text(
+                "SELECT tenant_id FROM scoring.portfolio_dirty UNION"
+                " SELECT tenant_id FROM scoring.portfolio_schedule WHERE due_at <= :now"
+            ),
+            {"now": now},
+        )
+        return [r.tenant_id for r in rows]
+
+
+async def clear_dirty(uow: UnitOfWork) -> None:
+    await uow.session.execute(
+        text("DELETE FROM scoring.portfolio_dirty WHERE tenant_id = :t"), {"t": uow.tenant_id}
+    )
+
+
+async def schedule_pass(uow: UnitOfWork, due_at: datetime | None) -> None:
+    """Come back at ``due_at`` (the next held key account due), or not at all when None."""
+    if due_at is None:
+        await uow.session.execute(
+            text("DELETE FROM scoring.portfolio_schedule WHERE tenant_id = :t"),
+            {"t": uow.tenant_id},
+        )
+        return
+    await uow.session.execute(
+        text(
+            "INSERT INTO scoring.portfolio_schedule (tenant_id, due_at) VALUES (:t, :d)"
+            " ON CONFLICT (tenant_id) DO UPDATE SET due_at = EXCLUDED.due_at"
+        ),
+        {"t": uow.tenant_id, "d": due_at},
+    )
+
+
+# --- percentile distributions ---------------------------------------------------------------
+
+
+def _metric(metric: str) -> str:
+    return f"CAST(metrics->>'{metric}' AS double precision)"
+
+
+async def scored_accounts(uow: UnitOfWork) -> int:
+    count = await uow.session.scalar(
+        text("SELECT count(*) FROM scoring.current_scores WHERE tenant_id = :t"),
+        {"t": uow.tenant_id},
+    )
+    return int(count or 0)
+
+
+async def metric_values(uow: UnitOfWork, metric: str) -> list[float]:
+    """Every known value of a distributed metric (a small tenant's exact distribution)."""
+    rows = await uow.session.execute(
+        text(
+            f"SELECT {_metric(metric)} AS v FROM scoring.current_scores"
+            f" WHERE tenant_id = :t AND metrics->>:m IS NOT NULL"
+        ),
+        {"t": uow.tenant_id, "m": metric},
+    )
+    return [float(r.v) for r in rows]
+
+
+async def metric_quantiles(uow: UnitOfWork, metric: str, fractions: list[float]) -> list[float]:
+    """The metric's values at these fractions of its distribution (nearest rank)."""
+    found = await uow.session.scalar(
+        text(
+            "SELECT percentile_disc(CAST(:f AS float8[]))"
+            f" WITHIN GROUP (ORDER BY {_metric(metric)}) FROM scoring.current_scores"
+            " WHERE tenant_id = :t AND metrics->>:m IS NOT NULL"
+        ),
+        {"t": uow.tenant_id, "m": metric, "f": fractions},
+    )
+    return [float(v) for v in found or []]
+
+
+async def save_distributions(
+    uow: UnitOfWork, cuts: Mapping[str, list[float]], population: int, now: datetime
+) -> None:
+    await uow.session.execute(
+        text(
+            "INSERT INTO scoring.distributions (tenant_id, cuts, population, refreshed_at)"
+            " VALUES (:t, CAST(:c AS jsonb), :n, :now) ON CONFLICT (tenant_id) DO UPDATE SET"
+            " cuts = EXCLUDED.cuts, population = EXCLUDED.population,"
+            " refreshed_at = EXCLUDED.refreshed_at"
+        ),
+        {"t": uow.tenant_id, "c": orjson.dumps(cuts).decode(), "n": population, "now": now},
+    )
+
+
+# --- the key tier ---------------------------------------------------------------------------
+
+# The revenue-ranked prefix up to 80 % of revenue plus every current key account (active or
+# not): all the key-set decision needs, without reading the whole tenant.
+_RANKED = """
+WITH ranked AS (
+  SELECT account_id, revenue_ttm, tier, below_line_since,
+         row_number() OVER w AS rank,
+         sum(revenue_ttm) OVER (w ROWS UNBOUNDED PRECEDING) AS running,
+         sum(revenue_ttm) OVER () AS total
+    FROM scoring.current_scores WHERE tenant_id = :t AND active
+  WINDOW w AS (ORDER BY revenue_ttm DESC, account_id)
+)
+SELECT account_id, revenue_ttm, tier, below_line_since, rank, total FROM ranked
+ WHERE running - revenue_ttm < 0.8 * total OR tier = 'key'
+UNION ALL
+SELECT account_id, revenue_ttm, tier, below_line_since, NULL, NULL
+  FROM scoring.current_scores WHERE tenant_id = :t AND NOT active AND tier = 'key'
+"""
+
+_APPLY = """
+UPDATE scoring.current_scores c
+   SET tier = CASE WHEN u.key THEN 'key' ELSE c.tier_hint END, below_line_since = u.since
+  FROM unnest(CAST(:ids AS text[]), CAST(:keys AS boolean[]), CAST(:sinces AS timestamptz[]))
+         AS u(account_id, key, since),
+       scoring.accounts a, scoring.snapshots s
+ WHERE c.tenant_id = :t AND c.account_id = u.account_id
+   AND a.tenant_id = c.tenant_id AND a.account_id = c.account_id AND s.id = c.snapshot_id
+RETURNING c.account_id, c.tier, c.at_risk, c.snapshot_id::text AS snapshot_id, c.model_version,
+          a.version, a.owner_id, s.scores, s.computed_at
+"""
+
+
+async def active_accounts(uow: UnitOfWork) -> int:
+    count = await uow.session.scalar(
+        text("SELECT count(*) FROM scoring.current_scores WHERE tenant_id = :t AND active"),
+        {"t": uow.tenant_id},
+    )
+    return int(count or 0)
+
+
+async def kam_capacities(uow: UnitOfWork) -> list[int | None]:
+    """The capacity of each KAM of the tenant (None: not set)."""
+    rows = await uow.session.execute(
+        text(
+            "SELECT capacity FROM scoring.users WHERE tenant_id = :t AND role = 'kam'"
+            " AND NOT erased"
+        ),
+        {"t": uow.tenant_id},
+    )
+    return [r.capacity for r in rows]
+
+
+async def key_candidates(uow: UnitOfWork) -> list[Any]:
+    """The revenue-ranked prefix and the current key accounts (see ``_RANKED``)."""
+    return list(await uow.session.execute(text(_RANKED), {"t": uow.tenant_id}))
+
+
+async def apply_tiers(
+    uow: UnitOfWork, moved: Sequence[tuple[str, bool, datetime | None]]
+) -> list[Any]:
+    """Write the key status and hold date ``(account_id, key, below_line_since)`` of accounts
+    whose status moved (not key: their hint's tier); returns each with what its events need."""
+    ids, keys, sinces = (list(column) for column in zip(*moved, strict=True))
+    params = {"t": uow.tenant_id, "ids": ids, "keys": keys, "sinces": sinces}
+    return list(await uow.session.execute(text(_APPLY), params))
+
+
+# --- the KPIs and the tier list -------------------------------------------------------------
+
+_REVENUES = (
+    "SELECT revenue_ttm FROM scoring.current_scores WHERE tenant_id = :t AND active"
+    " ORDER BY revenue_ttm DESC, account_id"
+)
+_TIER_COUNTS = (
+    "SELECT tier, count(*) AS n FROM scoring.current_scores WHERE tenant_id = :t GROUP BY tier"
+)
+_AT_RISK = "SELECT count(*) FROM scoring.current_scores WHERE tenant_id = :t AND at_risk"
+_NPS = (
+    "SELECT count(*) FILTER (WHERE score >= 9) AS p,"
+    " count(*) FILTER (WHERE score <= 6)"
+    " AS d, count(*) AS n FROM scoring.nps_responses WHERE tenant_id = :t"
+    " AND responded_on > :d365 AND responded_on <= :today"
+)
+_PERIODS = (
+    "SELECT coalesce(sum(amount) FILTER (WHERE booked_on <= :ttm), 0) AS previous,"
+    " coalesce(sum(amount) FILTER (WHERE booked_on > :ttm), 0) AS current"
+    " FROM scoring.revenue_lines WHERE tenant_id = :t AND booked_on > :prev"
+    " AND booked_on <= :today GROUP BY account_id"
+)
+_OWNERS = (
+    "SELECT a.owner_id, u.role, u.capacity, count(*) AS accounts,"
+    " count(*) FILTER (WHERE c.tier = 'key') AS key_accounts"
+    " FROM scoring.current_scores c JOIN scoring.accounts a"
+    "   ON a.tenant_id = c.tenant_id AND a.account_id = c.account_id"
+    " LEFT JOIN scoring.users u ON u.tenant_id = a.tenant_id AND u.user_id = a.owner_id"
+    " WHERE c.tenant_id = :t AND a.owner_id IS NOT NULL"
+    " GROUP BY a.owner_id, u.role, u.capacity ORDER BY a.owner_id"
+)
+_TIERS_PAGE = (
+    "SELECT c.account_id, c.tier, c.at_risk, c.revenue_ttm, c.priority,"
+    " c.health,"
+    " a.owner_id, c.below_line_since FROM scoring.current_scores c"
+    " JOIN scoring.accounts a ON a.tenant_id = c.tenant_id"
+    "  AND a.account_id = c.account_id"
+    " WHERE c.tenant_id = :t AND (CAST(:tier AS text) IS NULL OR c.tier = :tier)"
+    " AND (CAST(:risk AS boolean) IS NULL OR c.at_risk = :risk)"
+    " AND c.account_id > :after ORDER BY c.account_id LIMIT :n"
+)
+
+
+@dataclass(frozen=True)
+class PortfolioFacts:
+    """What the portfolio summary is computed from."""
+
+    revenues: list[Decimal]  # the active accounts' trailing-12-month revenue, largest first
+    tiers: dict[str, int]  # accounts per tier ("unscored": no tier yet)
+    at_risk: int
+    nps: Any  # promoters p, detractors d and responses n of the last 12 months
+    periods: list[AccountPeriods]
+    owners: list[Any]  # per owner: role, capacity, accounts and key accounts
+
+
+async def portfolio_facts(uow: UnitOfWork, today: date) -> PortfolioFacts:
+    session = uow.session
+    params = {"t": uow.tenant_id, "d365": today - timedelta(days=365), "today": today}
+    revenues = [r.revenue_ttm for r in await session.execute(text(_REVENUES), params)]
+    tiers = {r.tier or "unscored": r.n for r in await session.execute(text(_TIER_COUNTS), params)}
+    at_risk = await session.scalar(text(_AT_RISK), params)
+    nps = (await session.execute(text(_NPS), params)).one()
+    periods = await session.execute(
+        text(_PERIODS),
+        {
+            "t": uow.tenant_id,
+            "today": today,
+            "ttm": today - timedelta(days=365),
+            "prev": today - timedelta(days=730),
+        },
+    )
+    owners = list(await session.execute(text(_OWNERS), {"t": uow.tenant_id}))
+    return PortfolioFacts(
+        revenues=revenues,
+        tiers=tiers,
+        at_risk=int(at_risk or 0),
+        nps=nps,
+        periods=[AccountPeriods(r.previous, r.current) for r in periods],
+        owners=owners,
+    )
+
+
+async def tier_page(
+    uow: UnitOfWork, tier: str | None, at_risk: bool | None, after: str, limit: int
+) -> list[Any]:
+    """Up to ``limit`` accounts with their tier after ``after``, by account id."""
+    params = {"t": uow.tenant_id, "tier": tier, "risk": at_risk, "after": after, "n": limit}
+    return list(await uow.session.execute(text(_TIERS_PAGE), params))
