@@ -31,20 +31,49 @@ Write = Callable[[], Awaitable[tuple[int, Any]]]
 
 
 async def idempotent_write(
-    uow: UnitOfWork, request: Request, key: str | None, body: BaseModel | None, write: Write
+    uow: UnitOfWork,
+    request: Request,
+    key: str | None,
+    body: BaseModel | None,
+    write: Write,
+    *,
+    body_fingerprint: str | None = None,
 ) -> Response:
     """Run ``write`` in ``uow`` once per ``Idempotency-Key``; a retry gets the stored answer.
-    The request is recognised by its method, path and body."""
+    The request is recognised by its method, path and body (or ``body_fingerprint``, for a
+    streamed body that cannot be read ahead: e.g. its digest computed while it streams)."""
+    content = body_fingerprint if body_fingerprint is not None else _dumped(body)
     return await idempotent(
         uow.session,
         schema=uow.schema,
         tenant_id=uow.tenant_id,
         key=key,
-        request_fingerprint=fingerprint(
-            request.method, request.url.path, body.model_dump() if body is not None else None
-        ),
+        request_fingerprint=fingerprint(request.method, request.url.path, content),
         write=write,
     )
+
+
+async def idempotent_command(
+    uow: UnitOfWork,
+    request: Request,
+    key: str | None,
+    body: BaseModel | None,
+    command: Callable[[], Awaitable[BaseModel | None]],
+    *,
+    status: int = 200,
+) -> Response:
+    """The common case of :func:`idempotent_write`: a command whose answer is a model (or
+    nothing, for a 204), sent as JSON with ``status``."""
+
+    async def write() -> tuple[int, Any]:
+        answer = await command()
+        return status, None if answer is None else answer.model_dump(mode="json")
+
+    return await idempotent_write(uow, request, key, body, write)
+
+
+def _dumped(body: BaseModel | None) -> Any:
+    return body.model_dump() if body is not None else None
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:
@@ -80,13 +109,13 @@ async def idempotent(
         return Response(
             stored["body"],
             stored["status"],
-            media_type="application/json",
+            media_type=_media_type(stored["status"]),
             headers={"Idempotent-Replayed": "true"},
         )
     status, body = await write()
-    encoded = orjson.dumps(body, default=str)
+    encoded = _encoded(status, body)
     await connection.execute(_REMEMBER.format(schema=schema), tenant_id, key, status, encoded)
-    return Response(encoded, status, media_type="application/json")
+    return Response(encoded, status, media_type=_media_type(status))
 
 
 # status 0 marks a claim in flight; nobody else ever sees it (a claim commits with its answer)
@@ -104,4 +133,13 @@ _REMEMBER = (
 
 
 def _json(status: int, body: Any) -> Response:
-    return Response(orjson.dumps(body, default=str), status, media_type="application/json")
+    return Response(_encoded(status, body), status, media_type=_media_type(status))
+
+
+def _encoded(status: int, body: Any) -> bytes:
+    """A 204 has no body at all (not ``null``)."""
+    return b"" if status == 204 else orjson.dumps(body, default=str)
+
+
+def _media_type(status: int) -> str | None:
+    return None if status == 204 else "application/json"

@@ -72,8 +72,7 @@ class Runtime(Generic[S]):
 class ServiceSpec(Generic[S]):
     name: str  # also the PostgreSQL schema and the CloudEvents source
     version: str
-    # module-level routers (the shape every service moves to) or, until then, a factory
-    routers: Sequence[APIRouter] | Callable[[Runtime[S]], Sequence[APIRouter]]
+    routers: Sequence[APIRouter]  # module-level; routes reach the runtime by current_runtime
     subscriptions: Callable[[Runtime[S]], Sequence[Subscription]] = lambda _: ()
     jobs: Callable[[Runtime[S]], Sequence[PeriodicJob]] = lambda _: ()
     migrations_dir: Path | None = None
@@ -151,8 +150,7 @@ def create_app(spec: ServiceSpec[S], settings: S, clock: Clock | None = None) ->
     )
     install_problem_handlers(app)
     install_contract(app)
-    routers = spec.routers(runtime) if callable(spec.routers) else spec.routers
-    for router in routers:
+    for router in spec.routers:
         app.include_router(router)
     app.include_router(keys_router)
     app.include_router(health_router(_readiness_checks(runtime, kafka, runners)))

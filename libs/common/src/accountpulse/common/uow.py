@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.auth import Principal
 from accountpulse.common.clock import Clock, system_clock
-from accountpulse.common.db import Sessions, driver, tenant_transaction
+from accountpulse.common.db import Sessions, driver, system_transaction, tenant_transaction
 from accountpulse.common.events import EventPayload
 from accountpulse.common.messaging.outbox import add_events, add_tombstone
 
@@ -50,6 +50,13 @@ class UnitOfWork:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def caller(self) -> Principal:
+        """The API caller on whose behalf this unit of work runs (REST writes only)."""
+        if self.principal is None:
+            raise RuntimeError("this unit of work runs for an event, not for an API caller")
+        return self.principal
 
     async def connection(self) -> asyncpg.Connection:
         """The raw asyncpg connection under this transaction (for the hot paths)."""
@@ -117,6 +124,13 @@ class UnitsOfWork:
         """A unit of work on behalf of an API caller, in the caller's tenant."""
         async with self.for_tenant(principal.tenant_id, principal=principal) as uow:
             yield uow
+
+    @asynccontextmanager
+    async def system(self) -> AsyncIterator[AsyncSession]:
+        """A transaction across tenants, for infrastructure work only (a job finding which
+        tenants have work): row-level security admits only the tables that allow it."""
+        async with system_transaction(self.sessions) as session:
+            yield session
 
     @asynccontextmanager
     async def for_tenant(

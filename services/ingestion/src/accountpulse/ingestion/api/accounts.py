@@ -16,7 +16,6 @@ from accountpulse.ingestion.api.base import (
     ExternalIdPath,
     IngestionRuntime,
     answer,
-    without_body,
     write_once,
 )
 from accountpulse.ingestion.commands import accounts
@@ -121,4 +120,4 @@ async def erase(
         await accounts.erase_account(uow, external_id)
         return 204, None
 
-    return without_body(await write_once(runtime, principal, request, idempotency_key, None, write))
+    return await write_once(runtime, principal, request, idempotency_key, None, write)

@@ -43,10 +43,3 @@ async def write_once(
 async def answer(status: int, result: Awaitable[BaseModel]) -> Answer:
     """The status and JSON body of a command's result."""
     return status, (await result).model_dump(mode="json")
-
-
-def without_body(response: Response) -> Response:
-    """A 204 has no body, replayed or not (the stored answer holds JSON ``null``)."""
-    replayed = response.headers.get("Idempotent-Replayed")
-    headers = {"Idempotent-Replayed": replayed} if replayed else None
-    return Response(status_code=response.status_code, headers=headers)
