@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from containers import containers
 from processes import REPO_ROOT, ServiceProcess, read_env_file, run_admin, service_processes
 
 from accountpulse.common.auth import Principal, create_tenant
@@ -50,15 +51,24 @@ INFRA_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "MIGRATIONS_DATABASE_UR
 
 @contextmanager
 def infrastructure() -> Iterator[dict[str, str]]:
-    """Connection settings of a real Kafka and PostgreSQL, started here when needed."""
+    """Connection settings of a real Kafka and PostgreSQL, started here when needed.
+
+    ``ACCOUNTPULSE_TEST_INFRA`` chooses: ``native`` (the default where no Docker engine
+    answers: deploy/local/stack.py), ``docker`` (testcontainers; fails if no engine answers)
+    or ``auto`` (the default: docker where an engine answers, else native)."""
+    choice = os.environ.get("ACCOUNTPULSE_TEST_INFRA", "auto")
     if all(os.environ.get(k) for k in INFRA_KEYS):
         yield {k: os.environ[k] for k in INFRA_KEYS}
-    elif os.environ.get("ACCOUNTPULSE_TEST_INFRA", "auto") in ("auto", "docker") and _docker():
-        with _containers() as env:
+    elif choice == "docker" or (choice == "auto" and _docker()):
+        if not _docker():
+            raise RuntimeError("ACCOUNTPULSE_TEST_INFRA=docker, but no Docker engine answers")
+        with containers(REPO_ROOT / "deploy/postgres/init.sql") as env:
             yield env
-    else:
+    elif choice in ("native", "auto"):
         with _local_stack() as env:
             yield env
+    else:
+        raise RuntimeError(f"ACCOUNTPULSE_TEST_INFRA={choice!r}: use native, docker or auto")
 
 
 def _docker() -> bool:
@@ -80,27 +90,6 @@ def _local_stack() -> Iterator[dict[str, str]]:
     finally:
         if not os.environ.get("KEEP_TEST_STACK"):
             subprocess.run([*stack, "down", *where], check=False)
-
-
-@contextmanager
-def _containers() -> Iterator[dict[str, str]]:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
-
-    init = (REPO_ROOT / "deploy/postgres/init.sql").read_text()
-    with (
-        KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
-        PostgresContainer("postgres:17", dbname="accountpulse") as postgres,
-    ):
-        postgres.exec(["psql", "-U", postgres.username, "-d", "accountpulse", "-c", init])
-        host, port = postgres.get_container_host_ip(), postgres.get_exposed_port(5432)
-        yield {
-            "KAFKA_BOOTSTRAP_SERVERS": kafka.get_bootstrap_server(),
-            "DATABASE_URL": f"postgresql+asyncpg://accountpulse_app:app@{host}:{port}/accountpulse",
-            "MIGRATIONS_DATABASE_URL": (
-                f"postgresql+asyncpg://accountpulse_owner:owner@{host}:{port}/accountpulse"
-            ),
-        }
 
 
 def migrate(env: dict[str, str]) -> None:
