@@ -12,33 +12,34 @@ Pure: no server, no Docker engine.
 from __future__ import annotations
 
 import asyncio
-import importlib
+import json
 import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
 import opentelemetry.environment_variables as otel_api_variables
 import opentelemetry.sdk.environment_variables as otel_sdk_variables
 import pytest
 import yaml
+from deployment_files import (
+    COMPOSE_FILE,
+    K8S_DIR,
+    ROOT,
+    SERVICES,
+    compose_file,
+    k8s_documents,
+    settings_class,
+)
 from pydantic import AliasChoices, AliasPath
 from pydantic.fields import FieldInfo
 
 from accountpulse.common.messaging.topics import DEFAULT_PARTITIONS
 from accountpulse.common.service import ServiceSpec, build_runtime
 from accountpulse.common.settings import ServiceSettings
-
-ROOT = Path(__file__).resolve().parents[1]
-COMPOSE_FILE = ROOT / "docker-compose.yml"
-K8S_DIR = ROOT / "deploy" / "k8s"
-
-SERVICES = ("ingestion", "scoring", "planning", "notification")
 
 # Read by something other than a settings class, on purpose:
 # - the OpenTelemetry SDK reads the standard OTEL_* variables (the names come from the SDK's own
@@ -75,22 +76,6 @@ class Container:
 
 
 # ------------------------------------------------------------------ the settings classes
-
-
-def settings_class(service: str | None) -> type[ServiceSettings]:
-    """The settings class a container reads: its service's, or the base for the CLI."""
-    if service is None:
-        return ServiceSettings
-    module = importlib.import_module(f"accountpulse.{service}.settings")
-    classes = [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type)
-        and issubclass(value, ServiceSettings)
-        and value is not ServiceSettings
-    ]
-    assert len(classes) == 1, f"{module.__name__} defines {classes}"
-    return classes[0]
 
 
 def env_names(name: str, info: FieldInfo, prefix: str = "") -> set[str]:
@@ -142,16 +127,6 @@ def _as_text(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-# libyaml's loader where PyYAML was built with it (same results, many times faster)
-Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@cache
-def compose_file() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load(COMPOSE_FILE.read_text(), Loader)  # merges `<<: *anchor`
-    return loaded
-
-
 def compose_containers() -> list[Container]:
     containers = []
     for name, spec in compose_file()["services"].items():
@@ -171,14 +146,6 @@ def compose_containers() -> list[Container]:
             )
         )
     return containers
-
-
-@cache
-def k8s_documents() -> list[dict[str, Any]]:
-    documents = []
-    for path in sorted(K8S_DIR.glob("*.yaml")):
-        documents += [doc for doc in yaml.load_all(path.read_text(), Loader) if doc]
-    return documents
 
 
 def k8s_sources() -> dict[tuple[str, str], dict[str, str]]:
@@ -337,7 +304,7 @@ def test_docker_compose_accepts_the_file() -> None:
         )
         pytest.skip(f"docker compose config not checked: {reason}")
     result = subprocess.run(
-        [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+        [*command, "-f", str(COMPOSE_FILE), "config", "--format", "json"],
         capture_output=True,
         text=True,
         check=False,
@@ -345,6 +312,11 @@ def test_docker_compose_accepts_the_file() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+    # compose's own reading of anchors and merge keys is the one checked above
+    resolved = json.loads(result.stdout)["services"]
+    for container in compose_containers():
+        name = container.where.removeprefix("docker-compose.yml: ")
+        assert resolved[name].get("environment", {}) == container.env, name
 
 
 # ------------------------------------------------------------------ scaling on lag (KEDA)
