@@ -11,7 +11,6 @@ Pure: no server, no Docker engine.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shutil
@@ -322,22 +321,18 @@ def test_docker_compose_accepts_the_file() -> None:
 # ------------------------------------------------------------------ scaling on lag (KEDA)
 
 
-def consumer_groups() -> dict[str, set[str]]:
+async def consumer_groups() -> dict[str, set[str]]:
     """Each consumer group and its topics, from the services' own subscriptions."""
-
-    async def collect() -> dict[str, set[str]]:
-        groups: dict[str, set[str]] = {}
-        for name, spec in installed_specs().items():
-            runtime = build_runtime(name, settings_class(name)())  # connects to nothing
-            try:
-                for subscription in spec.subscriptions(runtime):
-                    groups.setdefault(subscription.group, set()).update(subscription.topics)
-            finally:
-                await runtime.producer.stop()
-                await runtime.engine.dispose()
-        return groups
-
-    return asyncio.run(collect())
+    groups: dict[str, set[str]] = {}
+    for name, spec in installed_specs().items():
+        runtime = build_runtime(name, settings_class(name)())  # connects to nothing
+        try:
+            for subscription in spec.subscriptions(runtime):
+                groups.setdefault(subscription.group, set()).update(subscription.topics)
+        finally:
+            await runtime.producer.stop()
+            await runtime.engine.dispose()
+    return groups
 
 
 def scaled_objects() -> dict[str, dict[str, Any]]:
@@ -348,8 +343,8 @@ def scaled_objects() -> dict[str, dict[str, Any]]:
     }
 
 
-def test_every_consumer_scales_on_the_lag_of_each_topic_it_reads() -> None:
-    groups = consumer_groups()
+async def test_every_consumer_scales_on_the_lag_of_each_topic_it_reads() -> None:
+    groups = await consumer_groups()
     assert set(groups) == {"scoring", "planning", "notification"}
     scaled = scaled_objects()
     assert set(scaled) == set(groups)
