@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from accountpulse.common.cli import service_cli
+from accountpulse.common.entrypoint import service_cli
 from accountpulse.common.scheduler import PeriodicJob
 from accountpulse.common.service import Runtime, ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
