@@ -1,7 +1,7 @@
 """``accountpulse``: the operator's command line.
 
 Provisioning (``migrate``, ``topics``, ``create-tenant``, ``schemas``) lives in
-:mod:`.provisioning`; the commands
+:mod:`.provisioning`, dead letters (``dlq list|show|replay``) in :mod:`.dlq`; the commands
 below are thin: they read options and call the module that does the work.
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from accountpulse.cli import provisioning
+from accountpulse.cli import dlq, provisioning
 from accountpulse.cli.console import console
 from accountpulse.common.settings import ServiceSettings
 
@@ -22,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 provisioning.register(app)
+app.add_typer(dlq.commands, name="dlq")
 
 
 @app.command("import")
