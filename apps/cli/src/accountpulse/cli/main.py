@@ -7,14 +7,13 @@ below are thin: they read options and call the module that does the work.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from accountpulse.cli import dlq, provisioning
-from accountpulse.cli.console import console
+from accountpulse.cli.console import console, run_command
 from accountpulse.common.settings import ServiceSettings
 
 app = typer.Typer(
@@ -51,7 +50,7 @@ def tail_topic(
     """Print the events of a topic as they arrive: CloudEvents attributes and payload."""
     from accountpulse.cli.tail import follow
 
-    asyncio.run(
+    run_command(
         follow(ServiceSettings().kafka_bootstrap_servers, topic, from_beginning, tenant, limit)
     )
 

@@ -22,9 +22,9 @@ async def follow(
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
-    await consumer.start()
     shown = 0
     try:
+        await consumer.start()
         async for record in consumer:
             if tenant and header_map(record.headers).get("ce_tenantid") != tenant:
                 continue

@@ -3,21 +3,16 @@ GROUP set aside from TOPIC (in ``TOPIC.dlq.GROUP``)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from accountpulse.cli.console import console
+from accountpulse.cli.console import console, run_command
 from accountpulse.cli.dlq import render, replay
 from accountpulse.cli.dlq.ledger import REPLAY_GROUP
-from accountpulse.cli.dlq.letters import DeadLetterError
 from accountpulse.common.messaging.topics import dead_letter_topic
 from accountpulse.common.settings import ServiceSettings
-
-T = TypeVar("T")
 
 commands = typer.Typer(
     help="Dead letters of a topic and consumer group (TOPIC.dlq.GROUP): list, show, replay.",
@@ -38,10 +33,14 @@ def list_letters(
     limit: Annotated[int, typer.Option(help="Show at most this many (0: all)")] = 100,
 ) -> None:
     """Every dead letter: reason, error, original offset, tries, event, whether replayed."""
-    letters, ledgers = _run(replay.overview(_bootstrap(), topic, group))
+    letters, ledgers = run_command(replay.overview(_bootstrap(), topic, group))
+    dlq = dead_letter_topic(topic, group)
+    if not letters:
+        console.print(f"{dlq}: no dead letters")
+        return
     shown = letters[:limit] if limit else letters
     plural = "" if len(letters) == 1 else "s"
-    title = f"{dead_letter_topic(topic, group)}: {len(letters)} dead letter{plural}"
+    title = f"{dlq}: {len(letters)} dead letter{plural}"
     console.print(render.letters_table(title, shown, ledgers))
     if len(shown) < len(letters):
         console.print(f"{len(letters) - len(shown)} more; --limit 0 shows all")
@@ -50,7 +49,7 @@ def list_letters(
 @commands.command("show")
 def show_letter(topic: Topic, group: Group, record: Record) -> None:
     """One dead letter with all its headers and its payload (JSON, text or hex)."""
-    letter, ledger = _run(replay.one(_bootstrap(), topic, group, record))
+    letter, ledger = run_command(replay.one(_bootstrap(), topic, group, record))
     console.print(render.letter_detail(dead_letter_topic(topic, group), letter, ledger))
 
 
@@ -72,9 +71,9 @@ def replay_letters(
     if (record is None) == (not every):
         raise typer.BadParameter("give either PARTITION@OFFSET or --all")
     if every or record is None:
-        done = _run(replay.replay_all(_bootstrap(), topic, group))
+        done = run_command(replay.replay_all(_bootstrap(), topic, group))
     else:
-        done = [_run(replay.replay_one(_bootstrap(), topic, group, record, force=force))]
+        done = [run_command(replay.replay_one(_bootstrap(), topic, group, record, force=force))]
     for sent in done:
         console.print(
             f"replayed {sent.letter.position} → {escape(sent.topic)} "
@@ -92,11 +91,3 @@ def replay_letters(
 
 def _bootstrap() -> str:
     return ServiceSettings().kafka_bootstrap_servers
-
-
-def _run(work: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(work)
-    except DeadLetterError as exc:
-        console.print(f"[red]error[/]: {escape(str(exc))}")
-        raise typer.Exit(code=1) from None

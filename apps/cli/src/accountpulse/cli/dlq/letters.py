@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from accountpulse.cli.console import CommandError
 from accountpulse.cli.records import header_text
 
 DLQ_HEADER_PREFIX = "dlq_"
@@ -21,8 +22,8 @@ READ_TIMEOUT_S = 30.0
 _POSITION = re.compile(r"^(?:(\d+)@)?(\d+)$")
 
 
-class DeadLetterError(Exception):
-    """A failure with a message meant for the operator (printed without a traceback)."""
+class DeadLetterError(CommandError):
+    """No such dead-letter topic or record, or a replay refused."""
 
 
 @dataclass(frozen=True)
