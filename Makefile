@@ -35,7 +35,7 @@ lint: install
 	@$(PY) ruff format --check .
 
 typecheck: install
-	@$(PY) mypy libs/common/src libs/common/tests services/*/src services/*/tests deploy/local tests conftest.py bench
+	@$(PY) mypy libs/common/src libs/common/tests apps/cli/src apps/cli/tests services/*/src services/*/tests deploy/local tests conftest.py bench
 
 check: lint typecheck
 

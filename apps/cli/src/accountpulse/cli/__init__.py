@@ -1,0 +1,1 @@
+"""The operator's ``accountpulse`` command: an app, run and never imported by a service."""

@@ -1,0 +1,75 @@
+"""``accountpulse``: the operator's command line.
+
+Provisioning (``migrate``, ``topics``, ``create-tenant``, ``schemas``) lives in
+:mod:`.provisioning`, dead letters (``dlq list|show|replay``) in :mod:`.dlq`; the commands
+below are thin: they read options and call the module that does the work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from accountpulse.cli import dlq, provisioning
+from accountpulse.cli.console import console, run_command
+from accountpulse.common.settings import ServiceSettings
+
+app = typer.Typer(
+    help="Operate AccountPulse: migrations, tenants, topics, imports, dead letters, traces",
+    no_args_is_help=True,
+)
+provisioning.register(app)
+app.add_typer(dlq.commands, name="dlq")
+
+
+@app.command("import")
+def import_file(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="NDJSON or CSV")],
+    url: Annotated[str, typer.Option(envvar="INGESTION_URL")] = "http://127.0.0.1:8001",
+    api_key: Annotated[str, typer.Option(envvar="API_KEY", help="A key with the write scope")] = "",
+) -> None:
+    """Upload a file to `POST /v1/imports` (streamed) and follow its progress to the end."""
+    from accountpulse.cli.importer import upload_and_follow
+
+    if not api_key:
+        raise typer.BadParameter("give --api-key or set API_KEY (DEMO_API_KEY in .stack/env)")
+    result = upload_and_follow(path, url, api_key, console)
+    if result["rows_rejected"]:
+        raise typer.Exit(code=2)
+
+
+@app.command("tail")
+def tail_topic(
+    topic: str,
+    from_beginning: Annotated[bool, typer.Option(help="Start at the oldest record")] = False,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's events")] = None,
+    limit: Annotated[int, typer.Option(help="Stop after this many records (0: never)")] = 0,
+) -> None:
+    """Print the events of a topic as they arrive: CloudEvents attributes and payload."""
+    from accountpulse.cli.tail import follow
+
+    run_command(
+        follow(ServiceSettings().kafka_bootstrap_servers, topic, from_beginning, tenant, limit)
+    )
+
+
+@app.command("trace")
+def show_trace(
+    trace_id: str,
+    spans_file: Annotated[Path, typer.Option(envvar="ACCOUNTPULSE_SPANS_FILE")] = Path(
+        ".stack/spans.jsonl"
+    ),
+) -> None:
+    """Print one trace as a tree, from the spans file the local stack writes."""
+    from accountpulse.cli.tracefile import load_trace, render_tree
+
+    spans = load_trace(spans_file, trace_id)
+    if not spans:
+        raise typer.BadParameter(f"no spans of trace {trace_id} in {spans_file}")
+    console.print(render_tree(spans))
+
+
+def main() -> None:
+    app()
