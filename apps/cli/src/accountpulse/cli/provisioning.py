@@ -38,10 +38,15 @@ def migrate_all() -> None:
 
 
 def create_topics() -> None:
-    """Create every topic of the contract that does not exist yet."""
-    from accountpulse.common.messaging.topics import TOPICS, ensure_topics
+    """Create every topic of the contract that does not exist yet, with the replication of
+    KAFKA_REPLICATION_FACTOR / KAFKA_MIN_INSYNC_REPLICAS (existing topics are left as they are)."""
+    from accountpulse.common.messaging.topics import TOPICS, TopicSettings, ensure_topics
 
-    asyncio.run(ensure_topics(ServiceSettings().kafka_bootstrap_servers))
+    settings = ServiceSettings()
+    replication = TopicSettings(
+        settings.kafka_replication_factor, settings.kafka_min_insync_replicas
+    )
+    asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings=replication))
     console.print(f"[green]topics ready[/]: {', '.join(t.name for t in TOPICS)}")
 
 
