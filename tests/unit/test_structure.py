@@ -58,9 +58,9 @@ def test_sql_text_appears_only_in_the_store_modules(service: str) -> None:
         if is_store(path, service):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
-            if is_text and SQL.search(node.value):
-                offending.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            text = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(text, str) and SQL.search(text):
+                offending.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}")
     assert offending == [], f"SQL outside {service}'s store: {offending}"
 
 
