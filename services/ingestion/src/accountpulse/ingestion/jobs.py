@@ -1,34 +1,44 @@
-"""The import job: works through staged upload lines, chunk by chunk, for every tenant.
+"""The import job: works through staged upload records, chunk by chunk, for every tenant.
 
-Each chunk is one transaction: take the next staged lines, validate each, write the valid
-accounts set-based (with their events), record progress and drop the processed lines — so a
-restart resumes exactly where it stopped. Rejected lines are counted with their line number
-and reason.
+Each chunk is one transaction: take the next staged records, read each (a record that cannot
+be read is rejected with its line number and reason), write the valid accounts set-based (with
+their events), record progress and drop the processed records — so a restart resumes exactly
+where it stopped.
+
+Every pending import gets one chunk per pass, so a large or failing import of one tenant never
+holds up another's. A chunk that fails for a reason outside its records (the database refused
+it) is retried after a delay that doubles, up to ``INGESTION_IMPORT_CHUNK_ATTEMPTS`` times; then
+the import is ``failed`` with the reason and its staged records go. A lost database connection
+is not counted: the chunk is simply tried again on the next pass.
 """
 
 from __future__ import annotations
 
-import csv
+import logging
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-import orjson
-from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from accountpulse.common.auth import Principal
 from accountpulse.common.db import system_transaction
+from accountpulse.common.errors import is_transient
 from accountpulse.common.scheduler import PeriodicJob
 from accountpulse.common.service import Runtime
 from accountpulse.common.uow import UnitOfWork, UnitsOfWork
 from accountpulse.ingestion import store
-from accountpulse.ingestion.commands.bulk import AccountWrite, upsert_accounts
-from accountpulse.ingestion.domain.money import to_reporting
-from accountpulse.ingestion.schemas import AccountIn, BatchItem, RevenueIn
+from accountpulse.ingestion.commands.bulk import upsert_accounts
+from accountpulse.ingestion.commands.import_lines import parse_chunk
 from accountpulse.ingestion.settings import IngestionSettings
+
+log = logging.getLogger(__name__)
 
 CHUNK_LINES = 2000
 MAX_REJECTIONS_KEPT = 1000
+MAX_RETRY_DELAY_S = 300.0
+MAX_FAILURE_CHARS = 1000
 
 
 def jobs(runtime: Runtime[IngestionSettings]) -> list[PeriodicJob]:
@@ -37,13 +47,34 @@ def jobs(runtime: Runtime[IngestionSettings]) -> list[PeriodicJob]:
     ]
 
 
-async def process_pending(runtime: Runtime[IngestionSettings]) -> None:
-    """Work through every pending import of every tenant, oldest first."""
+async def process_pending(runtime: Runtime[IngestionSettings]) -> bool:
+    """One chunk of every pending import of every tenant, oldest first; True while any
+    import had a chunk processed (the scheduler runs the job again at once)."""
     async with system_transaction(runtime.sessions) as session:
-        pending = await store.imports.pending(session)
+        pending = await store.imports.pending(session, runtime.clock())
+    progressed = False
     for tenant_id, import_id in pending:
-        while await process_chunk(runtime.units, tenant_id, import_id):
-            pass
+        progressed |= await next_chunk(runtime, tenant_id, import_id)
+    return progressed
+
+
+async def next_chunk(
+    runtime: Runtime[IngestionSettings], tenant_id: str, import_id: uuid.UUID
+) -> bool:
+    """Process one chunk of one import, recording a failure instead of raising it; True when
+    a chunk was processed."""
+    try:
+        return await process_chunk(runtime.units, tenant_id, import_id)
+    except Exception as exc:
+        if is_transient(exc):  # the database is away: nothing to count, the next pass retries
+            log.warning("import chunk interrupted", extra={"import_id": str(import_id)})
+            return False
+        log.warning("import chunk failed", exc_info=exc, extra={"import_id": str(import_id)})
+        try:
+            await _record_failure(runtime, tenant_id, import_id, exc)
+        except Exception:
+            log.exception("could not record an import failure", extra={"import": str(import_id)})
+        return False
 
 
 async def process_chunk(units: UnitsOfWork, tenant_id: str, import_id: uuid.UUID) -> bool:
@@ -65,7 +96,7 @@ async def process_chunk(units: UnitsOfWork, tenant_id: str, import_id: uuid.UUID
 async def _apply(
     uow: UnitOfWork, import_id: uuid.UUID, lines: Sequence[Any], fmt: str, header: str | None
 ) -> None:
-    """Write a chunk's valid accounts, count it, and drop its staged lines."""
+    """Write a chunk's valid accounts, count it, and drop its staged records."""
     reporting = await store.tenants.reporting_currency(uow)
     writes, rejections = parse_chunk(lines, fmt, header, reporting)
     await upsert_accounts(uow, list(writes.values()))
@@ -81,65 +112,30 @@ async def _apply(
     await store.imports.drop_lines(uow, import_id, through=last)
 
 
-def parse_chunk(
-    lines: Sequence[Any], fmt: str, header: str | None, reporting: str
-) -> tuple[dict[str, AccountWrite], list[dict[str, Any]]]:
-    """Valid lines as writes (a later line for the same account wins, its revenue adds up),
-    the rest rejected with their line number and reason."""
-    writes: dict[str, AccountWrite] = {}
-    rejections: list[dict[str, Any]] = []
-    columns = next(csv.reader([header])) if header else []
-    for line in lines:
-        try:
-            write = parse_line(line.line, fmt, columns, reporting)
-        except ValueError as exc:  # pydantic's ValidationError and broken rules are, too
-            rejections.append({"line": line.line_no, "reason": _reason(exc)})
-            continue
-        earlier = writes.pop(write.external_id, None)
-        if earlier is not None:  # the later line's fields win; revenue of both is kept
-            write = AccountWrite(
-                write.external_id, write.account, [*earlier.revenue, *write.revenue]
-            )
-        writes[write.external_id] = write
-    return writes, rejections
+async def _record_failure(
+    runtime: Runtime[IngestionSettings], tenant_id: str, import_id: uuid.UUID, exc: Exception
+) -> None:
+    """Count the failed attempt and set when to try again; the last allowed attempt fails
+    the import (with the reason) and drops what it had staged."""
+    settings = runtime.settings
+    reason = failure_reason(exc)
+    async with runtime.units.for_tenant(tenant_id) as uow:
+        attempts = await store.imports.count_failure(uow, import_id, reason)
+        if attempts >= settings.import_chunk_attempts:
+            await store.imports.fail(uow, import_id)
+            await store.imports.drop_lines(uow, import_id)
+            log.error("import failed", extra={"import_id": str(import_id), "reason": reason})
+            return
+        delay_s = min(settings.import_retry_delay_s * 2 ** (attempts - 1), MAX_RETRY_DELAY_S)
+        await store.imports.retry_at(uow, import_id, uow.now() + timedelta(seconds=delay_s))
 
 
-def parse_line(line: str, fmt: str, columns: list[str], reporting: str) -> AccountWrite:
-    """One account (and its revenue lines) from an NDJSON object or a CSV row."""
-    data = _ndjson_fields(line) if fmt == "ndjson" else _csv_fields(line, columns)
-    revenue = [RevenueIn.model_validate(r) for r in data.pop("revenue", None) or []]
-    item = BatchItem.model_validate(data)
-    account = AccountIn.model_validate(item.model_dump(exclude={"external_id"}))
-    lines = [
-        (
-            r.line_id or f"{item.external_id}:{r.booked_on}:{i}",
-            r,
-            to_reporting(r.amount, r.currency, r.fx_rate, reporting, "amount"),
-        )
-        for i, r in enumerate(revenue)
-    ]
-    return AccountWrite(item.external_id, account, lines)
-
-
-def _ndjson_fields(line: str) -> dict[str, Any]:
-    data = orjson.loads(line)
-    if not isinstance(data, dict):
-        raise ValueError("a line must be a JSON object")
-    return data
-
-
-def _csv_fields(line: str, columns: list[str]) -> dict[str, Any]:
-    """The non-empty values of a CSV row; ``pain_points`` separated by ``;``."""
-    values = next(csv.reader([line]))
-    if len(values) != len(columns):
-        raise ValueError(f"expected {len(columns)} columns, got {len(values)}")
-    data: dict[str, Any] = {k: v for k, v in zip(columns, values, strict=True) if v != ""}
-    if "pain_points" in data:
-        data["pain_points"] = [p.strip() for p in data["pain_points"].split(";") if p.strip()]
-    return data
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    return str(exc)
+def failure_reason(exc: Exception) -> str:
+    """The database's own words (with its SQLSTATE) rather than SQLAlchemy's wrapper, which
+    would repeat the statement and the chunk's values."""
+    cause: BaseException = exc
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        cause = exc.orig.__cause__ or exc.orig
+    sqlstate = getattr(cause, "sqlstate", None)
+    where = f"the database refused the chunk ({sqlstate})" if sqlstate else type(cause).__name__
+    return f"{where}: {cause}"[:MAX_FAILURE_CHARS]

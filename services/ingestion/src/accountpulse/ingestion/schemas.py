@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from accountpulse.common.events.accounts import LifecycleStatus
 from accountpulse.common.events.users import Channel, Role
+from accountpulse.ingestion.domain.money import MAX_FX_RATE
 
 ExternalId = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._~@-]+$")
 
@@ -47,7 +48,11 @@ class MoneyIn(_Body):
 
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
     fx_rate: Decimal | None = Field(
-        None, gt=0, description="Units of reporting currency per unit of `currency`"
+        None,
+        gt=0,
+        le=MAX_FX_RATE,
+        allow_inf_nan=False,
+        description="Units of reporting currency per unit of `currency` (at most 1e9)",
     )
 
 
@@ -109,7 +114,11 @@ class EngagementIn(_Body):
     occurred_on: date
     count: int = Field(1, ge=0, le=1_000_000)
     resolution_hours: Decimal | None = Field(
-        None, ge=0, description="For support_ticket_resolved: time to resolution"
+        None,
+        ge=0,
+        le=Decimal("99999999.99"),
+        allow_inf_nan=False,
+        description="For support_ticket_resolved: time to resolution",
     )
 
 
@@ -167,6 +176,12 @@ class BatchItem(AccountIn):
     external_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._~@-]+$")
 
 
+class ImportLine(BatchItem):
+    """One line of an NDJSON import: an account, and optionally its revenue lines."""
+
+    revenue: list[RevenueIn] = Field(default_factory=list, max_length=10_000)
+
+
 class BatchIn(_Body):
     items: list[BatchItem] = Field(min_length=1, max_length=1000)
 
@@ -202,6 +217,9 @@ class ImportOut(BaseModel):
     rows_rejected: int
     total_lines: int | None
     rejections: list[dict[str, Any]] = Field(description="Line number and reason, first 1,000")
+    failure: str | None = Field(
+        None, description="Why the last chunk failed (outside its lines); why it is `failed`"
+    )
     created_at: datetime
     uploaded_at: datetime | None
     finished_at: datetime | None

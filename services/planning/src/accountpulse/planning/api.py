@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
-from accountpulse.common.auth import Reader, Writer
+from accountpulse.common.auth import Admin, Reader, Writer
 from accountpulse.common.events.plans import StaleReason
 from accountpulse.common.idempotency import IdempotencyKey, idempotent_write
 from accountpulse.common.pagination import CursorCodec, Page
@@ -176,7 +176,7 @@ async def get_proposal(
 @portfolio_router.post("/restructure-proposals/{proposal_id}:apply")
 async def apply_proposal(
     proposal_id: ProposalIdPath,
-    principal: Writer,
+    principal: Admin,
     runtime: PlanningRuntime,
     ingestion: Ingestion,
     request: Request,

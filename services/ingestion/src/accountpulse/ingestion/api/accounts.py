@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from accountpulse.common.auth import Reader, Writer
+from accountpulse.common.auth import Admin, Reader, Writer
 from accountpulse.common.idempotency import IdempotencyKey
 from accountpulse.common.pagination import CursorCodec, Page
 from accountpulse.common.uow import UnitOfWork
@@ -109,7 +109,7 @@ async def reassign(
 @router.delete("/accounts/{external_id}", status_code=204)
 async def erase(
     external_id: ExternalIdPath,
-    principal: Writer,
+    principal: Admin,
     request: Request,
     runtime: IngestionRuntime,
     idempotency_key: IdempotencyKey = None,

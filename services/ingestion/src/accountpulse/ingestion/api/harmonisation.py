@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from accountpulse.common.auth import Reader, Writer
+from accountpulse.common.auth import Admin, Reader
 from accountpulse.common.idempotency import IdempotencyKey
 from accountpulse.common.pagination import CursorCodec, Page
 from accountpulse.ingestion import store
@@ -38,7 +38,7 @@ async def duplicates(
 @router.post("/accounts:merge", response_model=AccountOut)
 async def merge(
     body: MergeIn,
-    principal: Writer,
+    principal: Admin,
     request: Request,
     runtime: IngestionRuntime,
     idempotency_key: IdempotencyKey = None,

@@ -2,6 +2,10 @@
 
 Currencies are never mixed silently: an amount in another currency needs the caller's rate,
 and an amount in the reporting currency must not come with a rate other than 1.
+
+Amounts and rates are bounded by the columns that hold them: an amount (original or converted)
+by ``numeric(18, 2)``, the rate a line was converted with by ``numeric(18, 8)`` — a converted
+line's rate is at most ``MAX_FX_RATE`` plus half a cent per cent of the original, well inside.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from decimal import Decimal
 from accountpulse.ingestion.domain.rules import RuleBroken
 
 CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("9999999999999999.99")  # numeric(18, 2)
+MAX_FX_RATE = Decimal("1000000000")  # 1e9 reporting units per unit; numeric(18, 8) holds < 1e10
 
 
 def to_reporting(
@@ -27,7 +33,12 @@ def to_reporting(
             "required_for_foreign_currency",
             f"{currency} is not the reporting currency {reporting}; give the rate for {field}",
         )
-    return (amount * fx_rate).quantize(CENT)
+    converted = (amount * fx_rate).quantize(CENT)
+    if converted > MAX_AMOUNT:
+        raise RuleBroken(
+            field, "max_amount", f"{converted} {reporting} exceeds the largest amount {MAX_AMOUNT}"
+        )
+    return converted
 
 
 def rate_applied(reporting_amount: Decimal, original_amount: Decimal) -> Decimal:

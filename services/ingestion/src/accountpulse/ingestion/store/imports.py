@@ -32,7 +32,7 @@ async def create(
         text(
             f"INSERT INTO {SCHEMA}.imports (tenant_id, import_id, kind, format, status, header,"
             " total_lines, next_line, created_at, uploaded_at, created_by) VALUES (:t, :id,"
-            " 'accounts', :fmt, 'processing', :header, :total, :first, :started, :now, :by)"
+            " 'accounts', :fmt, 'processing', :header, :total, 1, :started, :now, :by)"
         ),
         {
             "started": started,
@@ -41,7 +41,6 @@ async def create(
             "fmt": fmt,
             "header": header,
             "total": total_lines,
-            "first": 2 if header else 1,
             "now": uow.now(),
             "by": written_by(uow),
         },
@@ -54,7 +53,8 @@ async def get(uow: UnitOfWork, import_id: str) -> RowMapping | None:
             await uow.session.execute(
                 text(
                     "SELECT import_id::text, kind, format, status, rows_read, rows_accepted,"
-                    " rows_rejected, total_lines, rejections, created_at, uploaded_at, finished_at"
+                    " rows_rejected, total_lines, rejections, failure, created_at, uploaded_at,"
+                    " finished_at"
                     f" FROM {SCHEMA}.imports WHERE tenant_id = :t AND import_id = CAST(:id AS uuid)"
                 ),
                 {"t": uow.tenant_id, "id": import_id},
@@ -65,14 +65,15 @@ async def get(uow: UnitOfWork, import_id: str) -> RowMapping | None:
     )
 
 
-async def pending(session: AsyncSession) -> list[Row[Any]]:
-    """(tenant_id, import_id) of every import still processing, oldest first (all tenants:
-    ``session`` is a system transaction)."""
+async def pending(session: AsyncSession, now: datetime) -> list[Row[Any]]:
+    """(tenant_id, import_id) of every import still processing and not waiting to retry,
+    oldest first (all tenants: ``session`` is a system transaction)."""
     rows = await session.execute(
         text(
             f"SELECT tenant_id, import_id FROM {SCHEMA}.imports WHERE status = 'processing'"
-            " ORDER BY created_at"
-        )
+            " AND (retry_at IS NULL OR retry_at <= :now) ORDER BY created_at"
+        ),
+        {"now": now},
     )
     return list(rows.all())
 
@@ -123,10 +124,12 @@ async def record_progress(
     rejections: Sequence[dict[str, Any]],
     keep: int,
 ) -> None:
-    """Count a processed chunk; rejections are kept until the import holds ``keep``."""
+    """Count a processed chunk (and forget earlier failed attempts); rejections are kept
+    until the import holds ``keep``."""
     await uow.session.execute(
         text(
             f"UPDATE {SCHEMA}.imports SET next_line = :next, rows_read = rows_read + :read,"
+            " attempts = 0, retry_at = NULL,"
             " rows_accepted = rows_accepted + :ok, rows_rejected = rows_rejected + :bad,"
             " rejections = CASE WHEN jsonb_array_length(rejections) >= :keep THEN rejections"
             "   ELSE rejections || CAST(:rejected AS jsonb) END"
@@ -145,14 +148,45 @@ async def record_progress(
     )
 
 
-async def drop_lines(uow: UnitOfWork, import_id: uuid.UUID, through: int) -> None:
-    """Staged lines up to ``through`` are processed: they go."""
+async def drop_lines(uow: UnitOfWork, import_id: uuid.UUID, through: int | None = None) -> None:
+    """Staged lines up to ``through`` (all when None) are processed: they go."""
     await uow.session.execute(
         text(
             f"DELETE FROM {SCHEMA}.import_lines WHERE tenant_id = :t AND import_id = :id"
-            " AND line_no <= :last"
+            " AND (CAST(:last AS bigint) IS NULL OR line_no <= :last)"
         ),
         {"t": uow.tenant_id, "id": import_id, "last": through},
+    )
+
+
+async def count_failure(uow: UnitOfWork, import_id: uuid.UUID, reason: str) -> int:
+    """One more failed attempt at the import's next chunk, and why; returns how many."""
+    attempts = await uow.session.scalar(
+        text(
+            f"UPDATE {SCHEMA}.imports SET attempts = attempts + 1, failure = :reason"
+            " WHERE tenant_id = :t AND import_id = :id RETURNING attempts"
+        ),
+        {"t": uow.tenant_id, "id": import_id, "reason": reason},
+    )
+    return int(attempts or 0)
+
+
+async def retry_at(uow: UnitOfWork, import_id: uuid.UUID, when: datetime) -> None:
+    await uow.session.execute(
+        text(
+            f"UPDATE {SCHEMA}.imports SET retry_at = :when WHERE tenant_id = :t AND import_id = :id"
+        ),
+        {"t": uow.tenant_id, "id": import_id, "when": when},
+    )
+
+
+async def fail(uow: UnitOfWork, import_id: uuid.UUID) -> None:
+    await uow.session.execute(
+        text(
+            f"UPDATE {SCHEMA}.imports SET status = 'failed', finished_at = :now, retry_at = NULL"
+            " WHERE tenant_id = :t AND import_id = :id"
+        ),
+        {"t": uow.tenant_id, "id": import_id, "now": uow.now()},
     )
 
 
