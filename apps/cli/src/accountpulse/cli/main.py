@@ -1,7 +1,8 @@
 """``accountpulse``: the operator's command line.
 
 Provisioning (``migrate``, ``topics``, ``create-tenant``, ``schemas``) lives in
-:mod:`.provisioning`, dead letters (``dlq list|show|replay``) in :mod:`.dlq`; the commands
+:mod:`.provisioning`, dead letters (``dlq list|show|replay``) in :mod:`.dlq`, API keys
+(``keys list|create|revoke|rotate``) in :mod:`.keys`; the commands
 below are thin: they read options and call the module that does the work.
 """
 
@@ -12,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from accountpulse.cli import dlq, provisioning
+from accountpulse.cli import dlq, keys, provisioning
 from accountpulse.cli.console import console, run_command
 from accountpulse.common.settings import ServiceSettings
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 provisioning.register(app)
 app.add_typer(dlq.commands, name="dlq")
+app.add_typer(keys.commands, name="keys")
 
 
 @app.command("import")
