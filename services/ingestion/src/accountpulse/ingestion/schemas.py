@@ -85,6 +85,15 @@ class UserIn(_Body):
     webhook_url: str | None = Field(None, max_length=2000, pattern=r"^https?://")
 
 
+class EraseUserIn(_Body):
+    reassign_to: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Another user who takes over the accounts the erased user owns",
+    )
+
+
 class UserOut(UserIn):
     model_config = ConfigDict(extra="ignore")
     user_id: str
@@ -109,7 +118,11 @@ class EngagementIn(_Body):
     occurred_on: date
     count: int = Field(1, ge=0, le=1_000_000)
     resolution_hours: Decimal | None = Field(
-        None, ge=0, description="For support_ticket_resolved: time to resolution"
+        None,
+        ge=0,
+        lt=100_000_000,  # the column's numeric(10, 2)
+        description="For support_ticket_resolved: the mean hours from opening to resolution of"
+        " the tickets counted; published on `engagement.recorded`",
     )
 
 
