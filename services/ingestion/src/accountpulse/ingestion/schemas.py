@@ -90,6 +90,15 @@ class UserIn(_Body):
     webhook_url: str | None = Field(None, max_length=2000, pattern=r"^https?://")
 
 
+class EraseUserIn(_Body):
+    reassign_to: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Another user who takes over the accounts the erased user owns",
+    )
+
+
 class UserOut(UserIn):
     model_config = ConfigDict(extra="ignore")
     user_id: str
@@ -116,9 +125,10 @@ class EngagementIn(_Body):
     resolution_hours: Decimal | None = Field(
         None,
         ge=0,
-        le=Decimal("99999999.99"),
+        le=Decimal("99999999.99"),  # the column's numeric(10, 2)
         allow_inf_nan=False,
-        description="For support_ticket_resolved: time to resolution",
+        description="For support_ticket_resolved: the mean hours from opening to resolution of"
+        " the tickets counted; published on `engagement.recorded`",
     )
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from accountpulse.common.auth import Admin, Reader, Writer
 from accountpulse.common.idempotency import IdempotencyKey, idempotent_write
+from accountpulse.common.problems import NotFound
 from accountpulse.common.service import Runtime, current_runtime
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.notification import commands, queries
@@ -32,6 +33,7 @@ from accountpulse.notification.settings import NotificationSettings
 NotificationRuntime = Annotated[Runtime[NotificationSettings], Depends(current_runtime)]
 AlertIdPath = Annotated[UUID, Path(description="The alert's id")]
 UserIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+AccountIdPath = Annotated[str, Path(min_length=1, max_length=200)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(description="The next_cursor of the previous page")]
 
@@ -51,6 +53,20 @@ async def get_inbox(
     inside their digest."""
     async with runtime.units.of(principal) as uow:
         return await queries.inbox(uow, recipient, state=state, cursor=cursor, limit=limit)
+
+
+@router.get("/accounts/{external_id}:export")
+async def export_account(
+    runtime: NotificationRuntime, external_id: AccountIdPath, principal: Reader
+) -> dict[str, Any]:
+    """Everything notification holds about the account (subject access, portability): its
+    alerts with every delivery and attempt, its contracts and health readings; 404 when
+    notification knows nothing of it."""
+    async with runtime.units.of(principal) as uow:
+        exported = await queries.account_export(uow, external_id)
+    if exported is None:
+        raise NotFound(f"Notification knows nothing of account '{external_id}'.")
+    return exported
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetail)

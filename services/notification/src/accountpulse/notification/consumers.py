@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from accountpulse.common.events import (
     AccountErased,
+    AccountMerged,
     AccountOwnerChanged,
     AccountUpserted,
     ContractChanged,
@@ -36,6 +37,7 @@ def subscriptions(runtime: Runtime[NotificationSettings]) -> list[Subscription]:
     return [
         Subscription("notification", TOPICS)
         .on(AccountErased, handlers.on_account_erased)
+        .on(AccountMerged, handlers.on_account_merged)
         .on(ContractChanged, handlers.on_contract_changed)
         .on(NpsRecorded, handlers.on_nps_recorded)
         .on(TierChanged, handlers.on_tier_changed)

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 
 from accountpulse.common.events import (
     AccountErased,
+    AccountMerged,
     AccountOwnerChanged,
     AccountUpserted,
+    AlertResolved,
     ContractChanged,
     EventPayload,
     NpsRecorded,
@@ -30,7 +32,7 @@ from accountpulse.notification.domain.config import AlertRules
 from accountpulse.notification.domain.renewal import next_due_on
 from accountpulse.notification.domain.rules import AlertDraft
 from accountpulse.notification.raising import AlertRaiser, load_rules, parse_rules
-from accountpulse.notification.store import facts, recipients
+from accountpulse.notification.store import facts, merges, recipients
 
 _DEFAULT_DROP_WINDOW_DAYS = AlertRules().health_dropped.drop_window_days
 AccountEvent = AccountUpserted | AccountOwnerChanged
@@ -159,6 +161,37 @@ class NotificationHandlers:
 
     async def on_account_erased(self, uow: UnitOfWork, envelope: Envelope[AccountErased]) -> None:
         await facts.erase_account(uow, envelope.payload.account_id)
+
+    async def on_account_merged(self, uow: UnitOfWork, envelope: Envelope[AccountMerged]) -> None:
+        """The merged accounts' alerts and contracts follow the survivor: open alerts the merge
+        makes duplicates (same rule within the dedup window) are resolved, one kept; the
+        contracts' next renewal windows are recomputed, so the survivor's owner is alerted
+        for what is still to come. A merge applied again folds nothing twice."""
+        event = envelope.payload
+        merged = [m for m in event.merged_account_ids if m != event.account_id]
+        fresh = await merges.mark_merged(uow, event.account_id, merged, event.version)
+        if not fresh:
+            return
+        tenant_rules = await load_rules(uow)
+        since = uow.now() - self._raiser.dedup_window(tenant_rules)
+        resolved = await merges.resolve_duplicates(uow, event.account_id, fresh, since=since)
+        await merges.repoint(uow, event.account_id, fresh)
+        await uow.publish_many(
+            [
+                AlertResolved(
+                    alert_id=r["id"], account_id=event.account_id, rule=r["rule"],
+                    recipient_id=r["recipient_id"], resolved_at=uow.now(),
+                )
+                for r in resolved
+            ]
+        )  # fmt: skip
+        windows = tenant_rules.contract_renewal.windows
+        contracts = await merges.lock_contracts(uow, event.account_id)
+        await merges.set_due_dates(
+            uow, event.account_id,
+            [(c["contract_id"], next_due_on(c["ends_on"], windows, c["alerted_window_days"]))
+             for c in contracts],
+        )  # fmt: skip
 
     async def on_user_upserted(self, uow: UnitOfWork, envelope: Envelope[UserUpserted]) -> None:
         event = envelope.payload

@@ -21,7 +21,7 @@ from accountpulse.notification.schemas import (
     InboxPage,
     PreferencesOut,
 )
-from accountpulse.notification.store import alerts, deliveries, recipients, rules
+from accountpulse.notification.store import alerts, deliveries, export, recipients, rules
 
 INBOX_CURSOR = CursorCodec("notification.inbox", datetime, str)  # created_at, id
 DELIVERIES_CURSOR = CursorCodec("notification.deliveries", datetime, str)  # created_at, channel
@@ -122,4 +122,31 @@ def _stored(row: Any) -> dict[str, Any]:
         "webhook_url": row.webhook_url,
         "webhook_secret_set": row.webhook_secret_set,
         "updated_at": row.updated_at,
+    }
+
+
+async def account_export(uow: UnitOfWork, account_id: str) -> dict[str, Any] | None:
+    """Everything notification holds about the account: its projection, contracts, health
+    readings, and its alerts, each with its deliveries and each delivery with its attempts;
+    None when notification knows nothing of it."""
+    rows = await export.rows_of_account(uow, account_id)
+    if not any(rows.values()):
+        return None
+    sent = await export.deliveries_of_alerts(uow, [a["id"] for a in rows["alerts"]])
+    log: dict[str, list[dict[str, Any]]] = {}
+    for attempt in await deliveries.attempts_of(uow, [d["id"] for d in sent]):
+        log.setdefault(attempt.delivery_id, []).append(dict(attempt._mapping))
+    by_alert: dict[str, list[dict[str, Any]]] = {}
+    for delivery in sent:
+        by_alert.setdefault(delivery["alert_id"], []).append(
+            {**delivery, "log": log.get(delivery["id"], [])}
+        )
+    account = rows["account"][0] if rows["account"] else None
+    return {
+        "service": "notification",
+        "account_id": account_id,
+        "account": account,
+        "contracts": rows["contracts"],
+        "health_readings": rows["health_readings"],
+        "alerts": [{**a, "deliveries": by_alert.get(a["id"], [])} for a in rows["alerts"]],
     }

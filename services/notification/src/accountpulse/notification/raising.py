@@ -65,6 +65,12 @@ class AlertRaiser:
         self._default_window = default_dedup_window
         self._policy = policy
 
+    def dedup_window(self, rules: AlertRules) -> timedelta:
+        """The same alert for the same account and rule is raised once per this window."""
+        if rules.dedup_window_hours:
+            return timedelta(hours=rules.dedup_window_hours)
+        return self._default_window
+
     async def raise_for_account(
         self,
         uow: UnitOfWork,
@@ -79,11 +85,7 @@ class AlertRaiser:
         """Raise ``draft`` for the account's owner, once per account, rule and window;
         returns the alert id, or ``None`` when the window already holds one."""
         now = uow.now()
-        window = (
-            timedelta(hours=rules.dedup_window_hours)
-            if rules.dedup_window_hours
-            else self._default_window
-        )
+        window = self.dedup_window(rules)
         if deduplicate:
             await raising_store.lock_for_dedup(uow, account_id, draft.rule)
         routing = await raising_store.route(

@@ -15,7 +15,7 @@ from accountpulse.common.auth import Admin, Reader, Writer
 from accountpulse.common.events.plans import StaleReason
 from accountpulse.common.idempotency import IdempotencyKey, idempotent_write
 from accountpulse.common.pagination import CursorCodec, Page
-from accountpulse.common.problems import InvalidField
+from accountpulse.common.problems import InvalidField, NotFound
 from accountpulse.common.service import Runtime, current_runtime
 from accountpulse.planning import queries
 from accountpulse.planning.commands import plans as plan_commands
@@ -112,6 +112,20 @@ async def review_plan(
 
         response = await idempotent_write(uow, request, idempotency_key, body, write)
     return _with_etag(response)
+
+
+@router.get("/accounts/{external_id}:export")
+async def export_account(
+    external_id: ExternalIdPath, principal: Reader, runtime: PlanningRuntime
+) -> dict[str, Any]:
+    """Everything planning holds about the account (subject access, portability): its
+    projection, its plan — archived or not, with staleness — and every kept version, the facts
+    projected for it, and its restructure moves; 404 when planning knows nothing of it."""
+    async with runtime.units.of(principal) as uow:
+        exported = await queries.account_export(uow, external_id)
+    if exported is None:
+        raise NotFound(f"Planning knows nothing of account '{external_id}'.")
+    return exported
 
 
 @router.get("/accounts/{external_id}/whitespace", response_model=WhitespaceOut)

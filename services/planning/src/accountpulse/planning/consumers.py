@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from accountpulse.common.events import (
     AccountErased,
+    AccountMerged,
     AccountOwnerChanged,
     AccountUpserted,
     ContactChanged,
@@ -28,6 +29,7 @@ def subscriptions(runtime: Runtime[PlanningSettings]) -> list[Subscription]:
         Subscription("planning", [ACCOUNTS_CHANGES, SCORES_CHANGES, USERS_CHANGES])
         .on(AccountOwnerChanged, handlers.on_owner_changed)
         .on(AccountErased, handlers.on_account_erased)
+        .on(AccountMerged, handlers.on_account_merged)
         .on(NpsRecorded, handlers.on_nps_recorded)
         .on(ContractChanged, handlers.on_contract_changed)
         .on(ContactChanged, handlers.on_contact_changed)

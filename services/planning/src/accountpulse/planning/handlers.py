@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from accountpulse.common.events import (
     AccountErased,
+    AccountMerged,
     AccountOwnerChanged,
     AccountUpserted,
     ContactChanged,
@@ -28,6 +29,7 @@ from accountpulse.common.events.plans import StaleReason
 from accountpulse.common.messaging.consumer import continuing, latest_by_key, standing_by_version
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.common.uow import UnitOfWork
+from accountpulse.planning.commands.merges import fold_merge
 from accountpulse.planning.commands.staleness import (
     evaluate_goals,
     evaluate_plan_goals,
@@ -97,6 +99,12 @@ async def on_owner_changed(uow: UnitOfWork, envelope: Envelope[AccountOwnerChang
 
 async def on_account_erased(uow: UnitOfWork, envelope: Envelope[AccountErased]) -> None:
     await facts.erase_account(uow, envelope.payload.account_id)
+
+
+async def on_account_merged(uow: UnitOfWork, envelope: Envelope[AccountMerged]) -> None:
+    """The survivor takes over the merged accounts' facts, stakeholders and plans' content;
+    their plans are archived (``commands.merges``)."""
+    await fold_merge(uow, envelope.payload)
 
 
 async def on_revenue_lines_recorded(

@@ -59,6 +59,8 @@ def plan_out(
             deep_review_due_at=review.deep_review_due_at,
         ),
         stakeholder_map=stakeholders,
+        archived_at=row.archived_at,
+        merged_into=row.merged_into,
     )
 
 
@@ -108,6 +110,27 @@ async def current_plan(uow: UnitOfWork, account_id: str) -> PlanOut:
     if row is None:
         raise NotFound(f"Account '{account_id}' has no plan.")
     return await plan_view(uow, row)
+
+
+async def account_export(uow: UnitOfWork, account_id: str) -> dict[str, Any] | None:
+    """Everything planning holds about the account: its projection, its plan (archived or
+    not, with its staleness) and every kept version, the facts projected for it, and its
+    restructure moves; None when planning knows nothing of it."""
+    account = await accounts.account_row(uow, account_id)
+    row = await plans.get_plan(uow, account_id)
+    exported_facts = await facts.fact_rows(uow, account_id)
+    moves = await restructure.moves_of_account(uow, account_id)
+    if account is None and row is None and not moves and not any(exported_facts.values()):
+        return None
+    return {
+        "service": "planning",
+        "account_id": account_id,
+        "account": None if account is None else dict(account._mapping),
+        "plan": None if row is None else (await plan_view(uow, row)).model_dump(mode="json"),
+        "plan_versions": [dict(v._mapping) for v in await plans.plan_versions(uow, account_id)],
+        "facts": exported_facts,
+        "restructure_moves": [dict(m._mapping) for m in moves],
+    }
 
 
 async def whitespace(uow: UnitOfWork, account_id: str, limit: int) -> WhitespaceOut:

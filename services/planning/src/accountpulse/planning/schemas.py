@@ -43,6 +43,9 @@ class Goal(_Body):
     progress: Decimal | None = Field(
         None, description="Current value of a `custom` metric; computed for the others"
     )
+    merged_from: str | None = Field(
+        None, max_length=200, description="The account this came from when accounts were merged"
+    )
 
 
 class Action(_Body):
@@ -52,6 +55,9 @@ class Action(_Body):
     due_on: date | None = None
     status: Literal["open", "in_progress", "done", "cancelled"] = "open"
     tags: list[str] = Field(default_factory=list, max_length=20)
+    merged_from: str | None = Field(
+        None, max_length=200, description="The account this came from when accounts were merged"
+    )
 
 
 class Competitor(_Body):
@@ -108,6 +114,9 @@ class CoverageGapOut(BaseModel):
 class StakeholderMapOut(BaseModel):
     buying_centers: list[BuyingCenterOut]
     gaps: list[CoverageGapOut]
+    merged_from: dict[str, str] = Field(
+        default_factory=dict, description="Contacts taken over in a merge: contact id → account"
+    )
 
 
 class WhitespaceSuggestionOut(BaseModel):
@@ -144,6 +153,11 @@ class PlanOut(PlanIn):
     stakeholder_map: StakeholderMapOut | None = Field(
         None, description="Contacts by buying center and decision power (single plan reads)"
     )
+    archived_at: datetime | None = Field(
+        None,
+        description="Set when the account was merged into another: the plan is kept, read-only",
+    )
+    merged_into: str | None = Field(None, description="The survivor of the merge (archived plans)")
 
 
 class ReviewIn(_Body):

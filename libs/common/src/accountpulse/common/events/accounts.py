@@ -69,6 +69,12 @@ class EngagementRecorded(_AccountEvent):
     signal: str
     occurred_on: date
     count: int = Field(ge=0)
+    resolution_hours: Decimal | None = Field(
+        None,
+        ge=0,
+        description="support_ticket_resolved: the mean hours from opening to resolution of"
+        " the tickets counted (absent when the caller did not say)",
+    )
 
 
 class NpsRecorded(_AccountEvent):

@@ -19,6 +19,11 @@ def user_is_not_own_manager(user_id: str, manager_id: str | None) -> None:
         raise RuleBroken("manager_id", "not_self", "a user cannot be their own manager")
 
 
+def reassigned_to_someone_else(user_id: str, reassign_to: str | None) -> None:
+    if reassign_to == user_id:
+        raise RuleBroken("reassign_to", "another_user", "the erased user cannot take the accounts")
+
+
 def contract_ends_after_start(starts_on: date, ends_on: date | None) -> None:
     if ends_on is not None and ends_on < starts_on:
         raise RuleBroken("ends_on", "after_starts_on", "a contract cannot end before it starts")

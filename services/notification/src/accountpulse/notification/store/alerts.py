@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.uow import UnitOfWork
 
-_ALERT_COLUMNS = (
+ALERT_COLUMNS = (
     "id::text AS id, account_id, rule, severity, recipient_id, state, title, detail,"
     " trace_id, created_at, acknowledged_at, kind, folded_count, collecting_until,"
     " snoozed_until, resolved_at, escalate_at, escalated_at, escalated_to,"
@@ -23,7 +23,7 @@ async def get_alert(uow: UnitOfWork, alert_id: str) -> Any:
     return (
         await uow.session.execute(
             text(
-                f"SELECT {_ALERT_COLUMNS} FROM notification.alerts"
+                f"SELECT {ALERT_COLUMNS} FROM notification.alerts"
                 " WHERE tenant_id = :t AND id = CAST(:id AS uuid)"
             ),
             {"t": uow.tenant_id, "id": alert_id},
@@ -34,7 +34,7 @@ async def get_alert(uow: UnitOfWork, alert_id: str) -> Any:
 async def folded_alerts(uow: UnitOfWork, digest_id: str) -> list[Any]:
     rows = await uow.session.execute(
         text(
-            f"SELECT {_ALERT_COLUMNS} FROM notification.alerts WHERE tenant_id = :t"
+            f"SELECT {ALERT_COLUMNS} FROM notification.alerts WHERE tenant_id = :t"
             " AND folded_into = CAST(:d AS uuid) ORDER BY created_at, id"
         ),
         {"t": uow.tenant_id, "d": digest_id},
@@ -55,7 +55,7 @@ async def inbox(
     before, before_id = after or (None, None)
     rows = await uow.session.execute(
         text(
-            f"SELECT {_ALERT_COLUMNS} FROM notification.alerts WHERE tenant_id = :t"
+            f"SELECT {ALERT_COLUMNS} FROM notification.alerts WHERE tenant_id = :t"
             " AND recipient_id = :r AND folded_into IS NULL"
             " AND (CAST(:state AS text) IS NULL OR state = :state)"
             " AND (CAST(:before AS timestamptz) IS NULL"
@@ -78,7 +78,7 @@ async def lock_alert(uow: UnitOfWork, alert_id: str) -> Any:
     return (
         await uow.session.execute(
             text(
-                f"SELECT {_ALERT_COLUMNS} FROM notification.alerts"
+                f"SELECT {ALERT_COLUMNS} FROM notification.alerts"
                 " WHERE tenant_id = :t AND id = CAST(:id AS uuid) FOR UPDATE"
             ),
             {"t": uow.tenant_id, "id": alert_id},
@@ -105,7 +105,7 @@ async def _set_state(uow: UnitOfWork, alert_id: str, state: str, **column: datet
             text(
                 f"UPDATE notification.alerts SET state = :state, {name} = :value"
                 " WHERE tenant_id = :t AND id = CAST(:id AS uuid)"
-                f" RETURNING {_ALERT_COLUMNS}"
+                f" RETURNING {ALERT_COLUMNS}"
             ),
             {"t": uow.tenant_id, "id": alert_id, "state": state, "value": value},
         )

@@ -46,12 +46,43 @@ async def upsert_user(uow: UnitOfWork, **user: Any) -> None:
     )
 
 
+_THEIR_ALERTS = "SELECT id FROM notification.alerts WHERE tenant_id = :t AND recipient_id = :u"
+_THEIR_DELIVERIES = (
+    "SELECT id FROM notification.deliveries WHERE tenant_id = :t"
+    f" AND (recipient_id = :u OR alert_id IN ({_THEIR_ALERTS}))"
+)
+# An escalation names whom it escalates from in its text (see jobs._escalation_draft).
+_NAMED = "strpos({column}, :named) > 0"
+_UNNAME = "replace({column}, :named, :anonymous)"
+_ERASE_USER = (
+    f"DELETE FROM notification.delivery_attempts WHERE tenant_id = :t"
+    f" AND delivery_id IN ({_THEIR_DELIVERIES})",
+    f"DELETE FROM notification.deliveries WHERE id IN ({_THEIR_DELIVERIES})",
+    "DELETE FROM notification.alerts WHERE tenant_id = :t AND recipient_id = :u",
+    "UPDATE notification.alerts SET escalated_to = NULL WHERE tenant_id = :t AND escalated_to = :u",
+    f"UPDATE notification.alerts SET detail = {_UNNAME.format(column='detail')}"
+    f" WHERE tenant_id = :t AND escalated_from IS NOT NULL AND {_NAMED.format(column='detail')}",
+    f"UPDATE notification.deliveries SET body = {_UNNAME.format(column='body')}"
+    f" WHERE tenant_id = :t AND {_NAMED.format(column='body')}",
+    "UPDATE notification.accounts SET owner_id = NULL WHERE tenant_id = :t AND owner_id = :u",
+    "DELETE FROM notification.users WHERE tenant_id = :t AND user_id = :u",
+    "DELETE FROM notification.preferences WHERE tenant_id = :t AND user_id = :u",
+)
+
+
 async def erase_user(uow: UnitOfWork, user_id: str) -> None:
-    for table in ("users", "preferences"):
-        await uow.session.execute(
-            text(f"DELETE FROM notification.{table} WHERE tenant_id = :t AND user_id = :u"),
-            {"t": uow.tenant_id, "u": user_id},
-        )
+    """Erasure of a person (GDPR): the alerts addressed to them (digests included) with their
+    deliveries and attempts, their preferences (webhook URL and secret) and their projection
+    go; an escalation raised to their manager no longer names them, and an account they
+    still owned here has no owner until its owner change arrives."""
+    params = {
+        "t": uow.tenant_id,
+        "u": user_id,
+        "named": f"{user_id} has not acknowledged",
+        "anonymous": "The former owner has not acknowledged",
+    }
+    for statement in _ERASE_USER:
+        await uow.session.execute(text(statement), params)
 
 
 async def save_preferences(uow: UnitOfWork, **prefs: Any) -> None:

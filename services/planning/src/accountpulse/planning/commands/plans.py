@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from accountpulse.common.events import PlanCreated, PlanReviewed, PlanUpdated
-from accountpulse.common.problems import NotFound, PreconditionFailed
+from accountpulse.common.problems import Conflict, NotFound, PreconditionFailed
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.planning.commands import actor
 from accountpulse.planning.commands.staleness import evaluate_goals
@@ -43,6 +43,16 @@ async def _resave(uow: UnitOfWork, plan: PlanRow, now: datetime, **changes: Any)
     return version
 
 
+async def _refuse_archived(uow: UnitOfWork, account_id: str) -> None:
+    """An archived plan (its account was merged into another) is history: read-only."""
+    row = await plans.get_plan(uow, account_id)
+    if row is not None and row.archived_at is not None:
+        raise Conflict(
+            f"Account '{account_id}' was merged into '{row.merged_into}'; its plan is archived."
+            f" Plan for '{row.merged_into}' instead."
+        )
+
+
 async def put_plan(
     uow: UnitOfWork, account_id: str, body: PlanIn, if_match: int | None
 ) -> tuple[PlanOut, bool]:
@@ -50,6 +60,8 @@ async def put_plan(
     Returns the plan and whether it was created."""
     now = uow.now()
     existing = await plans.lock_plan(uow, account_id)
+    if existing is None:
+        await _refuse_archived(uow, account_id)
     if if_match is not None and (existing is None or existing.version != if_match):
         raise PreconditionFailed(
             f"The plan is at version {existing.version if existing else 'none'}, not {if_match}."
@@ -81,6 +93,7 @@ async def review_plan(uow: UnitOfWork, account_id: str, body: ReviewIn) -> PlanO
     await accounts.lock_account(uow, account_id)  # a review may close its window
     plan = await plans.lock_plan(uow, account_id)
     if plan is None:
+        await _refuse_archived(uow, account_id)
         raise NotFound(f"Account '{account_id}' has no plan.")
     answered = set(plan.stale_reasons if body.reasons is None else body.reasons)
     evaluation_due = plan.evaluation_due_at

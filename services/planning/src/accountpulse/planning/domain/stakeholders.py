@@ -18,6 +18,7 @@ class Stakeholder:
     buying_center: str | None
     decision_power: str | None
     sentiment: str | None
+    merged_from: str | None = None  # the merged account the contact came from
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class CoverageGap:
 class StakeholderMap:
     buying_centers: list[BuyingCenter]
     gaps: list[CoverageGap] = field(default_factory=list)
+    merged_from: dict[str, str] = field(default_factory=dict)  # contact id → merged account
 
 
 def stakeholder_map(
@@ -76,4 +78,5 @@ def stakeholder_map(
         for center in mapped
         if center.name != UNASSIGNED_CENTER and not center.has_decision_maker
     ]
-    return StakeholderMap(mapped, gaps)
+    origins = {c.contact_id: c.merged_from for c in contacts if c.merged_from}
+    return StakeholderMap(mapped, gaps, origins)

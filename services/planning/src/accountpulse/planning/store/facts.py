@@ -73,6 +73,38 @@ _ERASE_PLAN_VERSIONS = (
     " WHERE v.tenant_id = p.tenant_id AND v.plan_id = p.plan_id"
     " AND p.tenant_id = :t AND p.account_id = :a"
 )
+# A merge: the merged accounts' facts belong to the survivor; a contact keeps its origin.
+_REPOINT = [
+    f"UPDATE planning.{table} SET account_id = $2 WHERE tenant_id = $1"
+    " AND account_id = ANY($3::text[])"
+    for table in ("revenue_lines", "nps_responses", "contracts")
+] + [
+    "UPDATE planning.contacts SET account_id = $2, merged_from = COALESCE(merged_from,"
+    " account_id) WHERE tenant_id = $1 AND account_id = ANY($3::text[])"
+]
+
+# A person's erasure: action owners in every plan and every kept version lose them.
+_UNOWNED_ACTIONS = (
+    "jsonb_set(body, '{actions}', (SELECT jsonb_agg(CASE WHEN x.a ->> 'owner_id' = :u"
+    " THEN jsonb_set(x.a, '{owner_id}', 'null') ELSE x.a END ORDER BY x.n)"
+    " FROM jsonb_array_elements(body -> 'actions') WITH ORDINALITY AS x(a, n)))"
+)
+_OWNS_AN_ACTION = (
+    " WHERE tenant_id = :t AND body -> 'actions' @> jsonb_build_array("
+    "jsonb_build_object('owner_id', CAST(:u AS text)))"
+)
+_ERASE_USER = (
+    "DELETE FROM planning.users WHERE tenant_id = :t AND user_id = :u",
+    "UPDATE planning.accounts SET owner_id = NULL WHERE tenant_id = :t AND owner_id = :u",
+    f"UPDATE planning.plans SET body = {_UNOWNED_ACTIONS}{_OWNS_AN_ACTION}",
+    f"UPDATE planning.plan_versions SET body = {_UNOWNED_ACTIONS}{_OWNS_AN_ACTION}",
+    "UPDATE planning.restructure_moves SET from_owner = NULL WHERE tenant_id = :t"
+    " AND from_owner = :u",
+    "UPDATE planning.restructure_moves SET to_owner = :erased WHERE tenant_id = :t"
+    " AND to_owner = :u",
+)
+ERASED_USER = "erased-user"  # where a user id cannot be null (a move's destination)
+
 _ERASED_TABLES = ("plans", "revenue_lines", "nps_responses", "contracts", "contacts", "accounts")
 
 
@@ -130,10 +162,18 @@ async def upsert_user(
 
 
 async def erase_user(uow: UnitOfWork, user_id: str) -> None:
-    await uow.session.execute(
-        text("DELETE FROM planning.users WHERE tenant_id = :t AND user_id = :u"),
-        {"t": uow.tenant_id, "u": user_id},
-    )
+    """Erasure of a person (GDPR): their projection goes; as an account's owner, an action's
+    owner (in every plan version) or a restructure move's end they are no longer named."""
+    params = {"t": uow.tenant_id, "u": user_id, "erased": ERASED_USER}
+    for statement in _ERASE_USER:
+        await uow.session.execute(text(statement), params)
+
+
+async def repoint_facts(uow: UnitOfWork, survivor_id: str, merged_ids: Sequence[str]) -> None:
+    """A merge: the merged accounts' revenue, NPS, contracts and contacts are the survivor's."""
+    connection = await uow.connection()
+    for statement in _REPOINT:
+        await connection.execute(statement, uow.tenant_id, survivor_id, list(merged_ids))
 
 
 async def erase_account(uow: UnitOfWork, account_id: str) -> None:
@@ -163,11 +203,38 @@ async def account_facts(
 async def stakeholders(uow: UnitOfWork, account_id: str) -> list[Stakeholder]:
     rows = await uow.session.execute(
         text(
-            "SELECT contact_id, role, department, decision_power, sentiment FROM planning.contacts"
+            "SELECT contact_id, role, department, decision_power, sentiment, merged_from"
+            " FROM planning.contacts"
             " WHERE tenant_id = :t AND account_id = :a ORDER BY contact_id"
         ),
         {"t": uow.tenant_id, "a": account_id},
     )
     return [
-        Stakeholder(r.contact_id, r.role, r.department, r.decision_power, r.sentiment) for r in rows
+        Stakeholder(
+            r.contact_id, r.role, r.department, r.decision_power, r.sentiment, r.merged_from
+        )
+        for r in rows
     ]
+
+
+_EXPORTED_FACTS = {
+    "revenue_lines": "line_id",
+    "nps_responses": "response_id",
+    "contracts": "contract_id",
+    "contacts": "contact_id",
+}
+
+
+async def fact_rows(uow: UnitOfWork, account_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every projected fact of the account by kind (for an export)."""
+    exported = {}
+    for table, key in _EXPORTED_FACTS.items():
+        rows = await uow.session.execute(
+            text(
+                f"SELECT * FROM planning.{table} WHERE tenant_id = :t AND account_id = :a"
+                f" ORDER BY {key}"
+            ),
+            {"t": uow.tenant_id, "a": account_id},
+        )
+        exported[table] = [{k: v for k, v in r._mapping.items() if k != "tenant_id"} for r in rows]
+    return exported

@@ -19,17 +19,22 @@ _PLAN_COLUMNS = (
     "p.account_id, p.plan_id::text AS plan_id, p.version, p.body, p.stale_reasons,"
     " p.stale_since, p.last_reviewed_at, p.last_deep_review_at, p.off_track_goal_ids,"
     " p.created_at, p.updated_at, a.owner_id, a.tier, a.industry, a.employees,"
-    " a.evaluation_due_at"
+    " a.evaluation_due_at, p.archived_at, p.merged_into"
 )
 _PLAN_FROM = (
     f"SELECT {_PLAN_COLUMNS} FROM planning.plans p LEFT JOIN planning.accounts a"
     " USING (tenant_id, account_id)"
 )
 
-_LOCK_PLAN = _PLAN_FROM + " WHERE p.tenant_id = $1 AND p.account_id = $2 FOR UPDATE OF p"
+# The writers' statements see only live plans: an archived plan (its account merged into
+# another) is read-only, kept for history.
+_LIVE = " AND p.archived_at IS NULL"
+_LOCK_PLAN = (
+    _PLAN_FROM + " WHERE p.tenant_id = $1 AND p.account_id = $2" + _LIVE + " FOR UPDATE OF p"
+)
 
 # For a run of events: the plans of many accounts, locked in the order of their account ids.
-_PLANS_OF = _PLAN_FROM + " WHERE p.tenant_id = $1 AND p.account_id = ANY($2::text[])"
+_PLANS_OF = _PLAN_FROM + " WHERE p.tenant_id = $1 AND p.account_id = ANY($2::text[])" + _LIVE
 _LOCK_PLANS = _PLANS_OF + " ORDER BY p.account_id FOR UPDATE OF p"
 # Only the plans still lacking a reason (most plans flagged once stay flagged until a review):
 # the others are not even locked. A plan locked by someone else is checked again once it is
@@ -70,7 +75,7 @@ _SAVE_VERSION = (
 )
 
 _LIST_PLANS = (
-    _PLAN_FROM + " WHERE p.tenant_id = :t"
+    _PLAN_FROM + " WHERE p.tenant_id = :t AND p.archived_at IS NULL"
     " AND (CAST(:stale AS boolean) IS NULL"
     "      OR (cardinality(p.stale_reasons) > 0) = CAST(:stale AS boolean))"
     " AND (CAST(:owner AS text) IS NULL OR a.owner_id = :owner)"
@@ -88,7 +93,18 @@ _PLANS_WITH_TIME_FACTS = (
     "   FROM planning.contracts c WHERE c.tenant_id = p.tenant_id"
     "   AND c.account_id = p.account_id AND c.ends_on IS NOT NULL), '{}') AS renewals"
     " FROM planning.plans p LEFT JOIN planning.accounts a USING (tenant_id, account_id)"
-    " WHERE p.tenant_id = :t ORDER BY p.account_id"
+    " WHERE p.tenant_id = :t AND p.archived_at IS NULL ORDER BY p.account_id"
+)
+
+# Archive the plans of merged accounts: a new version each, kept in the history.
+_ARCHIVE_PLANS = (
+    "WITH saved AS (UPDATE planning.plans SET version = version + 1, archived_at = $3,"
+    " merged_into = $4, updated_at = $3, updated_by = $5 WHERE tenant_id = $1"
+    " AND account_id = ANY($2::text[]) AND archived_at IS NULL"
+    " RETURNING tenant_id, plan_id, version, body, stale_reasons, updated_at, updated_by)"
+    " INSERT INTO planning.plan_versions (tenant_id, plan_id, version, body, stale_reasons,"
+    " recorded_at, recorded_by) SELECT tenant_id, plan_id, version, body, stale_reasons,"
+    " updated_at, updated_by FROM saved"
 )
 
 
@@ -112,6 +128,8 @@ class PlanRow:
     industry: str | None
     employees: int | None
     evaluation_due_at: datetime | None
+    archived_at: datetime | None
+    merged_into: str | None
 
 
 @dataclass(frozen=True)
@@ -219,6 +237,29 @@ async def save_staleness(
         _SAVE_STALENESS, uow.tenant_id, account_id, version, stale_reasons, stale_since,
         off_track_goal_ids, now, actor,
     )  # fmt: skip
+
+
+async def archive_plans(
+    uow: UnitOfWork, account_ids: Sequence[str], survivor_id: str, *, now: datetime, actor: str
+) -> None:
+    """The plans of these accounts, merged into ``survivor_id``, become read-only history."""
+    await (await uow.connection()).execute(
+        _ARCHIVE_PLANS, uow.tenant_id, list(account_ids), now, survivor_id, actor
+    )
+
+
+async def plan_versions(uow: UnitOfWork, account_id: str) -> list[Any]:
+    """Every version of the account's plan, oldest first (for an export)."""
+    rows = await uow.session.execute(
+        text(
+            "SELECT v.version, v.body, v.stale_reasons, v.recorded_at, v.recorded_by"
+            " FROM planning.plan_versions v JOIN planning.plans p"
+            " ON p.tenant_id = v.tenant_id AND p.plan_id = v.plan_id"
+            " WHERE p.tenant_id = :t AND p.account_id = :a ORDER BY v.version"
+        ),
+        {"t": uow.tenant_id, "a": account_id},
+    )
+    return list(rows)
 
 
 async def list_tenants_with_plans(session: AsyncSession) -> list[str]:

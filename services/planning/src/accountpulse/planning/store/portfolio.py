@@ -21,6 +21,7 @@ _PURCHASES_BY_ACCOUNT = (
     "   WHERE c.tenant_id = a.tenant_id AND c.account_id = a.account_id"
     "   AND c.department IS NOT NULL), '{}') AS departments"
     " FROM planning.accounts a WHERE a.tenant_id = :t AND a.industry = :industry"
+    " AND a.merged_into IS NULL"
 )
 
 _PORTFOLIO = (
@@ -30,7 +31,7 @@ _PORTFOLIO = (
     "   AND r.booked_on > :since AND r.booked_on <= :today), 0) AS revenue_ttm"
     " FROM planning.accounts a WHERE a.tenant_id = :t"
     " AND COALESCE(a.lifecycle_status, 'active') <> 'churned'"
-    " AND a.version > 0 ORDER BY a.account_id"
+    " AND a.version > 0 AND a.merged_into IS NULL ORDER BY a.account_id"
 )
 
 

@@ -92,3 +92,16 @@ async def finish_move(
         text(_FINISH_MOVE),
         {"t": uow.tenant_id, "p": proposal_id, "seq": seq, "s": status, "e": error, "now": now},
     )
+
+
+async def moves_of_account(uow: UnitOfWork, account_id: str) -> list[Any]:
+    """Every restructure move of the account, in any proposal (for an export)."""
+    rows = await uow.session.execute(
+        text(
+            "SELECT proposal_id::text AS proposal_id, seq, from_owner, to_owner, reason, status,"
+            " attempts, last_error, done_at FROM planning.restructure_moves"
+            " WHERE tenant_id = :t AND account_id = :a ORDER BY proposal_id, seq"
+        ),
+        {"t": uow.tenant_id, "a": account_id},
+    )
+    return list(rows)
