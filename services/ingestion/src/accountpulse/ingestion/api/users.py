@@ -15,7 +15,6 @@ from accountpulse.ingestion.api.base import (
     ExternalIdPath,
     IngestionRuntime,
     answer,
-    without_body,
     write_once,
 )
 from accountpulse.ingestion.commands import users
@@ -69,6 +68,4 @@ async def erase_user(
         await users.erase_user(uow, user_id, target.reassign_to)
         return 204, None
 
-    return without_body(
-        await write_once(runtime, principal, request, idempotency_key, target, write)
-    )
+    return await write_once(runtime, principal, request, idempotency_key, target, write)
