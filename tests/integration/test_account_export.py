@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import orjson
 from support import Tenant, TopicTail, eventually, inbox
@@ -48,9 +50,22 @@ async def test_every_service_exports_what_it_holds_about_one_account(tenant: Ten
     assert [d["channel"] for d in alert["deliveries"]] == ["inbox"]
     assert alert["deliveries"][0]["state"] == "delivered"
 
-    for service in ("ingestion", "planning", "notification"):
+    scoring = tenant.client("scoring")
+    scored = await eventually(lambda: _exported(scoring, "x-acc", "revenue_lines"))
+    assert scored["account"]["owner_id"] == "anna"
+    assert [line["line_id"] for line in scored["revenue_lines"]] == ["x-l1"]
+    assert [n["score"] for n in scored["nps_responses"]] == [2]
+    assert scored["snapshots"][-1]["account_version"] >= 1
+    assert scored["current_score"]["snapshot_id"] == scored["snapshots"][-1]["id"]
+
+    for service in ("ingestion", "scoring", "planning", "notification"):
         unknown = await tenant.client(service).get("/v1/accounts/nobody:export")
         assert unknown.status_code == 404, (service, unknown.text)
+
+
+async def _exported(client: httpx.AsyncClient, account_id: str, part: str) -> Any:
+    answer = await client.get(f"/v1/accounts/{account_id}:export")
+    return answer.json() if answer.status_code == 200 and answer.json()[part] else None
 
 
 async def _alerted(client: httpx.AsyncClient, recipient: str, rule: str) -> bool:
