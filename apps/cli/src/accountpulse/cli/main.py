@@ -42,6 +42,37 @@ def import_file(
         raise typer.Exit(code=2)
 
 
+@app.command("export")
+def export_data(
+    account: Annotated[str | None, typer.Option(help="One account's external id")] = None,
+    tenant: Annotated[bool, typer.Option("--tenant", help="Every account, as NDJSON")] = False,
+    api_key: Annotated[str, typer.Option(envvar="API_KEY", help="A key with the read scope")] = "",
+) -> None:
+    """Subject access and portability: what every service holds about one account (JSON), or
+    about every account of the key's tenant (NDJSON, streamed). Service URLs from
+    INGESTION_URL, SCORING_URL, PLANNING_URL and NOTIFICATION_URL (.stack/env has them)."""
+    import os
+
+    import orjson
+
+    from accountpulse.cli.export import SERVICES, ExportClient
+
+    if not api_key or (account is None) == (not tenant):
+        raise typer.BadParameter("give --api-key (or API_KEY) and one of --account or --tenant")
+    defaults = {"ingestion": 8001, "scoring": 8002, "planning": 8003, "notification": 8004}
+    urls = {
+        s: os.environ.get(f"{s.upper()}_URL", f"http://127.0.0.1:{defaults[s]}") for s in SERVICES
+    }
+    client = ExportClient(urls, api_key)
+    try:
+        if account is not None:
+            typer.echo(orjson.dumps(client.account(account), option=orjson.OPT_INDENT_2).decode())
+        else:
+            client.tenant()
+    finally:
+        client.close()
+
+
 @app.command("tail")
 def tail_topic(
     topic: str,
