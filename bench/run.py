@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import clv_fit
 import floors
 import scenarios
 from harness import REPO, machine, new_tenant, settle, start_stack, stop_stack, summarise
@@ -118,6 +119,8 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
             await scenarios.bulk_import(stack, path, params["import_rows"], 99)
         results["scale_out_rescore"] = await scenarios.full_rescore(stack)
         console.print(f"  scale-out rescore: {results['scale_out_rescore']}")
+        results["clv_fit_100k"] = await clv_fit.measure(dsn)  # the database and the fit only
+        console.print(f"  predictive CLV fit of 100,000 accounts: {results['clv_fit_100k']}")
         if params["scale_import_rows"]:  # last: it leaves a backlog the teardown discards
             second.stop()
             new_tenant(stack)
@@ -270,6 +273,7 @@ Scenario 5 and the 1,000,000-row import run once per run of the harness (no minâ
 ## Results
 {markdown_table}
 
+{clv_fit.markdown(results["clv_fit_100k"]) if "clv_fit_100k" in results else ""}
 Raw numbers: `docs/performance.json`.
 
 {(Path(__file__).parent / "NOTES.md").read_text()}"""

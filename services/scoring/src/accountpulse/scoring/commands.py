@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+
 from accountpulse.common.problems import InvalidField
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.scoring.domain.model import InvalidModel, validate
-from accountpulse.scoring.schemas import ModelView, RescoreView, ScoringModelBody
+from accountpulse.scoring.schemas import (
+    ClvRefitBody,
+    ClvRefitView,
+    ModelView,
+    RescoreView,
+    ScoringModelBody,
+)
+from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import model as model_store
 from accountpulse.scoring.store import rescores as rescore_store
+from accountpulse.scoring.store.clv import FitRequest
 
 
 async def change_model(uow: UnitOfWork, body: ScoringModelBody, lanes: int) -> ModelView:
@@ -20,11 +30,26 @@ async def change_model(uow: UnitOfWork, body: ScoringModelBody, lanes: int) -> M
     return await _new_version(uow, body, "model changed", lanes)
 
 
-async def request_rescore(uow: UnitOfWork, lanes: int) -> ModelView:
+async def request_rescore(
+    uow: UnitOfWork, lanes: int, reason: str = "rescore requested"
+) -> ModelView:
     """Rescore every account: the current model again as a new version, so each account gets
     exactly one new snapshot."""
     model, _ = await model_store.current_model(uow)
-    return await _new_version(uow, model.body, "rescore requested", lanes)
+    return await _new_version(uow, model.body, reason, lanes)
+
+
+async def request_clv_fit(uow: UnitOfWork, body: ClvRefitBody) -> ClvRefitView:
+    """Ask the background job to fit the tenant's predictive CLV models now (a request not
+    yet taken is replaced)."""
+    request = FitRequest(str(uuid.uuid4()), body.calibration_end, uow.now())
+    await clv_store.request_fit(uow, request)
+    return ClvRefitView(
+        request_id=request.request_id,
+        status="queued",
+        calibration_end=request.calibration_end,
+        requested_at=request.requested_at,
+    )
 
 
 async def _new_version(

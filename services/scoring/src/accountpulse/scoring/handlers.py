@@ -35,6 +35,7 @@ from accountpulse.common.messaging.topics import SCORES_CURRENT
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.scoring.rescoring import Scorer
 from accountpulse.scoring.store import accounts as account_store
+from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import portfolio as portfolio_store
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,8 @@ class ScoringHandlers:
         if applied:
             table = _FACT_ROWS[type(applied[0].payload)]
             await account_store.add_facts(uow, table.name, [table.row(e.payload) for e in applied])
+            if table.name == "revenue_lines":
+                await clv_store.mark_revenue_changed(uow)  # the predictive CLV fit's cue
         self._pending(uow).rescore(applied)
 
     async def on_account_erased(self, uow: UnitOfWork, envelope: Envelope[AccountErased]) -> None:

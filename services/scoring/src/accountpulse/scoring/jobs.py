@@ -1,5 +1,6 @@
-"""Scoring's periodic work: the background full rescore after a model change, and the
-debounced per-tenant portfolio pass (distributions and tiers).
+"""Scoring's periodic work: the background full rescore after a model change, the
+debounced per-tenant portfolio pass (distributions and tiers), and the per-tenant predictive
+CLV fit (see :mod:`clv_fitting`).
 
 The full rescore is resumable, chunked and exactly once. A run's accounts are split into lanes
 by a hash of their id; each chunk runs in one transaction that scores the next accounts after
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,6 +29,8 @@ from accountpulse.common.db import Sessions
 from accountpulse.common.scheduler import PeriodicJob, try_lock
 from accountpulse.common.service import Runtime
 from accountpulse.common.uow import UnitsOfWork
+from accountpulse.scoring.clv_fitting import ClvFitJob, FitSchedule
+from accountpulse.scoring.domain.clv_fit import FitLimits
 from accountpulse.scoring.portfolio_pass import recompute_tiers, refresh_distributions
 from accountpulse.scoring.rescoring import Scorer
 from accountpulse.scoring.settings import ScoringSettings
@@ -49,10 +53,26 @@ def jobs(runtime: Runtime[ScoringSettings]) -> list[PeriodicJob]:
         concurrency=settings.rescore_concurrency,
     )
     portfolio = PortfolioJob(runtime.units)
+    clv_fit = ClvFitJob(runtime.units, fit_schedule(settings))
     return [
         PeriodicJob("scoring-rescore", rescore.run, settings.rescore_interval_s, exclusive=False),
         PeriodicJob("scoring-portfolio", portfolio.run, settings.portfolio_interval_s),
+        PeriodicJob("scoring-clv-fit", clv_fit.run, settings.clv_fit_interval_s),
     ]
+
+
+def fit_schedule(settings: ScoringSettings) -> FitSchedule:
+    return FitSchedule(
+        limits=FitLimits(
+            min_accounts=settings.clv_min_accounts,
+            min_repeat_customers=settings.clv_min_repeat_customers,
+            min_contract_accounts=settings.clv_min_contract_accounts,
+            max_frequency_value_correlation=settings.clv_max_frequency_value_correlation,
+        ),
+        holdout_weeks=settings.clv_holdout_weeks,
+        refit_after=timedelta(hours=settings.clv_refit_after_hours),
+        rescore_lanes=settings.rescore_lanes,
+    )
 
 
 class RescoreJob:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -19,8 +19,16 @@ from accountpulse.common.clock import Clock
 from accountpulse.common.events import EventPayload, ScoreChanged, ScoreSnapshot, TierChanged
 from accountpulse.common.telemetry import current_trace_id
 from accountpulse.common.uow import UnitOfWork
+from accountpulse.scoring.domain.clv_forecast import (
+    AccountForecast,
+    ClvModel,
+    forecast_accounts,
+    renewals_made,
+)
 from accountpulse.scoring.domain.materiality import material_reasons
-from accountpulse.scoring.domain.scorecard import Scorecard, score_account
+from accountpulse.scoring.domain.model import ScoringModel
+from accountpulse.scoring.domain.scorecard import Scorecard, clv_horizon_years, score_account
+from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import model as model_store
 from accountpulse.scoring.store import snapshots as snapshot_store
 from accountpulse.scoring.store.model import ModelVersion
@@ -74,21 +82,48 @@ class Scorer:
         snapshot and its events continue that event's trace even when scored in one chunk."""
         now = self._clock()
         model, cuts = await model_store.current_model(uow, model_version)
-        loaded = await snapshot_store.load_accounts(uow, account_ids, now.date())
+        loaded = [
+            account
+            for account in await snapshot_store.load_accounts(uow, account_ids, now.date())
+            if (account.previous_account_version, account.previous_model_version)
+            != (account.version, model.version)
+        ]
+        clv_model = await clv_store.clv_model(uow)
+        forecasts = self._forecasts(clv_model, loaded, model.model, now.date())
         staged = _Staged()
-        for account in loaded:
-            if (account.previous_account_version, account.previous_model_version) == (
-                account.version,
-                model.version,
-            ):
-                continue
-            card = score_account(account.facts, model.model, cuts, self._retention, now.date())
+        for account, forecast in zip(loaded, forecasts, strict=True):
+            card = score_account(
+                account.facts,
+                model.model,
+                cuts,
+                self._retention,
+                now.date(),
+                clv_model=clv_model,
+                forecast=forecast,
+            )
             trace = (traces or {}).get(account.account_id)
             row, events = _snapshot(uow.tenant_id, account, card, model, now, trace, bulk)
             staged.add(row, events, trace)
         await snapshot_store.insert_snapshots(uow, staged.rows)
         await uow.publish_many(staged.events, trace_headers=staged.traces)
         return ChunkResult(len(staged.rows), staged.published)
+
+    def _forecasts(
+        self, clv_model: ClvModel, loaded: list[LoadedAccount], model: ScoringModel, today: date
+    ) -> list[AccountForecast | None]:
+        """The chunk's predictive figures in one vectorised pass (none without a fit)."""
+        if not clv_model.fitted:
+            return [None] * len(loaded)
+        contracts = [a.facts.contracts.relationship_started_on for a in loaded]
+        return list(
+            forecast_accounts(
+                clv_model,
+                [a.facts.purchases for a in loaded],
+                [renewals_made(start, today) for start in contracts],
+                horizon_years=clv_horizon_years(model, self._retention),
+                annual_discount_rate=model.clv_discount_rate,
+            )
+        )
 
 
 def _snapshot(

@@ -58,7 +58,17 @@ class ScoringModelBody(_Strict):
     expected_lifetime_years: float | None = Field(None, gt=0, le=50)
     acquisition_cost: Decimal = Field(Decimal(0), ge=0, description="For margin CLV")
     servicing_cost_per_year: Decimal = Field(Decimal(0), ge=0, description="For margin CLV")
-    value_clv: Literal["transactional", "margin"] = "transactional"
+    value_clv: Literal["transactional", "margin", "predictive"] = Field(
+        "transactional",
+        description="The CLV the value score ranks; predictive falls back to transactional "
+        "while the tenant has no predictive fit",
+    )
+    clv_discount_rate: float = Field(
+        0.1, gt=0, lt=1, description="Annual discount rate of predictive CLV and lifetime"
+    )
+    clv_horizon_years: float | None = Field(
+        None, gt=0, le=10, description="Predictive CLV's horizon; unset: the expected lifetime"
+    )
     wallet_per_employee: dict[str, Decimal] = Field(
         default_factory=lambda: dict(DEFAULT_WALLET_PER_EMPLOYEE),
         description='Yearly spend per employee by industry ("*": any other industry)',
@@ -89,6 +99,8 @@ class ScoringModelBody(_Strict):
             acquisition_cost=self.acquisition_cost,
             servicing_cost_per_year=self.servicing_cost_per_year,
             value_clv=self.value_clv,
+            clv_discount_rate=self.clv_discount_rate,
+            clv_horizon_years=self.clv_horizon_years,
             wallet_per_employee=dict(self.wallet_per_employee),
         )
 
@@ -164,6 +176,78 @@ class ModelView(BaseModel):
     created_at: datetime | None
     model: ScoringModelBody
     rescore: RescoreView | None = None
+
+
+# --- predictive CLV ---------------------------------------------------------------------------
+
+
+class ClvRefitBody(_Strict):
+    calibration_end: date | None = Field(
+        None,
+        description="The last day of the fit's calibration period (default: today); history "
+        "after it is the calibration table's holdout",
+    )
+
+
+class ClvRefitView(BaseModel):
+    request_id: str
+    status: str  # queued
+    calibration_end: date | None
+    requested_at: datetime
+
+
+class CalibrationView(BaseModel):
+    holdout_from: date
+    holdout_to: date
+    holdout_weeks: float
+    basis: str  # where the parameters of the table come from
+    rows: list[dict[str, Any]]  # frequency, customers, actual_mean, expected_mean
+    actual_total: float
+    expected_total: float
+    unconditional_expected_total: float
+
+
+class ClvFitView(BaseModel):
+    status: str  # fitted, insufficient_history, failed, none
+    message: str
+    fit_id: str | None = None
+    request_id: str | None = None
+    fitted_at: datetime | None = None
+    calibration_end: date | None = None
+    accounts: int = 0
+    bg_nbd: dict[str, Any] | None = None
+    gamma_gamma: dict[str, Any] | None = None
+    sbg: dict[str, Any] | None = None
+    log_likelihood: float | None = None
+    converged: bool = False
+    frequency_value_correlation: float | None = None
+    calibration: CalibrationView | None = None
+    fit_seconds: float | None = None
+    pending: ClvRefitView | None = None
+
+    @classmethod
+    def of(cls, fit: dict[str, Any] | None, pending: ClvRefitView | None) -> ClvFitView:
+        """The view of a fit as :func:`store.clv.latest_fit` reads it."""
+        if fit is None:
+            return cls(status="none", message="no fit yet", pending=pending)
+        return cls(
+            status=fit["status"],
+            message=fit["message"],
+            fit_id=fit["id"],
+            request_id=fit["request_id"],
+            fitted_at=fit["fitted_at"],
+            calibration_end=fit["calibration_end"],
+            accounts=fit["accounts"],
+            bg_nbd=fit["bgnbd"],
+            gamma_gamma=fit["gamma_gamma"],
+            sbg=fit["sbg"],
+            log_likelihood=fit["log_likelihood"],
+            converged=fit["converged"],
+            frequency_value_correlation=fit["frequency_value_correlation"],
+            calibration=fit["calibration"],
+            fit_seconds=fit["fit_seconds"],
+            pending=pending,
+        )
 
 
 # --- the portfolio --------------------------------------------------------------------------

@@ -40,3 +40,39 @@ class ScoringSettings(ServiceSettings):
         validation_alias="SCORING_RESCORE_CONCURRENCY",
         description="Lanes one replica works at once, each chunk on its own connection",
     )
+    clv_fit_interval_s: float = Field(
+        10.0,
+        gt=0,
+        validation_alias="SCORING_CLV_FIT_INTERVAL_S",
+        description="How often the predictive CLV fit job looks for tenants to fit",
+    )
+    clv_refit_after_hours: float = Field(
+        24.0,
+        ge=0,
+        validation_alias="SCORING_CLV_REFIT_AFTER_HOURS",
+        description="A tenant whose revenue changed is refitted once its last fit is this old",
+    )
+    clv_min_accounts: int = Field(30, ge=1, validation_alias="SCORING_CLV_MIN_ACCOUNTS")
+    clv_min_repeat_customers: int = Field(
+        30,
+        ge=5,
+        validation_alias="SCORING_CLV_MIN_REPEAT_CUSTOMERS",
+        description="Fewer accounts with a repeat purchase: no BG/NBD fit (today's formulas)",
+    )
+    clv_min_contract_accounts: int = Field(
+        30, ge=1, validation_alias="SCORING_CLV_MIN_CONTRACT_ACCOUNTS"
+    )
+    clv_max_frequency_value_correlation: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        validation_alias="SCORING_CLV_MAX_FREQUENCY_VALUE_CORRELATION",
+        description="Gamma-Gamma is used only while |r(frequency, value)| stays within this",
+    )
+    clv_holdout_weeks: int = Field(
+        39,
+        ge=1,
+        le=260,
+        validation_alias="SCORING_CLV_HOLDOUT_WEEKS",
+        description="The last weeks of a tenant's history that the calibration table holds out",
+    )

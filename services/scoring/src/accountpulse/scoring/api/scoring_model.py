@@ -7,12 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from accountpulse.common.auth import Admin, Reader
+from accountpulse.common.auth import Admin, Reader, Writer
 from accountpulse.common.idempotency import IdempotencyKey, idempotent_write
 from accountpulse.common.problems import NotFound
 from accountpulse.scoring import commands
 from accountpulse.scoring.api import ScoringRuntime
-from accountpulse.scoring.schemas import ModelView, RescoreView, ScoringModelBody
+from accountpulse.scoring.schemas import (
+    ClvFitView,
+    ClvRefitBody,
+    ClvRefitView,
+    ModelView,
+    RescoreView,
+    ScoringModelBody,
+)
+from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import model as model_store
 from accountpulse.scoring.store import rescores as rescore_store
 
@@ -92,3 +100,46 @@ async def _rescore(runtime: ScoringRuntime, principal: Reader, run_id: str | Non
     if run is None:
         raise NotFound("No rescore found.")
     return RescoreView.of(run)
+
+
+@router.get("/scoring-model/clv-fit", response_model=ClvFitView)
+async def get_clv_fit(principal: Reader, runtime: ScoringRuntime) -> ClvFitView:
+    """The tenant's latest predictive CLV fit: BG/NBD, Gamma-Gamma and sBG parameters, the
+    log-likelihood, accounts, when, the frequency/value correlation, and the calibration table
+    (expected vs actual purchases by frequency in a holdout, with where the holdout lies) — or
+    why there is none (too little history; a failed attempt keeps the previous fit in use)."""
+    async with runtime.units.of(principal) as uow:
+        fit = await clv_store.latest_fit(uow)
+        pending = await clv_store.pending_request(uow)
+    queued = (
+        ClvRefitView(
+            request_id=pending.request_id,
+            status="queued",
+            calibration_end=pending.calibration_end,
+            requested_at=pending.requested_at,
+        )
+        if pending
+        else None
+    )
+    return ClvFitView.of(fit, queued)
+
+
+@router.post("/scoring-model/clv-fit:refit", response_model=ClvRefitView, status_code=202)
+async def refit_clv(
+    principal: Writer,
+    runtime: ScoringRuntime,
+    request: Request,
+    body: ClvRefitBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Fit the predictive CLV models now, in the background (optionally with the calibration
+    period ending on ``calibration_end``); the fit records the returned ``request_id``, and a
+    full rescore follows it."""
+    refit = body or ClvRefitBody()
+    async with runtime.units.of(principal) as uow:
+
+        async def write() -> tuple[int, object]:
+            view = await commands.request_clv_fit(uow, refit)
+            return 202, view.model_dump(mode="json")
+
+        return await idempotent_write(uow, request, idempotency_key, refit, write)

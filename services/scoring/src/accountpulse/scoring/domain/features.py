@@ -91,6 +91,7 @@ class ContractFeatures:
     arr: Decimal
     next_renewal_on: date | None
     renewal_at_risk: bool  # renews within 90 days and does not renew by itself
+    relationship_started_on: date | None = None  # the first contract's start (active ones only)
 
 
 def contract_features(contracts: Sequence[Contract], today: date) -> ContractFeatures:
@@ -107,6 +108,11 @@ def contract_features(contracts: Sequence[Contract], today: date) -> ContractFea
         arr=sum((c.arr for c in active), Decimal(0)),
         next_renewal_on=upcoming[0] if upcoming else None,
         renewal_at_risk=at_risk,
+        relationship_started_on=min(
+            (c.starts_on for c in contracts if c.starts_on <= today), default=None
+        )
+        if active
+        else None,
     )
 
 

@@ -26,6 +26,7 @@ DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
         "engagement_trend": 20,
         "support_load": 15,
         "renewal_risk": 10,
+        "p_alive": 0,  # BG/NBD's P(alive): off by default, so DOMAIN.md's weights stay
     },
     "priority": {"fit": 25, "value": 30, "potential": 25, "engagement": 20},
 }
@@ -39,6 +40,9 @@ DEFAULT_WALLET_PER_EMPLOYEE: dict[str, Decimal] = {
     "healthcare": Decimal(1200),
     "retail": Decimal(600),
 }
+
+
+VALUE_CLV_FORMS = ("transactional", "margin", "predictive")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class ScoringModel:
     acquisition_cost: Decimal = Decimal(0)
     servicing_cost_per_year: Decimal = Decimal(0)
     value_clv: str = "transactional"  # which CLV form the value score ranks
+    clv_discount_rate: float = 0.1  # annual, for predictive CLV and residual lifetime
+    clv_horizon_years: float | None = None  # predictive CLV's horizon; None: expected lifetime
     wallet_per_employee: Mapping[str, Decimal] = field(
         default_factory=lambda: DEFAULT_WALLET_PER_EMPLOYEE
     )
@@ -126,8 +132,13 @@ def validate(model: ScoringModel) -> None:
     for name in ("acquisition_cost", "servicing_cost_per_year"):
         if getattr(model, name) < 0:
             raise InvalidModel(name, "negative", "must be ≥ 0")
-    if model.value_clv not in ("transactional", "margin"):
-        raise InvalidModel("value_clv", "enum", "must be 'transactional' or 'margin'")
+    if model.value_clv not in VALUE_CLV_FORMS:
+        raise InvalidModel("value_clv", "enum", f"must be one of {', '.join(VALUE_CLV_FORMS)}")
+    if not 0 < model.clv_discount_rate < 1:
+        raise InvalidModel("clv_discount_rate", "range_0_1_open", "must be > 0 and < 1")
+    horizon = model.clv_horizon_years
+    if horizon is not None and not 0 < horizon <= 10:
+        raise InvalidModel("clv_horizon_years", "range", "must be within (0, 10]")
     for industry, spend in model.wallet_per_employee.items():
         if spend < 0:
             raise InvalidModel(f"wallet_per_employee.{industry}", "negative", "must be ≥ 0")

@@ -9,6 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 from accountpulse.scoring.domain import scores as s
+from accountpulse.scoring.domain.clv_forecast import (
+    NO_FIT,
+    AccountForecast,
+    ClvModel,
+    PurchaseSummary,
+)
 from accountpulse.scoring.domain.features import (
     ContractFeatures,
     DealFeatures,
@@ -51,6 +57,7 @@ class AccountFacts:
         default_factory=lambda: ContractFeatures(0, Decimal(0), None, False)
     )
     deals: DealFeatures = field(default_factory=DealFeatures)
+    purchases: PurchaseSummary | None = None  # the predictive models' view of the revenue
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,11 @@ def lifetime_years(model: ScoringModel, default_retention_rate: float) -> float:
     return expected_lifetime_years(rate)
 
 
+def clv_horizon_years(model: ScoringModel, default_retention_rate: float) -> float:
+    """Predictive CLV's horizon: the model's, else its expected lifetime (at most 10 years)."""
+    return model.clv_horizon_years or min(lifetime_years(model, default_retention_rate), 10.0)
+
+
 @dataclass(frozen=True)
 class _Money:
     """What the account is worth and could be worth, in money."""
@@ -80,6 +92,10 @@ class _Money:
     clv_transactional: Decimal
     clv_margin: Decimal
     ranked_clv: Decimal  # the CLV the model ranks value by
+    ranked_form: str  # its name in the explanation
+    predicted_clv_12m: Decimal | None
+    predicted_clv_horizon: Decimal | None
+    horizon_years: float  # of predictive CLV
     wallet: Wallet
     revenue_potential: Decimal | None
     whitespace: Decimal | None
@@ -91,10 +107,16 @@ def score_account(
     cuts: Mapping[str, list[float]],
     default_retention_rate: float,
     today: date,
+    *,
+    clv_model: ClvModel = NO_FIT,
+    forecast: AccountForecast | None = None,
 ) -> Scorecard:
-    money = _money(facts, model, default_retention_rate)
-    named = _scores(facts, model, cuts, money)
+    """The account's scores; ``forecast`` holds its predictive figures from ``clv_model``,
+    the tenant's fit (without one, today's formulas, and the explanation says so)."""
+    money = _money(facts, model, default_retention_rate, clv_model, forecast)
+    named = _scores(facts, model, cuts, money, _p_alive(clv_model, forecast))
     scores, explanation = _explained(named)
+    explanation["predictive_clv"] = [_predictive_entry(clv_model, money)]
     thresholds = model.thresholds
     fit, potential = named["fit"], named["potential"]
     emerging = (
@@ -106,7 +128,7 @@ def score_account(
     return Scorecard(
         scores=scores,
         explanation=explanation,
-        features=_features(facts, money),
+        features=_features(facts, money) | _predictive_features(clv_model, forecast, money),
         metrics=_metrics(facts, money),
         revenue_ttm=facts.revenue.revenue_ttm,
         tier_hint="emerging" if emerging else "standard",
@@ -114,7 +136,13 @@ def score_account(
     )
 
 
-def _money(facts: AccountFacts, model: ScoringModel, default_retention_rate: float) -> _Money:
+def _money(
+    facts: AccountFacts,
+    model: ScoringModel,
+    default_retention_rate: float,
+    clv_model: ClvModel,
+    forecast: AccountForecast | None,
+) -> _Money:
     years = lifetime_years(model, default_retention_rate)
     revenue = facts.revenue
     clv_tx = transactional_clv(revenue, years)
@@ -123,24 +151,65 @@ def _money(facts: AccountFacts, model: ScoringModel, default_retention_rate: flo
     )
     wallet = wallet_of(facts.profile, model.wallet_per_employee)
     potential_amount = revenue_potential(wallet.amount, model.attainable_share)
+    predicted_12m, predicted = _predicted(clv_model, forecast)
+    ranked, form = (
+        (clv_margin, "margin") if model.value_clv == "margin" else (clv_tx, "transactional")
+    )
+    if model.value_clv == "predictive":
+        if predicted is not None:
+            ranked, form = predicted, "predictive"
+        else:
+            form = "transactional (predictive unavailable: today's formula)"
     return _Money(
         years=years,
         clv_transactional=clv_tx,
         clv_margin=clv_margin,
-        ranked_clv=clv_tx if model.value_clv == "transactional" else clv_margin,
+        ranked_clv=ranked,
+        ranked_form=form,
+        predicted_clv_12m=predicted_12m,
+        predicted_clv_horizon=predicted,
+        horizon_years=clv_horizon_years(model, default_retention_rate),
         wallet=wallet,
         revenue_potential=potential_amount,
         whitespace=whitespace(potential_amount, revenue),
     )
 
 
+def _predicted(
+    clv_model: ClvModel, forecast: AccountForecast | None
+) -> tuple[Decimal | None, Decimal | None]:
+    """Predicted CLV over 12 months and over the horizon: None without a usable fit; 0 for an
+    account without a purchase when there is one (the models expect nothing of it)."""
+    if not clv_model.fitted or clv_model.gamma_gamma is None:
+        return None, None
+    if forecast is None or forecast.predicted_clv_horizon is None:
+        return Decimal(0), Decimal(0)
+    return _cents(forecast.predicted_clv_12m or 0.0), _cents(forecast.predicted_clv_horizon)
+
+
+def _cents(amount: float) -> Decimal:
+    return Decimal(str(round(amount, 2))).quantize(Decimal("0.01"))
+
+
+def _p_alive(clv_model: ClvModel, forecast: AccountForecast | None) -> tuple[float | None, str]:
+    if not clv_model.fitted:
+        return None, clv_model.detail
+    if forecast is None or forecast.p_alive is None:
+        return None, "no purchase yet: P(alive) unknown"
+    return forecast.p_alive, f"P(alive) {forecast.p_alive:.2f} ({clv_model.detail})"
+
+
 def _scores(
-    facts: AccountFacts, model: ScoringModel, cuts: Mapping[str, list[float]], money: _Money
+    facts: AccountFacts,
+    model: ScoringModel,
+    cuts: Mapping[str, list[float]],
+    money: _Money,
+    p_alive: tuple[float | None, str],
 ) -> dict[str, s.Score]:
     """The six scores, each with its factors; priority is built from the other four."""
     fit = s.fit(facts.profile, model.icp, model.weight("fit"))
     engagement = s.engagement(facts.engagement, cuts, model.weight("engagement"))
-    value = s.value(float(money.ranked_clv), cuts.get("clv", []), model.value_clv)
+    value = s.value(float(money.ranked_clv), cuts.get("clv", []), money.ranked_form)
     potential = s.potential(
         _float(money.revenue_potential),
         _float(money.whitespace),
@@ -154,6 +223,7 @@ def _scores(
         engagement_features=facts.engagement,
         contracts=facts.contracts,
         weights=model.weight("health"),
+        p_alive=p_alive,
     )
     priority = s.priority(
         fit=fit.known,
@@ -226,6 +296,39 @@ def _features(facts: AccountFacts, money: _Money) -> dict[str, Any]:
         "deal_value": facts.deals.deal_value,
         "conversion_rate": facts.deals.conversion_rate,
         "open_pipeline": facts.deals.open_pipeline,
+    }
+
+
+def _predictive_features(
+    clv_model: ClvModel, forecast: AccountForecast | None, money: _Money
+) -> dict[str, Any]:
+    """The predictive figures, added beside the others: None where the tenant has no fit, the
+    account no purchase, or (residual lifetime) no active contract or no sBG fit."""
+    f = forecast or AccountForecast(None, None, None, None, None)
+    return {
+        "p_alive": _rounded(f.p_alive),
+        "expected_purchases_12m": _rounded(f.expected_purchases_12m),
+        "predicted_clv_12m": money.predicted_clv_12m,
+        "predicted_clv_horizon": money.predicted_clv_horizon,
+        "predicted_clv_horizon_years": round(money.horizon_years, 4),
+        "expected_residual_lifetime_years": _rounded(f.expected_residual_lifetime_years),
+        "predictive_model": clv_model.describe(),
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _predictive_entry(clv_model: ClvModel, money: _Money) -> dict[str, Any]:
+    """The explanation's word on predictive CLV: which model, fitted when, on how many
+    accounts — or why there is none — and which CLV the value score ranked."""
+    return {
+        "name": "predictive_model",
+        "weight": 0,
+        "score": None,
+        "contribution": 0.0,
+        "detail": f"{clv_model.detail}; value ranks {money.ranked_form} CLV",
     }
 
 

@@ -246,8 +246,11 @@ def health(
     engagement_features: EngagementFeatures,
     contracts: ContractFeatures,
     weights: Mapping[str, float],
+    p_alive: tuple[float | None, str] = (None, ""),
 ) -> Score:
-    """NPS, revenue growth, engagement trend, support load, renewal risk."""
+    """NPS, revenue growth, engagement trend, support load, renewal risk, and P(alive) (0–1,
+    with its detail) where the model gives it a weight: at the default weight 0 it is left
+    out of the explanation, so the default health reads as before."""
     e = engagement_features
     renewal: tuple[float | None, str] = (None, "no active contract")
     if contracts.active_contracts:
@@ -256,6 +259,10 @@ def health(
             if contracts.renewal_at_risk
             else (100.0, "no renewal at risk within 90 days")
         )
+    alive: dict[str, tuple[float | None, str]] = {}
+    if weights.get("p_alive", 0.0) > 0:
+        probability, detail = p_alive
+        alive["p_alive"] = (None if probability is None else 100.0 * probability, detail)
     return _weighted(
         weights,
         {
@@ -283,7 +290,8 @@ def health(
                 ),
             ),
             "renewal_risk": renewal,
-        },
+        }
+        | alive,
     )
 
 

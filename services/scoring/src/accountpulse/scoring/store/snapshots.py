@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import text
 
 from accountpulse.common.uow import UnitOfWork
+from accountpulse.scoring.domain.clv_forecast import purchase_summary
 from accountpulse.scoring.domain.features import (
     Contract,
     DealFeatures,
@@ -155,6 +156,7 @@ def _facts(row: Any, today: date) -> AccountFacts:
         nps_responses=int(responses),
         contracts=contract_features(contracts, today),
         deals=DealFeatures(int(won), int(lost), Decimal(won_total), Decimal(pipeline)),
+        purchases=purchase_summary(lines, today),
     )
 
 
