@@ -40,3 +40,9 @@ class ScoringSettings(ServiceSettings):
         validation_alias="SCORING_RESCORE_CONCURRENCY",
         description="Lanes one replica works at once, each chunk on its own connection",
     )
+    sweep_every_hours: float = Field(
+        24.0,
+        gt=0,
+        validation_alias="SCORING_SWEEP_EVERY_HOURS",
+        description="A tenant is re-evaluated as of today when its last sweep is this old",
+    )
