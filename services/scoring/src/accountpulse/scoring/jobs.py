@@ -12,6 +12,10 @@ lanes between them (the chunk's ``FOR UPDATE SKIP LOCKED`` on the lane row stays
 of the cursor). A crash rolls back the chunks in flight and releases the crashed replica's
 lanes; the next tick of any replica resumes each lane at its cursor. The snapshot key and the
 skip of accounts already scored at the run's model make a replay harmless.
+
+The daily time sweep is a run of the same kind (``sweep``): :class:`SweepJob` starts one for
+each tenant whose last sweep is a day old by the services' clock, and the lanes above work it,
+re-evaluating every account as of today (see :meth:`Scorer.score_accounts`).
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from accountpulse.scoring.portfolio_pass import recompute_tiers, refresh_distrib
 from accountpulse.scoring.rescoring import Scorer
 from accountpulse.scoring.settings import ScoringSettings
 from accountpulse.scoring.store import SCHEMA
+from accountpulse.scoring.store import model as model_store
 from accountpulse.scoring.store import portfolio as portfolio_store
 from accountpulse.scoring.store import rescores as rescore_store
+from accountpulse.scoring.store import sweeps as sweep_store
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +60,14 @@ def jobs(runtime: Runtime[ScoringSettings]) -> list[PeriodicJob]:
     )
     portfolio = PortfolioJob(runtime.units)
     clv_fit = ClvFitJob(runtime.units, fit_schedule(settings))
+    sweep = SweepJob(
+        runtime.units, timedelta(hours=settings.sweep_every_hours), settings.rescore_lanes
+    )
     return [
         PeriodicJob("scoring-rescore", rescore.run, settings.rescore_interval_s, exclusive=False),
         PeriodicJob("scoring-portfolio", portfolio.run, settings.portfolio_interval_s),
         PeriodicJob("scoring-clv-fit", clv_fit.run, settings.clv_fit_interval_s),
+        PeriodicJob("scoring-sweep", sweep.run),
     ]
 
 
@@ -140,12 +150,21 @@ class RescoreJob:
             ids = await rescore_store.next_chunk(
                 uow, state.cursor, self._chunk_size, lane, state.lanes
             )
+            sweep = state.kind == "sweep"
             if not ids:
                 if await rescore_store.finish_lane(uow, run_id, lane, uow.now()):
-                    log.info("rescore finished", extra={"run_id": run_id})
+                    log.info(f"{state.kind} finished", extra={"run_id": run_id})
+                    if sweep:  # the tiers as of today, even if no score moved
+                        await portfolio_store.mark_portfolio_dirty(uow)
                 return False
+            # A sweep scores at the latest model: a rescore running beside it then skips the
+            # accounts the sweep did (and the sweep those the rescore did today).
             result = await self._scorer.score_accounts(
-                uow, ids, model_version=state.model_version, bulk=True
+                uow,
+                ids,
+                model_version=None if sweep else state.model_version,
+                bulk=True,
+                sweep=sweep,
             )
             if result.scored:
                 await portfolio_store.mark_portfolio_dirty(uow)
@@ -170,3 +189,31 @@ class PortfolioJob:
                 await portfolio_store.clear_dirty(uow)
                 await refresh_distributions(uow, uow.now())
                 await recompute_tiers(uow, uow.now())
+                await sweep_store.register_tenant(uow, uow.now())
+
+
+class SweepJob:
+    """Start the time sweep of each tenant whose last one started ``every`` ago by the
+    services' clock (a tenant's first is due ``every`` after its first portfolio pass). The
+    sweep is a run in lanes; :class:`RescoreJob` works it, shared out between replicas."""
+
+    def __init__(self, units: UnitsOfWork, every: timedelta, lanes: int, batch: int = 50) -> None:
+        self._units = units
+        self._every = every
+        self._lanes = lanes
+        self._batch = batch
+
+    async def run(self) -> bool:
+        """Start the due sweeps (a batch of tenants per tick); True if more may be due."""
+        due = await sweep_store.due_tenants(
+            self._units.sessions, self._units.clock(), self._every, self._batch
+        )
+        for tenant_id in due:
+            async with self._units.for_tenant(tenant_id) as uow:
+                model, _ = await model_store.current_model(uow)
+                run_id = await sweep_store.start_sweep(
+                    uow, uow.now(), self._every, model.version, self._lanes
+                )
+            if run_id:
+                log.info("sweep started", extra={"tenant_id": tenant_id, "run_id": run_id})
+        return len(due) == self._batch

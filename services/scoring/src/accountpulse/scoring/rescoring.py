@@ -25,7 +25,7 @@ from accountpulse.scoring.domain.clv_forecast import (
     forecast_accounts,
     renewals_made,
 )
-from accountpulse.scoring.domain.materiality import material_reasons
+from accountpulse.scoring.domain.materiality import TIME_ELAPSED, material_reasons
 from accountpulse.scoring.domain.model import ScoringModel
 from accountpulse.scoring.domain.scorecard import Scorecard, clv_horizon_years, score_account
 from accountpulse.scoring.store import clv as clv_store
@@ -71,6 +71,7 @@ class Scorer:
         *,
         model_version: int | None = None,
         bulk: bool = False,
+        sweep: bool = False,
         traces: Mapping[str, Trace] | None = None,
     ) -> ChunkResult:
         """Score these accounts at the tenant's latest model (or ``model_version``).
@@ -78,6 +79,9 @@ class Scorer:
         An account already scored at its current version and this model is skipped, so a
         chunk replayed after a crash, or an event racing a rescore, never doubles a snapshot.
         ``bulk`` (a rescore) publishes the current snapshot only when something changed.
+        ``sweep`` re-evaluates as of today accounts that no event changed: skipped if already
+        evaluated today, stored only if time changed their scores or features, and a
+        material change says ``time_elapsed``.
         ``traces`` gives, per account, the trace of the event that asked for it, so each
         snapshot and its events continue that event's trace even when scored in one chunk."""
         now = self._clock()
@@ -85,8 +89,7 @@ class Scorer:
         loaded = [
             account
             for account in await snapshot_store.load_accounts(uow, account_ids, now.date())
-            if (account.previous_account_version, account.previous_model_version)
-            != (account.version, model.version)
+            if not _already_scored(account, model.version, now.date() if sweep else None)
         ]
         clv_model = await clv_store.clv_model(uow)
         forecasts = self._forecasts(clv_model, loaded, model.model, now.date())
@@ -101,8 +104,13 @@ class Scorer:
                 clv_model=clv_model,
                 forecast=forecast,
             )
+            if sweep and _unchanged(account, card):
+                continue
             trace = (traces or {}).get(account.account_id)
-            row, events = _snapshot(uow.tenant_id, account, card, model, now, trace, bulk)
+            run = _Run(
+                now, bulk or sweep, sweep and account.version == account.previous_account_version
+            )
+            row, events = _snapshot(uow.tenant_id, account, card, model, trace, run)
             staged.add(row, events, trace)
         await snapshot_store.insert_snapshots(uow, staged.rows)
         await uow.publish_many(staged.events, trace_headers=staged.traces)
@@ -126,24 +134,60 @@ class Scorer:
         )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """How a chunk is scored: as of ``now``; ``bulk`` publishes the current snapshot only
+    when it changed; ``time_elapsed`` when only time moved since the last snapshot."""
+
+    now: datetime
+    bulk: bool
+    time_elapsed: bool
+
+
+def _already_scored(account: LoadedAccount, model_version: int, as_of: date | None) -> bool:
+    """Scored at the account's version and this model (and, for a sweep, as of today)."""
+    same = (account.previous_account_version, account.previous_model_version) == (
+        account.version,
+        model_version,
+    )
+    if as_of is None or not same:
+        return same
+    return account.previous_as_of is not None and account.previous_as_of >= as_of
+
+
+def _unchanged(account: LoadedAccount, card: Scorecard) -> bool:
+    """Nothing time moved: the same scores and features as the current snapshot (compared
+    as stored, JSON), so a sweep stores no snapshot of a day that changed nothing."""
+    return (
+        account.previous_scores == card.scores
+        and account.previous_features == orjson.loads(_json(card.features))
+        and account.version == account.previous_account_version
+    )
+
+
 def _snapshot(
     tenant_id: str,
     account: LoadedAccount,
     card: Scorecard,
     model: ModelVersion,
-    now: datetime,
     trace: Trace | None,
-    bulk: bool,
+    run: _Run,
 ) -> tuple[dict[str, Any], list[EventPayload]]:
     """The account's new snapshot row and the events it publishes: its current snapshot
     (in a rescore only when something changed), a material change, a tier move."""
     tier = "key" if account.previous_tier == "key" else card.tier_hint
     reasons = _reasons(account, card, tier, model)
+    if reasons and run.time_elapsed:
+        reasons.append(TIME_ELAPSED)
     snapshot_id = str(uuid.uuid4())
     trace_id = _trace_id_of(trace) if trace else current_trace_id()
-    row = _row(tenant_id, account, card, tier, model.version, now, trace_id) | {
+    row = _row(tenant_id, account, card, tier, model.version, run.now, trace_id) | {
         "id": snapshot_id,
         "reasons": reasons,
+        # a published change (or a first score) is the base later moves are measured from
+        "published_scores": _json(
+            card.scores if reasons or account.published_scores is None else account.published_scores
+        ),
     }
     common = {
         "account_id": account.account_id,
@@ -154,10 +198,10 @@ def _snapshot(
     }
     events: list[EventPayload] = []
     changed = account.previous_scores != card.scores or account.previous_tier != tier
-    if not bulk or changed:
+    if not run.bulk or changed:
         events.append(
             ScoreSnapshot(
-                **common, scores=card.scores, tier=tier, at_risk=card.at_risk, computed_at=now
+                **common, scores=card.scores, tier=tier, at_risk=card.at_risk, computed_at=run.now
             )
         )
     if reasons:
@@ -165,12 +209,12 @@ def _snapshot(
             ScoreChanged(
                 **common,
                 scores=card.scores,
-                previous_scores=account.previous_scores or {},
+                previous_scores=account.published_scores or {},
                 tier=tier,
                 previous_tier=account.previous_tier,
                 at_risk=card.at_risk,
                 reasons=reasons,
-                computed_at=now,
+                computed_at=run.now,
             )
         )
     if _tier_moved(account.previous_tier, tier):
@@ -189,6 +233,7 @@ def _reasons(account: LoadedAccount, card: Scorecard, tier: str, model: ModelVer
         tier,
         move_points=t.material_move,
         thresholds={"health": t.at_risk_health, "priority": t.priority_alert},
+        published=account.published_scores,
     )
 
 
@@ -212,6 +257,7 @@ def _row(
         "previous_snapshot_id": account.previous_snapshot_id,
         "trace_id": trace_id,
         "computed_at": now,
+        "as_of": now.date(),
         "clv": card.features["clv_transactional"],
         "tier": tier,
         "revenue_ttm": card.revenue_ttm,

@@ -76,3 +76,9 @@ class ScoringSettings(ServiceSettings):
         validation_alias="SCORING_CLV_HOLDOUT_WEEKS",
         description="The last weeks of a tenant's history that the calibration table holds out",
     )
+    sweep_every_hours: float = Field(
+        24.0,
+        gt=0,
+        validation_alias="SCORING_SWEEP_EVERY_HOURS",
+        description="A tenant is re-evaluated as of today when its last sweep is this old",
+    )

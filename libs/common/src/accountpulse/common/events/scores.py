@@ -25,11 +25,17 @@ class ScoreChanged(_ScoreEvent):
     event_type: ClassVar[str] = "score.changed"
     description: ClassVar[str] = "A material score change (priority/health ±5, threshold, tier)"
     scores: dict[str, float]
-    previous_scores: dict[str, float]
+    previous_scores: dict[str, float] = Field(
+        description="The scores as last published (moves are measured from them)"
+    )
     tier: Tier | None = None
     previous_tier: Tier | None = None
     at_risk: bool = False
-    reasons: list[str] = Field(description="Why the change is material")
+    reasons: list[str] = Field(
+        description="Why the change is material: priority_moved, health_moved,"
+        " priority_crossed_70, health_crossed_40 (the tenant's thresholds), tier_changed;"
+        " and time_elapsed when the daily re-evaluation found it without any event"
+    )
     computed_at: datetime
 
 

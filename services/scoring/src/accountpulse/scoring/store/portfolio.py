@@ -143,7 +143,11 @@ SELECT account_id, revenue_ttm, tier, below_line_since, NULL, NULL
 
 _APPLY = """
 UPDATE scoring.current_scores c
-   SET tier = CASE WHEN u.key THEN 'key' ELSE c.tier_hint END, below_line_since = u.since
+   SET tier = CASE WHEN u.key THEN 'key' ELSE c.tier_hint END, below_line_since = u.since,
+       -- a tier move publishes score.changed with these scores: drift counts from them
+       published_scores = CASE WHEN (CASE WHEN u.key THEN 'key' ELSE c.tier_hint END)
+                                    IS DISTINCT FROM c.tier THEN s.scores
+                               ELSE c.published_scores END
   FROM unnest(CAST(:ids AS text[]), CAST(:keys AS boolean[]), CAST(:sinces AS timestamptz[]))
          AS u(account_id, key, since),
        scoring.accounts a, scoring.snapshots s

@@ -17,15 +17,21 @@ from accountpulse.common.db import Sessions, system_transaction
 from accountpulse.common.uow import UnitOfWork
 
 
-async def start_run(uow: UnitOfWork, version: int, now: datetime, lanes: int) -> str:
-    """Start the full rescore at model ``version``: the run, and its ``lanes`` (the accounts
-    split by a hash of their id, each lane with its own cursor, scored concurrently)."""
+async def start_run(
+    uow: UnitOfWork, version: int, now: datetime, lanes: int, *, kind: str = "rescore"
+) -> str:
+    """Start the full rescore at model ``version`` (or, of kind ``sweep``, the tenant's
+    re-evaluation as of ``now``): the run, and its ``lanes`` (the accounts split by a hash of
+    their id, each lane with its own cursor, scored concurrently)."""
     run_id = str(uuid.uuid4())
-    params = {"id": run_id, "t": uow.tenant_id, "v": version, "now": now, "lanes": lanes}
+    params = {
+        "id": run_id, "t": uow.tenant_id, "v": version, "now": now, "lanes": lanes, "k": kind
+    }  # fmt: skip
     await uow.session.execute(
         text(
             "INSERT INTO scoring.rescore_runs (id, tenant_id, model_version, status, total,"
-            " started_at, updated_at) SELECT :id, :t, :v, 'running', count(*), :now, :now"
+            " started_at, updated_at, kind)"
+            " SELECT :id, :t, :v, 'running', count(*), :now, :now, :k"
             " FROM scoring.accounts WHERE tenant_id = :t AND erased_at IS NULL"
             " AND merged_into IS NULL"
         ),
@@ -55,12 +61,12 @@ async def running_lanes(sessions: Sessions) -> list[Any]:
 
 
 async def lock_lane(uow: UnitOfWork, run_id: str, lane: int) -> Any:
-    """The lane with its run's model, locked: one chunk of a lane at a time, even if two
-    replicas try (the other skips it)."""
+    """The lane with its run's model and kind, locked: one chunk of a lane at a time, even
+    if two replicas try (the other skips it)."""
     return (
         await uow.session.execute(
             text(
-                "SELECT l.cursor, l.lanes, l.finished, r.model_version, r.status"
+                "SELECT l.cursor, l.lanes, l.finished, r.model_version, r.status, r.kind"
                 " FROM scoring.rescore_lanes l JOIN scoring.rescore_runs r ON r.id = l.run_id"
                 " WHERE l.run_id = :id AND l.lane = :lane FOR UPDATE OF l SKIP LOCKED"
             ),
@@ -126,7 +132,8 @@ async def finish_lane(uow: UnitOfWork, run_id: str, lane: int, now: datetime) ->
 
 
 async def get_run(uow: UnitOfWork, run_id: str | None) -> Any:
-    """One run by id, or the tenant's latest, with its lanes' progress added up."""
+    """One rescore by id, or the tenant's latest, with its lanes' progress added up (sweeps
+    are runs too, but not rescores: they are not shown here)."""
     return (
         await uow.session.execute(
             text(
@@ -136,7 +143,7 @@ async def get_run(uow: UnitOfWork, run_id: str | None) -> Any:
                 " r.started_at, GREATEST(r.updated_at, max(l.updated_at)) AS updated_at,"
                 " r.finished_at FROM scoring.rescore_runs r"
                 " LEFT JOIN scoring.rescore_lanes l ON l.run_id = r.id"
-                " WHERE r.tenant_id = :t"
+                " WHERE r.tenant_id = :t AND r.kind = 'rescore'"
                 " AND (CAST(:id AS uuid) IS NULL OR r.id = CAST(:id AS uuid))"
                 " GROUP BY r.id ORDER BY r.started_at DESC LIMIT 1"
             ),

@@ -64,7 +64,9 @@ SELECT a.account_id, a.version, a.owner_id, a.lifecycle_status, a.industry, a.em
     WHERE o.tenant_id = a.tenant_id AND o.account_id = a.account_id) AS deals,
   c.snapshot_id AS previous_snapshot_id, c.tier AS previous_tier,
   c.model_version AS previous_model_version, s.scores AS previous_scores,
-  s.account_version AS previous_account_version
+  s.account_version AS previous_account_version, s.as_of AS previous_as_of,
+  s.features AS previous_features,
+  coalesce(c.published_scores, s.scores) AS published_scores
 FROM scoring.accounts a
 LEFT JOIN scoring.current_scores c ON c.tenant_id = a.tenant_id AND c.account_id = a.account_id
 LEFT JOIN scoring.snapshots s ON s.id = c.snapshot_id
@@ -86,6 +88,9 @@ class LoadedAccount:
     previous_model_version: int | None
     previous_scores: dict[str, float] | None
     previous_account_version: int | None
+    previous_as_of: date | None = None  # the day the current snapshot was evaluated as of
+    previous_features: dict[str, Any] | None = None
+    published_scores: dict[str, float] | None = None  # as last published (score.changed)
 
 
 async def load_accounts(
@@ -117,6 +122,9 @@ def _loaded(row: Any, today: date) -> LoadedAccount:
         previous_model_version=row.previous_model_version,
         previous_scores=row.previous_scores,
         previous_account_version=row.previous_account_version,
+        previous_as_of=row.previous_as_of,
+        previous_features=_json(row.previous_features),
+        published_scores=_json(row.published_scores),
     )
 
 
@@ -193,7 +201,7 @@ async def insert_snapshots(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
 
 _SNAPSHOT_COLUMNS = (
     "id", "tenant_id", "account_id", "account_version", "model_version", "scores", "features",
-    "explanation", "reasons", "previous_snapshot_id", "trace_id", "computed_at",
+    "explanation", "reasons", "previous_snapshot_id", "trace_id", "computed_at", "as_of",
 )  # fmt: skip
 _INSERT_SNAPSHOT = (
     f"INSERT INTO scoring.snapshots ({', '.join(_SNAPSHOT_COLUMNS)}) VALUES"
@@ -203,12 +211,12 @@ _INSERT_SNAPSHOT = (
 _CURRENT_COLUMNS = (
     "tenant_id", "account_id", "id", "clv", "tier", "computed_at", "model_version",
     "revenue_ttm", "active", "fit", "potential", "health", "priority", "at_risk", "tier_hint",
-    "metrics",
+    "metrics", "published_scores",
 )  # fmt: skip
 _UPSERT_CURRENT = (
     "INSERT INTO scoring.current_scores (tenant_id, account_id, snapshot_id, clv, tier,"
     " computed_at, model_version, revenue_ttm, active, fit, potential, health, priority,"
-    " at_risk, tier_hint, metrics) VALUES"
+    " at_risk, tier_hint, metrics, published_scores) VALUES"
     f" ({', '.join(f'${n}' for n in range(1, len(_CURRENT_COLUMNS) + 1))})"
     " ON CONFLICT (tenant_id, account_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,"
     " clv = EXCLUDED.clv, tier = EXCLUDED.tier, computed_at = EXCLUDED.computed_at,"
@@ -216,7 +224,7 @@ _UPSERT_CURRENT = (
     " active = EXCLUDED.active, fit = EXCLUDED.fit, potential = EXCLUDED.potential,"
     " health = EXCLUDED.health, priority = EXCLUDED.priority,"
     " at_risk = EXCLUDED.at_risk, tier_hint = EXCLUDED.tier_hint,"
-    " metrics = EXCLUDED.metrics"
+    " metrics = EXCLUDED.metrics, published_scores = EXCLUDED.published_scores"
 )
 
 

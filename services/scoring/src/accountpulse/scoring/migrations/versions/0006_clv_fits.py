@@ -12,7 +12,7 @@ from alembic import op
 from accountpulse.common.migrations import tenant_rls
 
 revision = "0006_clv_fits"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,378 @@
+"""Scores stay true as time passes: the daily sweep re-evaluates every account as of the
+services' clock with no event, publishes what time changed (reason ``time_elapsed``) and the
+tiers it moves, and publishes a slow drift once it adds up since the last published score."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import text
+from support import System, Tenant, TopicTail, eventually, inbox, of_tenant, restart_service
+
+from accountpulse.common.clock import OffsetClock
+from accountpulse.common.db import Sessions, tenant_transaction
+from accountpulse.common.events import AccountUpserted, RevenueRecorded
+from accountpulse.common.messaging.envelope import header_map
+from accountpulse.common.messaging.outbox import add_events
+from accountpulse.common.messaging.topics import SCORES_CHANGES
+
+TIER_CHANGED = "com.accountpulse.tier.changed"
+SCORE_CHANGED = "com.accountpulse.score.changed"
+
+
+async def test_a_key_account_whose_revenue_ages_out_stays_key_30_days_then_yields_its_seat(
+    tenant: Tenant, service_clock: OffsetClock
+) -> None:
+    ingestion, scoring = tenant.client("ingestion"), tenant.client("scoring")
+    bootstrap = tenant.system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    kam = {"name": "Kim", "role": "kam", "capacity": 2}
+    assert (await ingestion.put("/v1/users/kim", json=kam)).is_success
+    today = service_clock().date()
+    eleven_months_ago, last_week = today - timedelta(days=335), today - timedelta(days=7)
+    # 10 active accounts: cap = min(⌊20 % × 10⌋, capacity 2) = 2. Revenue 3250, 80 % = 2600:
+    # a1 + a2 = 1900 < 2600 ≤ 2700 (with b), cut to the cap: key {a1, a2}.
+    revenue = {
+        "a1": (1000, eleven_months_ago),
+        "a2": (900, eleven_months_ago),
+        "b": (800, last_week),
+        "c": (300, last_week),
+        "d": (200, last_week),
+        **{f"s{n}": (10, last_week) for n in range(5)},
+    }
+    async with TopicTail(bootstrap, SCORES_CHANGES) as tail:
+        for account_id, (amount, booked_on) in revenue.items():
+            await _account_with_revenue(ingestion, account_id, amount, booked_on)
+        await tail.collect(of_tenant(tenant.id), until=lambda r: set(_tiers(r)) >= {"a1", "a2"})
+    assert await _key_accounts(scoring) == ["a1", "a2"]
+
+    async with TopicTail(bootstrap, SCORES_CHANGES) as tail:
+        # 60 days on, with no new fact: a1's and a2's revenue has left the trailing 12 months.
+        # b + c = 1100 ≥ 80 % of 1360 are above the line now, but a1 and a2 keep their seats.
+        service_clock.move(timedelta(days=60))
+        for held in ("a1", "a2"):
+            await eventually(lambda: _revenue_ttm_is(scoring, held, 0), timeout_s=90)  # noqa: B023
+            await eventually(lambda: _below_line_since(scoring, held), timeout_s=30)  # noqa: B023
+        assert await _key_accounts(scoring) == ["a1", "a2"], "demoted before 30 days"
+        found_by_time = await tail.collect(
+            of_tenant(tenant.id), until=lambda r: {"a1", "a2"} <= set(_time_elapsed(r))
+        )
+        assert not _tiers(found_by_time)
+
+        service_clock.move(timedelta(days=31))  # 31 days below the line: the seats move
+        records = await tail.collect(
+            of_tenant(tenant.id), until=lambda r: set(_tiers(r)) >= {"a1", "a2", "b", "c"}
+        )
+    assert _tiers(records) == {
+        "a1": ["standard"], "a2": ["standard"], "b": ["key"], "c": ["key"]
+    }  # fmt: skip
+    assert await _key_accounts(scoring) == ["b", "c"]
+
+
+async def test_a_contract_entering_its_renewal_window_lowers_health_with_no_event_and_the_chain_follows(
+    tenant: Tenant, service_clock: OffsetClock
+) -> None:
+    ingestion, scoring = tenant.client("ingestion"), tenant.client("scoring")
+    planning, notification = tenant.client("planning"), tenant.client("notification")
+    bootstrap = tenant.system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    today = service_clock().date()
+    assert (await ingestion.put("/v1/users/carla", json={"name": "Carla"})).is_success
+    put = await ingestion.put("/v1/accounts/acme", json={"name": "ACME", "owner_id": "carla"})
+    assert put.is_success, put.text
+    # Health from NPS +100 (weight 30) and a renewal not at risk (10): 100.
+    await _post(ingestion, "acme", "nps", {"response_id": "n-1", "score": 9, "responded_on": today})
+    contract = {
+        "contract_id": "k-1",
+        "starts_on": today - timedelta(days=245),
+        "ends_on": today + timedelta(days=120),
+        "arr": "50000.00",
+        "currency": "EUR",
+        "auto_renew": False,
+    }
+    await _post(ingestion, "acme", "contracts", contract)
+    assert (await planning.put("/v1/accounts/acme/plan", json={})).status_code == 201
+    await eventually(lambda: _health_is(scoring, "acme", 3, 100.0))
+
+    async with TopicTail(bootstrap, SCORES_CHANGES) as tail:
+        service_clock.move(timedelta(days=40))  # the contract now ends in 80 days
+        records = await tail.collect(
+            of_tenant(tenant.id), until=lambda r: "acme" in _time_elapsed(r), timeout_s=90
+        )
+    (change,) = _time_elapsed(records)["acme"]
+    assert change["reasons"] == ["health_moved", "time_elapsed"]
+    # (30 × 100 + 10 × 0) / 40
+    assert (change["previous_scores"]["health"], change["scores"]["health"]) == (100.0, 75.0)
+    score = (await scoring.get("/v1/accounts/acme/score")).json()
+    assert score["features"]["renewal_at_risk"] is True
+    assert score["account_version"] == 3, "re-evaluated by time, not by an event"
+
+    plan = await eventually(lambda: _stale_with(planning, "acme", "renewal_unprepared"))
+    assert "score_shifted" in plan["stale_reasons"]
+    rules = await eventually(
+        lambda: _rules_in_inbox(notification, "carla", {"contract_renewal", "health_dropped"})
+    )
+    assert {"contract_renewal", "health_dropped"} <= rules
+
+
+async def test_three_weekly_declines_of_3_points_publish_one_score_change_in_the_second_week(
+    tenant: Tenant, service_clock: OffsetClock, owner_sessions: Sessions
+) -> None:
+    ingestion, scoring = tenant.client("ingestion"), tenant.client("scoring")
+    bootstrap = tenant.system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    start = service_clock().date()
+    assert (await ingestion.put("/v1/accounts/drift", json={"name": "Drift"})).is_success
+    # 25 responses: 20 promoters, 5 passives: NPS 80, its factor 90 (weight 30).
+    for n in range(25):
+        response = {"response_id": f"r-{n:02d}", "score": 10 if n < 20 else 8}
+        await _post(ingestion, "drift", "nps", {**response, "responded_on": start})
+    # A contract renewing within 90 days without auto-renewal: renewal factor 0 (weight 10).
+    contract = {
+        "contract_id": "k-1",
+        "starts_on": start - timedelta(days=300),
+        "ends_on": start + timedelta(days=60),
+        "arr": "10000.00",
+        "currency": "EUR",
+    }
+    await _post(ingestion, "drift", "contracts", contract)
+    await eventually(lambda: _health_is(scoring, "drift", 27, 67.5))
+    async with TopicTail(bootstrap, SCORES_CHANGES) as tail:
+        # Renewed for three years, automatically: health 92.5, published — the base.
+        renewed = {**contract, "ends_on": start + timedelta(days=1095), "auto_renew": True}
+        await _post(ingestion, "drift", "contracts", renewed)
+        await tail.collect(
+            of_tenant(tenant.id), until=lambda r: 92.5 in _healths_published(r, "drift")
+        )
+
+    async with TopicTail(bootstrap, SCORES_CHANGES) as tail:
+        # Each week a promoter turns detractor: NPS −8, factor −4, health −3.
+        for week, health in ((1, 89.5), (2, 86.5), (3, 83.5)):
+            service_clock.move(timedelta(days=7))
+            revised = {"response_id": f"r-{week - 1:02d}", "score": 0}
+            await _post(ingestion, "drift", "nps", {**revised, "responded_on": start})
+            await eventually(lambda: _health_is(scoring, "drift", 28 + week, health))  # noqa: B023
+        records = await tail.collect(
+            of_tenant(tenant.id), until=lambda r: bool(_healths_published(r, "drift"))
+        )
+        await asyncio.sleep(2.0)  # a change of the third week would be on the topic by now
+        records = await tail.collect(of_tenant(tenant.id), until=lambda r: True)
+    (change,) = _score_changes(records, "drift")
+    assert change["reasons"] == ["health_moved"]
+    assert (change["previous_scores"]["health"], change["scores"]["health"]) == (92.5, 86.5)
+    assert date.fromisoformat(change["computed_at"][:10]) == start + timedelta(days=14)
+    assert await _published_snapshots(owner_sessions, tenant.id, "drift", start) == 1
+
+
+ACCOUNTS = 240
+
+
+async def test_a_sweep_killed_halfway_resumes_and_evaluates_each_account_once(
+    tenant: Tenant, system: System, service_clock: OffsetClock, owner_sessions: Sessions
+) -> None:
+    # Chunks of 2 accounts, one per lane per tick: a sweep long enough to be killed within.
+    restart_service(
+        system, "scoring", {"SCORING_RESCORE_CHUNK": "2", "SCORING_RESCORE_BUDGET_S": "0"}
+    )
+    try:
+        ids = [f"acc-{n:03d}" for n in range(ACCOUNTS)]
+        booked = service_clock().date() - timedelta(days=360)
+        await _accounts_with_one_old_line(owner_sessions, tenant.id, ids, booked)
+        await eventually(lambda: _sweep_registered(owner_sessions, tenant.id), timeout_s=90)
+
+        service_clock.move(timedelta(days=10))  # every line leaves the trailing 12 months
+        swept_on = service_clock().date()
+        await eventually(
+            lambda: _sweep_done_between(owner_sessions, tenant.id, ACCOUNTS // 5, ACCOUNTS - 40),
+            timeout_s=90,
+            interval_s=0.02,
+        )
+        system.kill("scoring")  # SIGKILL: chunks in flight roll back
+        progress = await _sweep_progress(owner_sessions, tenant.id)
+        assert progress["status"] == "running", "killed too late"
+        assert progress["done"] < ACCOUNTS
+        await asyncio.to_thread(system.start, "scoring")
+        await eventually(lambda: _sweep_status(owner_sessions, tenant.id, "done"), timeout_s=120)
+        per_account = await _snapshots_as_of(owner_sessions, tenant.id, swept_on)
+        assert set(per_account) == set(ids)
+        assert all(n == 1 for n in per_account.values()), "an account was evaluated twice"
+        progress = await _sweep_progress(owner_sessions, tenant.id)
+        assert progress["done"] == ACCOUNTS
+    finally:
+        restart_service(
+            system, "scoring", {"SCORING_RESCORE_CHUNK": None, "SCORING_RESCORE_BUDGET_S": None}
+        )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+async def _post(client: httpx.AsyncClient, account_id: str, kind: str, body: Any) -> None:
+    json = orjson.loads(orjson.dumps(body, default=str))
+    response = await client.post(f"/v1/accounts/{account_id}/{kind}", json=json)
+    assert response.status_code == 201, response.text
+
+
+async def _account_with_revenue(
+    client: httpx.AsyncClient, account_id: str, amount: int, booked_on: date
+) -> None:
+    put = await client.put(f"/v1/accounts/{account_id}", json={"name": account_id})
+    assert put.is_success, put.text
+    line = {"amount": f"{amount}.00", "currency": "EUR", "booked_on": booked_on}
+    await _post(client, account_id, "revenue", line)
+
+
+def _payloads(records: list[Any], ce_type: str) -> list[dict[str, Any]]:
+    return [orjson.loads(r.value) for r in records if header_map(r.headers)["ce_type"] == ce_type]
+
+
+def _tiers(records: list[Any]) -> dict[str, list[str]]:
+    moves: dict[str, list[str]] = {}
+    for payload in _payloads(records, TIER_CHANGED):
+        moves.setdefault(payload["account_id"], []).append(payload["tier"])
+    return moves
+
+
+def _time_elapsed(records: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    unique = {p["snapshot_id"]: p for p in _payloads(records, SCORE_CHANGED)}
+    for payload in unique.values():
+        if "time_elapsed" in payload["reasons"]:
+            found.setdefault(payload["account_id"], []).append(payload)
+    return found
+
+
+def _score_changes(records: list[Any], account_id: str) -> list[dict[str, Any]]:
+    unique = {p["snapshot_id"]: p for p in _payloads(records, SCORE_CHANGED)}
+    return [p for p in unique.values() if p["account_id"] == account_id]
+
+
+def _healths_published(records: list[Any], account_id: str) -> list[float]:
+    return [p["scores"]["health"] for p in _score_changes(records, account_id)]
+
+
+async def _key_accounts(client: httpx.AsyncClient) -> list[str]:
+    page = (await client.get("/v1/portfolio/tiers", params={"tier": "key"})).json()
+    return [item["account_id"] for item in page["items"]]
+
+
+async def _below_line_since(client: httpx.AsyncClient, account_id: str) -> Any:
+    page = (await client.get("/v1/portfolio/tiers", params={"tier": "key"})).json()
+    return next(
+        (i["below_key_line_since"] for i in page["items"] if i["account_id"] == account_id), None
+    )
+
+
+async def _revenue_ttm_is(client: httpx.AsyncClient, account_id: str, amount: int) -> bool:
+    score = (await client.get(f"/v1/accounts/{account_id}/score")).json()
+    ttm = score.get("features", {}).get("revenue_ttm")
+    return ttm is not None and Decimal(ttm) == amount
+
+
+async def _health_is(
+    client: httpx.AsyncClient, account_id: str, at_version: int, health: float
+) -> bool:
+    """The account's health once its score reflects ``at_version`` of the account."""
+    response = await client.get(f"/v1/accounts/{account_id}/score")
+    score = response.json()
+    if response.status_code != 200 or score["account_version"] < at_version:
+        return False
+    return bool(score["scores"]["health"] == health)
+
+
+async def _stale_with(client: httpx.AsyncClient, account_id: str, reason: str) -> Any:
+    plan = (await client.get(f"/v1/accounts/{account_id}/plan")).json()
+    return plan if reason in plan.get("stale_reasons", []) else None
+
+
+async def _rules_in_inbox(client: httpx.AsyncClient, recipient: str, wanted: set[str]) -> Any:
+    rules = {alert["rule"] for alert in await inbox(client, recipient)}
+    return rules if wanted <= rules else None
+
+
+async def _published_snapshots(
+    sessions: Sessions, tenant_id: str, account_id: str, after: date
+) -> int:
+    """Snapshots of the drift weeks that published a change."""
+    async with tenant_transaction(sessions, tenant_id) as session:
+        count = await session.scalar(
+            text(
+                "SELECT count(*) FROM scoring.snapshots WHERE account_id = :a"
+                " AND as_of > :after AND cardinality(reasons) > 0"
+            ),
+            {"a": account_id, "after": after},
+        )
+    return int(count or 0)
+
+
+async def _accounts_with_one_old_line(
+    sessions: Sessions, tenant_id: str, ids: list[str], booked_on: date
+) -> None:
+    """Each account and one revenue line, as ingestion publishes them (its outbox)."""
+    events = [
+        event
+        for account_id in ids
+        for event in (
+            AccountUpserted(account_id=account_id, version=1, name=account_id),
+            RevenueRecorded(
+                account_id=account_id,
+                version=2,
+                line_id=f"{account_id}-1",
+                booked_on=booked_on,
+                amount=Decimal(100),
+                original_amount=Decimal(100),
+                original_currency="EUR",
+            ),
+        )
+    ]
+    async with tenant_transaction(sessions, tenant_id) as session:
+        await add_events(session, schema="ingestion", tenant_id=tenant_id, payloads=events)
+
+
+async def _sweep_registered(sessions: Sessions, tenant_id: str) -> bool:
+    """Every account scored with its line, and the tenant's sweeps counted from then."""
+    async with tenant_transaction(sessions, tenant_id) as session:
+        scored = await session.scalar(
+            text("SELECT count(*) FROM scoring.current_scores WHERE revenue_ttm > 0")
+        )
+        registered = await session.scalar(text("SELECT count(*) FROM scoring.sweeps"))
+    return bool(scored == ACCOUNTS and registered == 1)
+
+
+async def _sweep_progress(sessions: Sessions, tenant_id: str) -> dict[str, Any]:
+    async with tenant_transaction(sessions, tenant_id) as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT r.status, coalesce(sum(l.done), 0) AS done FROM scoring.rescore_runs r"
+                    " JOIN scoring.rescore_lanes l ON l.run_id = r.id WHERE r.kind = 'sweep'"
+                    " GROUP BY r.id, r.status ORDER BY r.started_at DESC LIMIT 1"
+                )
+            )
+        ).first()
+    return {"status": row.status, "done": int(row.done)} if row else {"status": None, "done": 0}
+
+
+async def _sweep_done_between(sessions: Sessions, tenant_id: str, low: int, high: int) -> bool:
+    progress = await _sweep_progress(sessions, tenant_id)
+    if progress["status"] == "done" or progress["done"] > high:
+        raise AssertionError(f"the sweep went past the kill point: {progress}")
+    return bool(progress["done"] >= low)
+
+
+async def _sweep_status(sessions: Sessions, tenant_id: str, status: str) -> bool:
+    return bool((await _sweep_progress(sessions, tenant_id))["status"] == status)
+
+
+async def _snapshots_as_of(sessions: Sessions, tenant_id: str, day: date) -> dict[str, int]:
+    async with tenant_transaction(sessions, tenant_id) as session:
+        rows = await session.execute(
+            text(
+                "SELECT account_id, count(*) AS n FROM scoring.snapshots WHERE as_of = :d"
+                " AND (features->>'revenue_ttm')::numeric = 0 GROUP BY account_id"
+            ),
+            {"d": day},
+        )
+    return {row.account_id: row.n for row in rows}
