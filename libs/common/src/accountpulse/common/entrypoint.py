@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
@@ -20,10 +20,13 @@ from accountpulse.common.settings import ServiceSettings
 IAM_MIGRATIONS = Path(__file__).parent / "iam_migrations"
 
 
+S = TypeVar("S", bound=ServiceSettings)
+
+
 def service_cli(
-    spec: ServiceSpec[Any],
-    settings_factory: Callable[[], ServiceSettings],
-    port_of: Callable[[ServiceSettings], int],
+    spec: ServiceSpec[S],
+    settings_factory: Callable[[], S],
+    port_of: Callable[[S], int],
 ) -> typer.Typer:
     cli = typer.Typer(help=f"AccountPulse {spec.name} service", no_args_is_help=True)
 

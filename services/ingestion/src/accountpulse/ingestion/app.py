@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
 from fastapi import FastAPI
 
 from accountpulse.common.entrypoint import service_cli
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
-from accountpulse.common.settings import ServiceSettings
 from accountpulse.ingestion import jobs
 from accountpulse.ingestion.api import ROUTERS
 from accountpulse.ingestion.settings import IngestionSettings
@@ -29,9 +27,8 @@ def create_app(settings: IngestionSettings | None = None) -> FastAPI:
     return create_service_app(SPEC, settings or IngestionSettings())
 
 
-def _port(settings: ServiceSettings) -> int:
-    # service_cli hands back the settings its factory made: IngestionSettings
-    return cast(IngestionSettings, settings).http_port
+def _port(settings: IngestionSettings) -> int:
+    return settings.http_port
 
 
 def main() -> None:

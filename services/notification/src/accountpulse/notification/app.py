@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from accountpulse.common.entrypoint import service_cli
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
-from accountpulse.common.settings import ServiceSettings
 from accountpulse.notification import api, consumers, jobs
 from accountpulse.notification.settings import NotificationSettings
 
@@ -28,8 +27,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     return create_service_app(SPEC, settings or NotificationSettings())
 
 
-def _port(settings: ServiceSettings) -> int:
-    assert isinstance(settings, NotificationSettings)  # service_cli knows only the base class
+def _port(settings: NotificationSettings) -> int:
     return settings.http_port
 
 

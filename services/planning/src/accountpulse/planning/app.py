@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from accountpulse.common.entrypoint import service_cli
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
-from accountpulse.common.settings import ServiceSettings
 from accountpulse.planning import api, consumers, jobs
 from accountpulse.planning.settings import PlanningSettings
 
@@ -28,8 +27,7 @@ def create_app(settings: PlanningSettings | None = None) -> FastAPI:
     return create_service_app(SPEC, settings or PlanningSettings())
 
 
-def _port(settings: ServiceSettings) -> int:
-    assert isinstance(settings, PlanningSettings)
+def _port(settings: PlanningSettings) -> int:
     return settings.http_port
 
 

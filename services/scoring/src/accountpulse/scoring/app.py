@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from accountpulse.common.entrypoint import service_cli
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
-from accountpulse.common.settings import ServiceSettings
 from accountpulse.scoring import consumers, jobs
 from accountpulse.scoring.api import export, portfolio, scores, scoring_model
 from accountpulse.scoring.settings import ScoringSettings
@@ -28,8 +27,7 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     return create_service_app(SPEC, settings or ScoringSettings())
 
 
-def _port(settings: ServiceSettings) -> int:
-    assert isinstance(settings, ScoringSettings)
+def _port(settings: ScoringSettings) -> int:
     return settings.http_port
 
 
