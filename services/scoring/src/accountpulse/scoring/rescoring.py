@@ -19,9 +19,15 @@ from accountpulse.common.clock import Clock
 from accountpulse.common.events import EventPayload, ScoreChanged, ScoreSnapshot, TierChanged
 from accountpulse.common.telemetry import current_trace_id
 from accountpulse.common.uow import UnitOfWork
+from accountpulse.scoring.domain.lifetime import (
+    lifetime_basis,
+    lifetime_explanation,
+    with_lifetime,
+)
 from accountpulse.scoring.domain.materiality import material_reasons
 from accountpulse.scoring.domain.scorecard import Scorecard, score_account
 from accountpulse.scoring.store import model as model_store
+from accountpulse.scoring.store import retention as retention_store
 from accountpulse.scoring.store import snapshots as snapshot_store
 from accountpulse.scoring.store.model import ModelVersion
 from accountpulse.scoring.store.snapshots import LoadedAccount
@@ -74,6 +80,10 @@ class Scorer:
         snapshot and its events continue that event's trace even when scored in one chunk."""
         now = self._clock()
         model, cuts = await model_store.current_model(uow, model_version)
+        lifetime = lifetime_basis(
+            model.model, await retention_store.observed_retention(uow), self._retention
+        )
+        scoring_model = with_lifetime(model.model, lifetime)
         loaded = await snapshot_store.load_accounts(uow, account_ids, now.date())
         staged = _Staged()
         for account in loaded:
@@ -82,7 +92,8 @@ class Scorer:
                 model.version,
             ):
                 continue
-            card = score_account(account.facts, model.model, cuts, self._retention, now.date())
+            card = score_account(account.facts, scoring_model, cuts, self._retention, now.date())
+            card.explanation["expected_lifetime"] = lifetime_explanation(lifetime)
             trace = (traces or {}).get(account.account_id)
             row, events = _snapshot(uow.tenant_id, account, card, model, now, trace, bulk)
             staged.add(row, events, trace)
@@ -122,7 +133,13 @@ def _snapshot(
     if not bulk or changed:
         events.append(
             ScoreSnapshot(
-                **common, scores=card.scores, tier=tier, at_risk=card.at_risk, computed_at=now
+                **common,
+                scores=card.scores,
+                tier=tier,
+                at_risk=card.at_risk,
+                computed_at=now,
+                revenue_ttm=card.revenue_ttm,
+                whitespace=card.features["whitespace"],
             )
         )
     if reasons:
