@@ -1,8 +1,22 @@
 """Ingestion's REST routes, one module per resource: thin — parse, authorise, run a command
 (or a store read) in a unit of work, shape the answer."""
 
-from accountpulse.ingestion.api import accounts, facts, harmonisation, imports, users
+from accountpulse.ingestion.api import (
+    account_list,
+    accounts,
+    facts,
+    harmonisation,
+    imports,
+    users,
+)
 
-ROUTERS = (accounts.router, facts.router, users.router, harmonisation.router, imports.router)
+ROUTERS = (
+    accounts.router,
+    account_list.router,
+    facts.router,
+    users.router,
+    harmonisation.router,
+    imports.router,
+)
 
 __all__ = ["ROUTERS"]
