@@ -345,7 +345,7 @@ def scaled_objects() -> dict[str, dict[str, Any]]:
 
 async def test_every_consumer_scales_on_the_lag_of_each_topic_it_reads() -> None:
     groups = await consumer_groups()
-    assert set(groups) == {"scoring", "planning", "notification"}
+    assert set(groups) == {"ingestion", "scoring", "planning", "notification"}
     scaled = scaled_objects()
     assert set(scaled) == set(groups)
     for group, topics in groups.items():

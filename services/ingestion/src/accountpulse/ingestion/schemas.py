@@ -233,3 +233,29 @@ class ImportOut(BaseModel):
     created_at: datetime
     uploaded_at: datetime | None
     finished_at: datetime | None
+
+
+# --- the accounts list ----------------------------------------------------------------------
+
+
+class AccountScoresOut(BaseModel):
+    """The account's latest scores, as scoring last published them (``scores.current.v1``)."""
+
+    snapshot_id: str
+    computed_at: datetime
+    model_version: int
+    tier: str | None
+    at_risk: bool
+    priority: float | None
+    health: float | None
+    fit: float | None
+    engagement: float | None
+    value: float | None
+    potential: float | None
+    churn_risk: float | None
+    revenue_ttm: Decimal | None
+    whitespace: Decimal | None
+
+
+class AccountListItem(AccountOut):
+    scores: AccountScoresOut | None = Field(None, description="None until the account is scored")

@@ -10,13 +10,19 @@ from accountpulse.common.entrypoint import service_cli
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
 from accountpulse.scoring import consumers, jobs
-from accountpulse.scoring.api import export, portfolio, scores, scoring_model
+from accountpulse.scoring.api import export, portfolio, scores, scoring_model, worklist
 from accountpulse.scoring.settings import ScoringSettings
 
 SPEC = ServiceSpec[ScoringSettings](
     name="scoring",
     version="0.2.0",
-    routers=[scores.router, scoring_model.router, portfolio.router, export.router],
+    routers=[
+        scores.router,
+        scoring_model.router,
+        portfolio.router,
+        export.router,
+        worklist.router,
+    ],
     subscriptions=consumers.subscriptions,
     jobs=jobs.jobs,
     migrations_dir=Path(__file__).parent / "migrations",

@@ -7,17 +7,32 @@ from accountpulse.common.events import (
     AccountMerged,
     AccountOwnerChanged,
     AccountUpserted,
+    AlertAcknowledged,
+    AlertEscalated,
+    AlertRaised,
+    AlertResolved,
+    AlertSnoozed,
     ContractChanged,
     EngagementRecorded,
     NpsRecorded,
     OpportunityChanged,
+    PlanCreated,
+    PlanReviewed,
+    PlanStale,
+    PlanUpdated,
     RevenueRecorded,
     UserErased,
     UserUpserted,
 )
 from accountpulse.common.messaging.consumer import Subscription
-from accountpulse.common.messaging.topics import ACCOUNTS_CHANGES, USERS_CHANGES
+from accountpulse.common.messaging.topics import (
+    ACCOUNTS_CHANGES,
+    ALERTS_EVENTS,
+    PLANS_EVENTS,
+    USERS_CHANGES,
+)
 from accountpulse.common.service import Runtime
+from accountpulse.scoring import projection_handlers as worklist
 from accountpulse.scoring.handlers import ScoringHandlers
 from accountpulse.scoring.settings import ScoringSettings
 
@@ -25,7 +40,7 @@ from accountpulse.scoring.settings import ScoringSettings
 def subscriptions(runtime: Runtime[ScoringSettings]) -> list[Subscription]:
     handlers = ScoringHandlers(runtime.clock, runtime.settings.default_retention_rate)
     return [
-        Subscription("scoring", [ACCOUNTS_CHANGES, USERS_CHANGES])
+        Subscription("scoring", [ACCOUNTS_CHANGES, USERS_CHANGES, PLANS_EVENTS, ALERTS_EVENTS])
         .on(AccountErased, handlers.on_account_erased)
         .on(AccountMerged, handlers.on_account_merged)
         .on(UserUpserted, handlers.on_user_upserted)
@@ -36,4 +51,14 @@ def subscriptions(runtime: Runtime[ScoringSettings]) -> list[Subscription]:
             [RevenueRecorded, EngagementRecorded, NpsRecorded, ContractChanged, OpportunityChanged],
             handlers.on_facts_recorded,
         )
+        # what the worklist needs from planning and notification
+        .on(PlanCreated, worklist.on_plan_saved)
+        .on(PlanUpdated, worklist.on_plan_saved)
+        .on(PlanStale, worklist.on_plan_stale)
+        .on(PlanReviewed, worklist.on_plan_reviewed)
+        .on(AlertRaised, worklist.on_alert_raised)
+        .on(AlertAcknowledged, worklist.on_alert_acknowledged)
+        .on(AlertSnoozed, worklist.on_alert_snoozed)
+        .on(AlertResolved, worklist.on_alert_resolved)
+        .on(AlertEscalated, worklist.on_alert_escalated)
     ]

@@ -37,6 +37,7 @@ from accountpulse.scoring.rescoring import Scorer
 from accountpulse.scoring.store import accounts as account_store
 from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import portfolio as portfolio_store
+from accountpulse.scoring.store import projections as projection_store
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,7 @@ class ScoringHandlers:
         await account_store.upsert_account(uow, event.account_id, event.version)  # locks
         await account_store.erase_account(uow, event.account_id, event.version, uow.now())
         await uow.tombstone(SCORES_CURRENT, event.account_id)
+        await projection_store.erase_account(uow, event.account_id)
         self._pending(uow).portfolio_changed()
 
     async def on_account_merged(self, uow: UnitOfWork, envelope: Envelope[AccountMerged]) -> None:
@@ -200,6 +202,7 @@ class ScoringHandlers:
             return
         merged = [m for m in event.merged_account_ids if m != event.account_id]
         await account_store.fold_merged_accounts(uow, event.account_id, merged)
+        await projection_store.fold_merged_accounts(uow, event.account_id, merged)
         for merged_id in merged:
             await uow.tombstone(SCORES_CURRENT, merged_id)
         self._pending(uow).rescore([envelope])

@@ -42,6 +42,7 @@ from accountpulse.scoring.store import SCHEMA
 from accountpulse.scoring.store import model as model_store
 from accountpulse.scoring.store import portfolio as portfolio_store
 from accountpulse.scoring.store import rescores as rescore_store
+from accountpulse.scoring.store import retention as retention_store
 from accountpulse.scoring.store import sweeps as sweep_store
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,7 @@ class PortfolioJob:
             async with self._units.for_tenant(tenant_id) as uow:
                 await portfolio_store.clear_dirty(uow)
                 await refresh_distributions(uow, uow.now())
+                await retention_store.refresh_retention(uow, uow.now().date())
                 await recompute_tiers(uow, uow.now())
                 await sweep_store.register_tenant(uow, uow.now())
 

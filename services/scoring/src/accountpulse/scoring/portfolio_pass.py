@@ -110,6 +110,8 @@ def _tier_events(
                 tier=row.tier,
                 at_risk=row.at_risk,
                 computed_at=row.computed_at,
+                revenue_ttm=row.revenue_ttm,
+                whitespace=row.whitespace,
             ),
         ]
     return events

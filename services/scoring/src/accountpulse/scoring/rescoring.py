@@ -25,11 +25,17 @@ from accountpulse.scoring.domain.clv_forecast import (
     forecast_accounts,
     renewals_made,
 )
+from accountpulse.scoring.domain.lifetime import (
+    lifetime_basis,
+    lifetime_explanation,
+    with_lifetime,
+)
 from accountpulse.scoring.domain.materiality import TIME_ELAPSED, material_reasons
 from accountpulse.scoring.domain.model import ScoringModel
 from accountpulse.scoring.domain.scorecard import Scorecard, clv_horizon_years, score_account
 from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import model as model_store
+from accountpulse.scoring.store import retention as retention_store
 from accountpulse.scoring.store import snapshots as snapshot_store
 from accountpulse.scoring.store.model import ModelVersion
 from accountpulse.scoring.store.snapshots import LoadedAccount
@@ -86,24 +92,29 @@ class Scorer:
         snapshot and its events continue that event's trace even when scored in one chunk."""
         now = self._clock()
         model, cuts = await model_store.current_model(uow, model_version)
+        lifetime = lifetime_basis(
+            model.model, await retention_store.observed_retention(uow), self._retention
+        )
+        scoring_model = with_lifetime(model.model, lifetime)
         loaded = [
             account
             for account in await snapshot_store.load_accounts(uow, account_ids, now.date())
             if not _already_scored(account, model.version, now.date() if sweep else None)
         ]
         clv_model = await clv_store.clv_model(uow)
-        forecasts = self._forecasts(clv_model, loaded, model.model, now.date())
+        forecasts = self._forecasts(clv_model, loaded, scoring_model, now.date())
         staged = _Staged()
         for account, forecast in zip(loaded, forecasts, strict=True):
             card = score_account(
                 account.facts,
-                model.model,
+                scoring_model,
                 cuts,
                 self._retention,
                 now.date(),
                 clv_model=clv_model,
                 forecast=forecast,
             )
+            card.explanation["expected_lifetime"] = lifetime_explanation(lifetime)
             if sweep and _unchanged(account, card):
                 continue
             trace = (traces or {}).get(account.account_id)
@@ -201,7 +212,13 @@ def _snapshot(
     if not run.bulk or changed:
         events.append(
             ScoreSnapshot(
-                **common, scores=card.scores, tier=tier, at_risk=card.at_risk, computed_at=run.now
+                **common,
+                scores=card.scores,
+                tier=tier,
+                at_risk=card.at_risk,
+                computed_at=run.now,
+                revenue_ttm=card.revenue_ttm,
+                whitespace=card.features["whitespace"],
             )
         )
     if reasons:

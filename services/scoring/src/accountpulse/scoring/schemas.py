@@ -258,8 +258,12 @@ class OwnerLoad(BaseModel):
     role: str | None
     accounts: int
     key_accounts: int
-    capacity: int
+    capacity: int = Field(description="Accounts an AM carries at most; key accounts of a KAM")
     over_capacity: bool
+    minimum_accounts: int | None = Field(
+        None, description="Accounts an AM carries at least (10); none for a KAM"
+    )
+    under_minimum: bool = Field(False, description="An AM carrying fewer than the minimum")
 
 
 class Benchmark(BaseModel):
@@ -276,6 +280,19 @@ class Benchmark(BaseModel):
         )
 
 
+class ObservedRetentionView(BaseModel):
+    """The tenant's retention over the year before the trailing twelve months, and whether it
+    sets CLV's expected lifetime (two full years of revenue history, 30 active accounts)."""
+
+    retention_rate: float | None
+    accounts_at_start: int
+    accounts_retained: int
+    active_accounts: int
+    history_since: date | None
+    computed_on: date
+    sets_expected_lifetime: bool
+
+
 class PortfolioSummary(BaseModel):
     as_of: date
     active_accounts: int
@@ -290,6 +307,7 @@ class PortfolioSummary(BaseModel):
     nps_12m: float | None
     nps_responses_12m: int
     owners: list[OwnerLoad]
+    observed_retention: ObservedRetentionView | None = None
 
 
 class TierItem(BaseModel):
@@ -305,4 +323,32 @@ class TierItem(BaseModel):
 
 class TierPage(BaseModel):
     items: list[TierItem]
+    next_cursor: str | None
+
+
+# --- the worklist ---------------------------------------------------------------------------
+
+
+class WorklistItem(BaseModel):
+    """One account of the owner, with every reason it needs attention (none: it does not)."""
+
+    rank: int = Field(description="1 for the account that needs attention first")
+    account_id: str
+    name: str | None
+    attention: int = Field(description="Attention points: the sum of the reasons' points")
+    reasons: list[Literal["at_risk", "open_alerts", "renewal_due", "plan_stale"]]
+    tier: str | None
+    priority: float | None
+    health: float | None
+    at_risk: bool
+    plan_stale_reasons: list[str]
+    open_alerts: int
+    highest_alert_severity: Literal["low", "medium", "high"] | None
+    renewal_on: date | None = Field(description="The next contract end within 90 days")
+    days_to_renewal: int | None
+
+
+class WorklistPage(BaseModel):
+    owner_id: str
+    items: list[WorklistItem]
     next_cursor: str | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import ClassVar
 
 from pydantic import Field
@@ -54,3 +55,9 @@ class ScoreSnapshot(_ScoreEvent):
     tier: Tier | None = None
     at_risk: bool = False
     computed_at: datetime
+    revenue_ttm: Decimal | None = Field(
+        None, description="Booked revenue of the trailing 12 months (reporting currency)"
+    )
+    whitespace: Decimal | None = Field(
+        None, description="Revenue potential not yet won; none when the wallet is unknown"
+    )

@@ -1,16 +1,13 @@
-"""Routes for accounts: create or replace one or a batch, read, list, reassign, erase."""
+"""Routes for accounts: create or replace one or a batch, read, reassign, erase (the list is
+in :mod:`.account_list`)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from accountpulse.common.auth import Admin, Reader, Writer
 from accountpulse.common.idempotency import IdempotencyKey
-from accountpulse.common.pagination import CursorCodec, Page
 from accountpulse.common.uow import UnitOfWork
-from accountpulse.ingestion import store
 from accountpulse.ingestion.api.base import (
     Answer,
     ExternalIdPath,
@@ -22,7 +19,6 @@ from accountpulse.ingestion.commands import accounts
 from accountpulse.ingestion.schemas import AccountIn, AccountOut, BatchIn, BatchOut, ReassignIn
 
 router = APIRouter(prefix="/v1", tags=["ingestion"])
-ACCOUNTS = CursorCodec("accounts", str)
 
 
 @router.put("/accounts/{external_id}", response_model=AccountOut)
@@ -50,21 +46,6 @@ async def get_account(
 ) -> AccountOut:
     async with runtime.units.of(principal) as uow:
         return await accounts.current_account(uow, external_id)
-
-
-@router.get("/accounts", response_model=Page[AccountOut])
-async def list_accounts(
-    principal: Reader,
-    runtime: IngestionRuntime,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
-) -> Page[AccountOut]:
-    """Accounts by external id, cursor-paginated: pass `next_cursor` back as `cursor`."""
-    after = ACCOUNTS.decode(cursor)
-    async with runtime.units.of(principal) as uow:
-        rows = await store.accounts.page(uow, after=after[0] if after else None, limit=limit + 1)
-    items = [accounts.account_out(row) for row in rows]
-    return ACCOUNTS.page(items, limit, key=lambda account: (account.external_id,))
 
 
 @router.post("/accounts:batch", response_model=BatchOut)

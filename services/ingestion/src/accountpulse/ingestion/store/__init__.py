@@ -6,6 +6,8 @@ tenant, the caller and the clock come with it); the hot paths speak asyncpg dire
 
 from accountpulse.ingestion.store import base  # noqa: I001 (first: the others import it)
 from accountpulse.ingestion.store import (
+    account_list,
+    account_scores,
     accounts,
     audit,
     duplicates,
@@ -21,6 +23,8 @@ from accountpulse.ingestion.store.base import SCHEMA
 
 __all__ = [
     "SCHEMA",
+    "account_list",
+    "account_scores",
     "accounts",
     "audit",
     "base",

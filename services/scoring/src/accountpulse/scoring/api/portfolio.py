@@ -12,22 +12,27 @@ from accountpulse.common.auth import Reader
 from accountpulse.common.pagination import CursorCodec
 from accountpulse.scoring.api import ScoringRuntime
 from accountpulse.scoring.domain.features import account_nps
+from accountpulse.scoring.domain.lifetime import ObservedRetention
 from accountpulse.scoring.domain.portfolio import (
     GROWTH_BENCHMARK,
     RETENTION_BENCHMARK,
+    minimum_accounts,
     over_capacity,
     owner_capacity,
     pareto_curve,
     retention,
+    under_minimum,
 )
 from accountpulse.scoring.schemas import (
     Benchmark,
+    ObservedRetentionView,
     OwnerLoad,
     PortfolioSummary,
     TierItem,
     TierPage,
 )
 from accountpulse.scoring.store import portfolio as portfolio_store
+from accountpulse.scoring.store import retention as retention_store
 from accountpulse.scoring.store.portfolio import PortfolioFacts
 
 TIER_CURSOR = CursorCodec("tiers", str)  # the account id of the last item
@@ -43,7 +48,8 @@ async def summary(principal: Reader, runtime: ScoringRuntime) -> PortfolioSummar
     today = runtime.clock().date()
     async with runtime.units.of(principal) as uow:
         facts = await portfolio_store.portfolio_facts(uow, today)
-    return _summary(facts, today)
+        observed = await retention_store.observed_retention(uow)
+    return _summary(facts, today).model_copy(update={"observed_retention": _observed(observed)})
 
 
 @router.get("/tiers", response_model=TierPage)
@@ -109,4 +115,22 @@ def _owner_load(r: Any) -> OwnerLoad:
         key_accounts=r.key_accounts,
         capacity=capacity,
         over_capacity=over_capacity(r.role, capacity, r.accounts, r.key_accounts),
+        minimum_accounts=minimum_accounts(r.role),
+        under_minimum=under_minimum(r.role, r.accounts),
+    )
+
+
+def _observed(observed: ObservedRetention | None) -> ObservedRetentionView | None:
+    if observed is None:
+        return None
+    return ObservedRetentionView(
+        retention_rate=None
+        if observed.retention_rate is None
+        else round(observed.retention_rate, 4),
+        accounts_at_start=observed.accounts_at_start,
+        accounts_retained=observed.accounts_retained,
+        active_accounts=observed.active_accounts,
+        history_since=observed.history_since,
+        computed_on=observed.computed_on,
+        sets_expected_lifetime=observed.qualifies,
     )

@@ -11,6 +11,7 @@ from accountpulse.scoring.domain.tiers import DEFAULT_KAM_CAPACITY
 GROWTH_BENCHMARK = 0.15
 RETENTION_BENCHMARK = 0.85
 DEFAULT_AM_CAPACITY = 20  # an AM carries 10–20 accounts (DOMAIN.md)
+AM_MINIMUM_ACCOUNTS = 10
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,15 @@ def over_capacity(role: str | None, capacity: int, accounts: int, key_accounts: 
     """A KAM's capacity counts key accounts; an AM's counts accounts."""
     carried = key_accounts if role == "kam" else accounts
     return carried > capacity
+
+
+def minimum_accounts(role: str | None) -> int | None:
+    """The accounts an owner should carry at least: 10 for an AM (and an owner whose role is
+    not known yet, counted as an AM like for capacity); none for a KAM, who carries a handful
+    of key accounts."""
+    return None if role == "kam" else AM_MINIMUM_ACCOUNTS
+
+
+def under_minimum(role: str | None, accounts: int) -> bool:
+    minimum = minimum_accounts(role)
+    return minimum is not None and accounts < minimum

@@ -154,7 +154,8 @@ UPDATE scoring.current_scores c
  WHERE c.tenant_id = :t AND c.account_id = u.account_id
    AND a.tenant_id = c.tenant_id AND a.account_id = c.account_id AND s.id = c.snapshot_id
 RETURNING c.account_id, c.tier, c.at_risk, c.snapshot_id::text AS snapshot_id, c.model_version,
-          a.version, a.owner_id, s.scores, s.computed_at
+          a.version, a.owner_id, s.scores, s.computed_at, c.revenue_ttm,
+          CAST(c.metrics->>'whitespace' AS numeric(18, 2)) AS whitespace
 """
 
 

@@ -1,0 +1,77 @@
+"""The tenant's observed retention (DOMAIN.md, portfolio retention), computed set-based by the
+portfolio pass and read when scoring for CLV's expected lifetime.
+
+An account is active in a period when it booked revenue in it: the last full period is the
+year before the trailing twelve months, r = accounts active in both / accounts active in that
+year. Stored with what decides whether it may replace the model's rate: the tenant's first
+booked revenue and its active accounts.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import text
+
+from accountpulse.common.uow import UnitOfWork
+from accountpulse.scoring.domain.lifetime import ObservedRetention
+
+_REFRESH = """
+WITH periods AS (
+  SELECT account_id,
+         bool_or(booked_on > :start AND booked_on <= :middle) AS at_start,
+         bool_or(booked_on > :middle AND booked_on <= :today) AS at_end
+    FROM scoring.revenue_lines
+   WHERE tenant_id = :t AND booked_on > :start AND booked_on <= :today
+   GROUP BY account_id
+)
+INSERT INTO scoring.tenant_retention AS r (tenant_id, retention_rate, accounts_at_start,
+    accounts_retained, active_accounts, history_since, computed_on)
+SELECT :t,
+       CAST(count(*) FILTER (WHERE at_start AND at_end) AS double precision)
+         / nullif(count(*) FILTER (WHERE at_start), 0),
+       count(*) FILTER (WHERE at_start), count(*) FILTER (WHERE at_start AND at_end),
+       (SELECT count(*) FROM scoring.current_scores c WHERE c.tenant_id = :t AND c.active),
+       (SELECT min(booked_on) FROM scoring.revenue_lines l WHERE l.tenant_id = :t),
+       :today
+  FROM periods
+ON CONFLICT (tenant_id) DO UPDATE SET retention_rate = EXCLUDED.retention_rate,
+  accounts_at_start = EXCLUDED.accounts_at_start, accounts_retained = EXCLUDED.accounts_retained,
+  active_accounts = EXCLUDED.active_accounts, history_since = EXCLUDED.history_since,
+  computed_on = EXCLUDED.computed_on
+"""
+
+
+async def refresh_retention(uow: UnitOfWork, today: date) -> None:
+    """Recompute and store the tenant's retention over the year before the last twelve months."""
+    await uow.session.execute(
+        text(_REFRESH),
+        {
+            "t": uow.tenant_id,
+            "today": today,
+            "middle": today - timedelta(days=365),
+            "start": today - timedelta(days=730),
+        },
+    )
+
+
+async def observed_retention(uow: UnitOfWork) -> ObservedRetention | None:
+    row = (
+        await uow.session.execute(
+            text(
+                "SELECT retention_rate, accounts_at_start, accounts_retained, active_accounts,"
+                " history_since, computed_on FROM scoring.tenant_retention WHERE tenant_id = :t"
+            ),
+            {"t": uow.tenant_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    return ObservedRetention(
+        retention_rate=row.retention_rate,
+        accounts_at_start=row.accounts_at_start,
+        accounts_retained=row.accounts_retained,
+        active_accounts=row.active_accounts,
+        history_since=row.history_since,
+        computed_on=row.computed_on,
+    )
