@@ -207,6 +207,19 @@ def _snapshot(
         "model_version": model.version,
         "owner_id": account.owner_id,
     }
+    return row, _events(account, card, tier, reasons, common, run)
+
+
+def _events(
+    account: LoadedAccount,
+    card: Scorecard,
+    tier: str,
+    reasons: list[str],
+    common: dict[str, Any],
+    run: _Run,
+) -> list[EventPayload]:
+    """The snapshot's events: its current state (in a rescore only when something changed),
+    a material change, a tier move."""
     events: list[EventPayload] = []
     changed = account.previous_scores != card.scores or account.previous_tier != tier
     if not run.bulk or changed:
@@ -236,7 +249,7 @@ def _snapshot(
         )
     if _tier_moved(account.previous_tier, tier):
         events.append(TierChanged(**common, tier=tier, previous_tier=account.previous_tier))
-    return row, events
+    return events
 
 
 def _reasons(account: LoadedAccount, card: Scorecard, tier: str, model: ModelVersion) -> list[str]:
