@@ -11,7 +11,7 @@ from accountpulse.common.entrypoint import service_cli
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
 from accountpulse.common.settings import ServiceSettings
-from accountpulse.ingestion import jobs
+from accountpulse.ingestion import gauges, jobs
 from accountpulse.ingestion.api import ROUTERS
 from accountpulse.ingestion.settings import IngestionSettings
 
@@ -20,6 +20,7 @@ SPEC = ServiceSpec[IngestionSettings](
     version="0.1.0",
     routers=ROUTERS,
     jobs=jobs.jobs,
+    samplers=gauges.samplers,
     migrations_dir=Path(__file__).parent / "migrations",
     body_limit_exempt_paths=("/v1/imports",),
 )

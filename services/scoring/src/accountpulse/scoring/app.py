@@ -10,7 +10,7 @@ from accountpulse.common.entrypoint import service_cli
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
 from accountpulse.common.settings import ServiceSettings
-from accountpulse.scoring import consumers, jobs
+from accountpulse.scoring import consumers, gauges, jobs
 from accountpulse.scoring.api import portfolio, scores, scoring_model
 from accountpulse.scoring.settings import ScoringSettings
 
@@ -20,6 +20,7 @@ SPEC = ServiceSpec[ScoringSettings](
     routers=[scores.router, scoring_model.router, portfolio.router],
     subscriptions=consumers.subscriptions,
     jobs=jobs.jobs,
+    samplers=gauges.samplers,
     migrations_dir=Path(__file__).parent / "migrations",
 )
 
