@@ -13,6 +13,7 @@ from opentelemetry import trace
 from opentelemetry.exporter.zipkin.json import ZipkinExporter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from requests.adapters import HTTPAdapter
 
 from accountpulse.common.db import Sessions
 from accountpulse.common.messaging import outbox
@@ -56,6 +57,11 @@ def test_otel_traces_exporter_names_the_exporters() -> None:
         {"OTEL_TRACES_EXPORTER": "zipkin", "OTEL_EXPORTER_ZIPKIN_ENDPOINT": "http://z/api/v2/spans"}
     )
     assert isinstance(zipkin, ZipkinExporter)
+    # a batch sent on a kept-alive connection the server had closed goes again
+    adapter = zipkin.session.get_adapter("http://127.0.0.1:9411/api/v2/spans")
+    assert isinstance(adapter, HTTPAdapter)
+    retry = adapter.max_retries
+    assert (retry.total, retry.read, retry.allowed_methods) == (2, 2, None)
     with pytest.raises(ValueError, match="jaeger"):
         exporters_from_environment({"OTEL_TRACES_EXPORTER": "jaeger"})
 

@@ -93,12 +93,26 @@ def exporters_from_environment(environ: Mapping[str, str]) -> list[SpanExporter]
 
             exporters.append(OTLPSpanExporter())
         elif name in ("zipkin", "zipkin_json"):
-            from opentelemetry.exporter.zipkin.json import ZipkinExporter
-
-            exporters.append(ZipkinExporter())  # OTEL_EXPORTER_ZIPKIN_ENDPOINT
+            exporters.append(zipkin_exporter())
         else:
             raise ValueError(f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (otlp, zipkin)")
     return exporters
+
+
+def zipkin_exporter() -> SpanExporter:
+    """Zipkin v2 JSON to ``OTEL_EXPORTER_ZIPKIN_ENDPOINT``, over a session that sends a batch
+    again when the server had closed the kept-alive connection it went out on (the exporter
+    itself does not retry: every batch sent after an idle pause was lost)."""
+    import requests
+    from opentelemetry.exporter.zipkin.json import ZipkinExporter
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    retry = Retry(total=2, connect=2, read=2, status=0, allowed_methods=None, backoff_factor=0.05)
+    session = requests.Session()
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, HTTPAdapter(max_retries=retry))
+    return ZipkinExporter(session=session)
 
 
 def setup_tracing(service_name: str) -> TracerProvider:
