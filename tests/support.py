@@ -148,6 +148,7 @@ def start_system(env: dict[str, str]) -> System:
         "OUTBOX_POLL_INTERVAL_S": "0.5",
         "API_KEY_CACHE_SECONDS": "0",
         "SCHEDULER_INTERVAL_S": "1",
+        "MONITOR_INTERVAL_S": "0.5",  # the gauges of /metrics, sampled often enough to see a burst
         "CLOCK_OFFSET_FILE": str(TEST_STATE / f"clock-{run_id}"),
         "LOG_LEVEL": "INFO",
         # the tests' webhook receivers listen on loopback over plain http

@@ -13,6 +13,7 @@ its ``kafka_config.py``), ``postgres_server.py`` (and ``postgres_user.py``), ``p
 Usage (from anywhere; ``--dir`` is relative to the repository root)::
 
     python deploy/local/stack.py up     [--dir .stack] [--kafka-port 9092] [--pg-port 5432]
+                                        [--zipkin [--zipkin-port 9411]]
     python deploy/local/stack.py down   [--dir .stack]
     python deploy/local/stack.py status [--dir .stack]
 
@@ -20,6 +21,10 @@ Ports also come from the ``KAFKA_PORT`` and ``PG_PORT`` environment variables; t
 controller listens on the Kafka port + 1. ``up`` writes ``<dir>/env`` with
 ``KAFKA_BOOTSTRAP_SERVERS``, ``DATABASE_URL``, ``MIGRATIONS_DATABASE_URL`` and
 ``ADMIN_DATABASE_URL`` (other lines of an existing file are kept).
+
+``--zipkin`` also starts the trace viewer (``zipkin_server.py``; ``make run``/``make up`` ask for
+it, the test stacks do not) and adds ``OTEL_TRACES_EXPORTER=zipkin``,
+``OTEL_EXPORTER_ZIPKIN_ENDPOINT`` and ``ZIPKIN_URL`` to ``<dir>/env``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from pathlib import Path
 from kafka_broker import (
     KAFKA_START_TIMEOUT_S,
     KAFKA_VERSION,
+    find_java,
     kafka_down,
     kafka_pid,
     kafka_up,
@@ -55,6 +61,15 @@ from postgres_server import (
     postgres_up,
 )
 from stack_layout import REPO_ROOT, Layout, StackError, rel
+from zipkin_server import (
+    ZIPKIN_VERSION,
+    wait_zipkin_ready,
+    zipkin_answers,
+    zipkin_down,
+    zipkin_env,
+    zipkin_pid,
+    zipkin_up,
+)
 
 ENV_KEYS = (
     "KAFKA_BOOTSTRAP_SERVERS",
@@ -76,13 +91,16 @@ def env_values(layout: Layout) -> dict[str, str]:
     }
 
 
-def write_env_file(path: Path, values: dict[str, str]) -> None:
-    """Replace our keys in place, keep every other line (other tools append to the file)."""
+def write_env_file(path: Path, values: dict[str, str], drop: Sequence[str] = ()) -> None:
+    """Replace our keys in place, keep every other line (other tools append to the file)
+    except the ``drop`` keys."""
     lines = path.read_text().splitlines() if path.exists() else []
     written: set[str] = set()
     out: list[str] = []
     for line in lines:
         key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+        if "=" in line and key in drop:
+            continue
         if "=" in line and key in values:
             if key not in written:
                 out.append(f"{key}={values[key]}")
@@ -103,11 +121,12 @@ def read_ports(state: Path) -> tuple[int, int] | None:
         return None
 
 
-def cmd_up(layout: Layout) -> int:
+def cmd_up(layout: Layout, zipkin: bool = False) -> int:
     started = time.monotonic()
     print(f"bringing up the local stack in {rel(layout.state)}")
-    _claim_ports(layout)
-    # The JVM boots while PostgreSQL is being initialised and started.
+    _claim_ports(layout, zipkin)
+    # The JVMs boot while PostgreSQL is being initialised and started.
+    z_pid, z_started = zipkin_up(layout, find_java()) if zipkin else (None, False)
     k_pid, k_started, k_proc = kafka_up(layout)
     try:
         pg_pid, pg_started = postgres_up(layout)
@@ -119,23 +138,40 @@ def cmd_up(layout: Layout) -> int:
             )
 
         asyncio.run(settle())
+        if z_pid is not None:
+            wait_zipkin_ready(layout, z_pid)
     except BaseException:
         if k_proc is not None and k_proc.poll() is None:
             print("  stopping the Kafka broker this `up` started ...")
             terminate(k_proc.pid, 10.0)
             layout.kafka_pid_file.unlink(missing_ok=True)
         raise
-    write_env_file(layout.env_file, env_values(layout))
+    viewer = zipkin_env(layout.zipkin_port)
+    if zipkin:
+        write_env_file(layout.env_file, {**env_values(layout), **viewer})
+    else:
+        write_env_file(layout.env_file, env_values(layout), drop=tuple(viewer))
     _report_up(layout, time.monotonic() - started, (k_pid, k_started), (pg_pid, pg_started))
+    if z_pid is not None:
+        z_state = "started" if z_started else "already running"
+        print(
+            f"  zipkin {ZIPKIN_VERSION}  http://127.0.0.1:{layout.zipkin_port}  pid {z_pid}  "
+            f"{z_state}  (traces UI; log {rel(layout.zipkin_out)})"
+        )
     return 0
 
 
-def _claim_ports(layout: Layout) -> None:
+def _claim_ports(layout: Layout, zipkin: bool) -> None:
     """Check the ports before anything starts, so nothing is started when one of them belongs
     to someone else; then remember them for ``status``."""
     ports = [layout.kafka_port, layout.controller_port, layout.pg_port]
+    ports += [layout.zipkin_port] if zipkin else []
     if len(set(ports)) != len(ports):
-        raise StackError(f"ports collide: kafka {ports[0]}, controller {ports[1]}, pg {ports[2]}")
+        raise StackError(
+            f"ports collide: {', '.join(map(str, ports))} (kafka, controller, pg, zipkin)"
+        )
+    if zipkin and zipkin_pid(layout) is None:
+        require_free(layout.zipkin_port, "Zipkin", "--zipkin-port")
     if kafka_pid(layout) is None:
         require_free(layout.kafka_port, "Kafka", "--kafka-port")
         require_free(layout.controller_port, "Kafka controller = Kafka port + 1", "--kafka-port")
@@ -143,7 +179,14 @@ def _claim_ports(layout: Layout) -> None:
         require_free(layout.pg_port, "PostgreSQL", "--pg-port")
     layout.state.mkdir(parents=True, exist_ok=True)
     layout.ports_file.write_text(
-        json.dumps({"kafka_port": layout.kafka_port, "pg_port": layout.pg_port}) + "\n"
+        json.dumps(
+            {
+                "kafka_port": layout.kafka_port,
+                "pg_port": layout.pg_port,
+                "zipkin_port": layout.zipkin_port,
+            }
+        )
+        + "\n"
     )
 
 
@@ -173,6 +216,8 @@ def cmd_down(layout: Layout) -> int:
     print(f"stopping the local stack in {rel(layout.state)}")
     print(f"  kafka: {kafka_down(layout)}")
     print(f"  postgresql: {postgres_down(layout)}")
+    if layout.zipkin_pid_file.exists():
+        print(f"  zipkin: {zipkin_down(layout)}")
     print("data kept; `up` starts it again")
     return 0
 
@@ -195,7 +240,18 @@ def cmd_status(layout: Layout) -> int:
     print(f"local stack in {rel(layout.state)}")
     print(line("kafka", k_up, k_pid, kafka_port))
     print(line("postgresql", pg_up, pg_pid, pg_port))
+    z_pid = zipkin_pid(layout)
+    if z_pid is not None:
+        z_port = _zipkin_port_of(layout.state, layout.zipkin_port)
+        print(line("zipkin", zipkin_answers(z_port), z_pid, z_port))
     return 0 if k_up and pg_up else 1
+
+
+def _zipkin_port_of(state: Path, default: int) -> int:
+    try:
+        return int(json.loads((state / "ports.json").read_text())["zipkin_port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return default
 
 
 def _env_port(name: str, default: int) -> int:
@@ -214,8 +270,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
-        ("up", "start (or reuse) Kafka and PostgreSQL, write <dir>/env"),
-        ("down", "stop both, keep the data"),
+        ("up", "start (or reuse) Kafka and PostgreSQL (and Zipkin), write <dir>/env"),
+        ("down", "stop them, keep the data"),
         ("status", "exit 0 if both run, 1 otherwise"),
     ):
         sub = commands.add_parser(name, help=help_text)
@@ -235,6 +291,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                 default=_env_port("PG_PORT", 5432),
                 help="PostgreSQL port, env PG_PORT (5432)",
             )
+            sub.add_argument(
+                "--zipkin", action="store_true", help="also start Zipkin, the trace viewer"
+            )
+            sub.add_argument(
+                "--zipkin-port",
+                type=int,
+                default=_env_port("ZIPKIN_PORT", 9411),
+                help="Zipkin's port (API and UI), env ZIPKIN_PORT (9411)",
+            )
     return parser.parse_args(argv)
 
 
@@ -245,10 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         state=state,
         kafka_port=getattr(args, "kafka_port", _env_port("KAFKA_PORT", 9092)),
         pg_port=getattr(args, "pg_port", _env_port("PG_PORT", 5432)),
+        zipkin_port=getattr(args, "zipkin_port", _env_port("ZIPKIN_PORT", 9411)),
     )
     try:
         if args.command == "up":
-            return cmd_up(layout)
+            return cmd_up(layout, zipkin=args.zipkin)
         if args.command == "down":
             return cmd_down(layout)
         return cmd_status(layout)

@@ -19,6 +19,7 @@ class Layout:
     state: Path
     kafka_port: int
     pg_port: int
+    zipkin_port: int = 9411
 
     @property
     def controller_port(self) -> int:
@@ -67,6 +68,18 @@ class Layout:
     @property
     def pg_log(self) -> Path:
         return self.pg_dir / "postgres.log"
+
+    @property
+    def zipkin_dir(self) -> Path:
+        return self.state / "zipkin"
+
+    @property
+    def zipkin_pid_file(self) -> Path:
+        return self.zipkin_dir / "pid"
+
+    @property
+    def zipkin_out(self) -> Path:
+        return self.zipkin_dir / "zipkin.out"
 
     @property
     def ports_file(self) -> Path:

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """The whole AccountPulse system on this machine: ``make run``, ``make up``, ``make down``.
 
-``run``  starts Kafka and PostgreSQL (``stack.py``), applies migrations, creates the topics,
+``run``  starts Kafka, PostgreSQL and Zipkin (``stack.py``), applies migrations, creates the topics,
          starts the four services, loads the demo data, prints where everything is, and stops
          it all on Ctrl-C.
 ``up``   the same, in the background; returns once every service answers ``/readyz``.
 ``down`` stops the services and the stack; data is kept.
 
 Everything lives in ``.stack/``: ``env`` (connection settings, service URLs and the demo
-tenant's API key), ``logs/<service>.log``, ``spans.jsonl`` (the traces).
+tenant's API key), ``logs/<service>.log``, ``spans.jsonl`` (the traces, for
+``accountpulse trace``; the same spans go to Zipkin, whose UI ``run`` prints).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _ports() -> dict[str, int]:
 
 
 def start_stack() -> dict[str, str]:
-    subprocess.run([sys.executable, str(Path(__file__).parent / "stack.py"), "up"], check=True)
+    stack = [sys.executable, str(Path(__file__).parent / "stack.py")]
+    subprocess.run([*stack, "up", "--zipkin"], check=True)
     return read_env_file(ENV_FILE)
 
 
@@ -107,6 +109,8 @@ AccountPulse is running.
   planning      {env["PLANNING_URL"]}     notification {env["NOTIFICATION_URL"]}
   kafka         {env["KAFKA_BOOTSTRAP_SERVERS"]}   postgres  {env["DATABASE_URL"]}
   demo API key  {key}
+  traces UI     {env.get("ZIPKIN_URL", "(no Zipkin)")}   (Zipkin; a trace id finds one request)
+  operators     bin/accountpulse status [--watch]     bin/accountpulse trace <trace id>
   settings      .stack/env      logs .stack/logs/      traces .stack/spans.jsonl
 
 Try:

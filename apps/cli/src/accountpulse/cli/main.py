@@ -2,7 +2,8 @@
 
 Provisioning (``migrate``, ``topics``, ``create-tenant``, ``schemas``) lives in
 :mod:`.provisioning`, dead letters (``dlq list|show|replay``) in :mod:`.dlq`, API keys
-(``keys list|create|revoke|rotate``) in :mod:`.keys`; the commands
+(``keys list|create|revoke|rotate``) in :mod:`.keys`, the operator's screen (``status``) in
+:mod:`.status`; the commands
 below are thin: they read options and call the module that does the work.
 """
 
@@ -18,7 +19,7 @@ from accountpulse.cli.console import console, run_command
 from accountpulse.common.settings import ServiceSettings
 
 app = typer.Typer(
-    help="Operate AccountPulse: migrations, tenants, topics, imports, dead letters, traces",
+    help="Operate AccountPulse: status, migrations, tenants, topics, imports, dead letters, traces",
     no_args_is_help=True,
 )
 provisioning.register(app)
@@ -102,6 +103,27 @@ def show_trace(
     if not spans:
         raise typer.BadParameter(f"no spans of trace {trace_id} in {spans_file}")
     console.print(render_tree(spans))
+
+
+@app.command("status")
+def status(
+    watch: Annotated[bool, typer.Option("--watch", help="Redraw until Ctrl-C")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between redraws (--watch)")] = 2.0,
+    env_file: Annotated[
+        Path, typer.Option(help="Settings not in the environment are read from here")
+    ] = Path(".stack/env"),
+) -> None:
+    """One screen: every service's readiness and outbox, consumer lag, dead letters, running
+    imports and rescores, deliveries waiting. Exit 1 if a service is not ready."""
+    from accountpulse.cli.status.collect import Sources
+    from accountpulse.cli.status.screen import show_once
+    from accountpulse.cli.status.screen import watch as watch_screen
+
+    sources = Sources.from_environment(env_file)
+    if watch:
+        watch_screen(sources, console, interval)
+    elif not show_once(sources, console):
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

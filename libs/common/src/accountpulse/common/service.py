@@ -37,7 +37,7 @@ from accountpulse.common.messaging.consumer import (
 )
 from accountpulse.common.messaging.outbox import OutboxRelay, create_producer
 from accountpulse.common.messaging.topics import TopicSettings
-from accountpulse.common.monitoring import Monitor
+from accountpulse.common.monitoring import Monitor, Sampler
 from accountpulse.common.openapi import install_contract
 from accountpulse.common.problems import BodySizeLimit, install_problem_handlers
 from accountpulse.common.scheduler import PeriodicJob, run_periodically
@@ -75,6 +75,8 @@ class ServiceSpec(Generic[S]):
     routers: Sequence[APIRouter]  # module-level; routes reach the runtime by current_runtime
     subscriptions: Callable[[Runtime[S]], Sequence[Subscription]] = lambda _: ()
     jobs: Callable[[Runtime[S]], Sequence[PeriodicJob]] = lambda _: ()
+    # the service's own gauges, sampled with the outbox's (accountpulse.common.monitoring)
+    samplers: Callable[[Runtime[S]], Sequence[Sampler]] = lambda _: ()
     migrations_dir: Path | None = None
     body_limit_exempt_paths: tuple[str, ...] = field(default=())
 
@@ -207,7 +209,13 @@ def _background_loops(
         poll_interval_s=settings.outbox_poll_interval_s,
         retention_hours=settings.outbox_retention_hours,
     )
-    monitor = Monitor(spec.name, runtime.sessions, runtime.engine)
+    monitor = Monitor(
+        spec.name,
+        runtime.sessions,
+        runtime.engine,
+        interval_s=settings.monitor_interval_s,
+        samplers=spec.samplers(runtime),
+    )
     loops: list[tuple[str, Loop, asyncio.Event | None]] = [
         (f"{spec.name}-kafka", _once_connected(kafka), None),
         (f"{spec.name}-outbox-relay", relay.run, kafka.connected),

@@ -41,6 +41,8 @@ class ServiceSettings(BaseSettings):
     scheduler_interval_s: float = Field(60.0, gt=0)
     clock_offset_file: str | None = None
     trace_sql: bool = False  # one span per SQL statement (debugging; costs CPU per statement)
+    # how often the outbox, pool and work-in-hand gauges of /metrics are sampled
+    monitor_interval_s: float = Field(5.0, gt=0)
     # topics this service creates: 1/1 on one broker, 3/2 in production (deploy/k8s)
     kafka_replication_factor: int = Field(1, ge=1)
     kafka_min_insync_replicas: int = Field(1, ge=1)

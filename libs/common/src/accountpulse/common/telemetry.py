@@ -9,17 +9,20 @@ than the statement itself on a busy consumer, and the operator's question — wh
 service, how long — is answered without it. The aiokafka instrumentation is not used: it would
 add a second span (and a second ``traceparent`` header) to every record we already trace.
 
-Besides OTLP (``OTEL_EXPORTER_OTLP_ENDPOINT``), spans can be appended as JSON lines to
-``ACCOUNTPULSE_SPANS_FILE`` — the local stack does this so ``accountpulse trace <id>`` can show a
-trace without a collector, and the end-to-end test reads it to prove one trace spans all four
-services.
+Exporters, by the standard variables: ``OTEL_TRACES_EXPORTER`` names them (comma-separated:
+``otlp``, ``zipkin``, ``none``); unset, OTLP is used when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is.
+``zipkin`` sends Zipkin v2 JSON to ``OTEL_EXPORTER_ZIPKIN_ENDPOINT`` (the local stack's Zipkin
+server on :9411, or Jaeger's Zipkin port in compose). Besides, spans can be appended as JSON
+lines to ``ACCOUNTPULSE_SPANS_FILE`` — the local stack does this so ``accountpulse trace <id>``
+can show a trace without a viewer, and the end-to-end test reads it to prove one trace spans
+all four services.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import orjson
@@ -71,6 +74,47 @@ class JsonLinesSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
+def exporter_names(environ: Mapping[str, str]) -> list[str]:
+    """The exporters ``OTEL_TRACES_EXPORTER`` names; unset, ``otlp`` if an OTLP endpoint is
+    given (the SDK's default exporter, but only where something listens)."""
+    names = environ.get("OTEL_TRACES_EXPORTER", "").strip()
+    if names:
+        chosen = [name.strip().lower() for name in names.split(",") if name.strip()]
+        return [name for name in chosen if name != "none"]
+    endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    return ["otlp"] if any(environ.get(name) for name in endpoints) else []
+
+
+def exporters_from_environment(environ: Mapping[str, str]) -> list[SpanExporter]:
+    exporters: list[SpanExporter] = []
+    for name in exporter_names(environ):
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporters.append(OTLPSpanExporter())
+        elif name in ("zipkin", "zipkin_json"):
+            exporters.append(zipkin_exporter())
+        else:
+            raise ValueError(f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (otlp, zipkin)")
+    return exporters
+
+
+def zipkin_exporter() -> SpanExporter:
+    """Zipkin v2 JSON to ``OTEL_EXPORTER_ZIPKIN_ENDPOINT``, over a session that sends a batch
+    again when the server had closed the kept-alive connection it went out on (the exporter
+    itself does not retry: every batch sent after an idle pause was lost)."""
+    import requests
+    from opentelemetry.exporter.zipkin.json import ZipkinExporter
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    retry = Retry(total=2, connect=2, read=2, status=0, allowed_methods=None, backoff_factor=0.05)
+    session = requests.Session()
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, HTTPAdapter(max_retries=retry))
+    return ZipkinExporter(session=session)
+
+
 def setup_tracing(service_name: str) -> TracerProvider:
     resource = Resource.create(
         {
@@ -79,12 +123,8 @@ def setup_tracing(service_name: str) -> TracerProvider:
         }
     )
     provider = TracerProvider(resource=resource)
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    ):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    for exporter in exporters_from_environment(os.environ):
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     spans_file = os.environ.get("ACCOUNTPULSE_SPANS_FILE")
     if spans_file:
         provider.add_span_processor(

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from accountpulse.common.entrypoint import service_cli
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
-from accountpulse.ingestion import consumers, jobs
+from accountpulse.ingestion import consumers, gauges, jobs
 from accountpulse.ingestion.api import ROUTERS
 from accountpulse.ingestion.settings import IngestionSettings
 
@@ -19,6 +19,7 @@ SPEC = ServiceSpec[IngestionSettings](
     routers=ROUTERS,
     subscriptions=consumers.subscriptions,
     jobs=jobs.jobs,
+    samplers=gauges.samplers,
     migrations_dir=Path(__file__).parent / "migrations",
     body_limit_exempt_paths=("/v1/imports",),
 )

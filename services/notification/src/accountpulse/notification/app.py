@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from accountpulse.common.entrypoint import service_cli
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
-from accountpulse.notification import api, consumers, jobs
+from accountpulse.notification import api, consumers, gauges, jobs
 from accountpulse.notification.settings import NotificationSettings
 
 SPEC = ServiceSpec[NotificationSettings](
@@ -19,6 +19,7 @@ SPEC = ServiceSpec[NotificationSettings](
     routers=[api.router],
     subscriptions=consumers.subscriptions,
     jobs=jobs.jobs,
+    samplers=gauges.samplers,
     migrations_dir=Path(__file__).parent / "migrations",
 )
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from accountpulse.common.entrypoint import service_cli
 from accountpulse.common.service import ServiceSpec
 from accountpulse.common.service import create_app as create_service_app
-from accountpulse.scoring import consumers, jobs
+from accountpulse.scoring import consumers, gauges, jobs
 from accountpulse.scoring.api import export, portfolio, scores, scoring_model, worklist
 from accountpulse.scoring.settings import ScoringSettings
 
@@ -25,6 +25,7 @@ SPEC = ServiceSpec[ScoringSettings](
     ],
     subscriptions=consumers.subscriptions,
     jobs=jobs.jobs,
+    samplers=gauges.samplers,
     migrations_dir=Path(__file__).parent / "migrations",
 )
 

@@ -278,13 +278,10 @@ class OutboxRelay:
             token = otel_context.attach(propagate.extract(group[0].trace_headers or {}))
             try:
                 with tracer.start_as_current_span(
-                    f"{topic} publish", kind=trace.SpanKind.PRODUCER
-                ) as span:
-                    span.set_attribute("messaging.destination.name", topic)
-                    if len(group) == 1:
-                        span.set_attribute("messaging.message.id", group[0].event_id)
-                    else:
-                        span.set_attribute("messaging.batch.message_count", len(group))
+                    f"publish {topic}",
+                    kind=trace.SpanKind.PRODUCER,
+                    attributes=self._span_attributes(topic, group),
+                ):
                     trace_headers = current_trace_headers()
                     for row in group:
                         deliveries.append(
@@ -301,6 +298,25 @@ class OutboxRelay:
         await asyncio.gather(*deliveries)
         for topic, count in sent:
             OUTBOX_PUBLISHED.labels(self._schema, topic).inc(count)
+
+    def _span_attributes(self, topic: str, group: Sequence[_OutboxRow]) -> dict[str, Any]:
+        """The OpenTelemetry messaging attributes of a producer span (one record or a batch)."""
+        attributes: dict[str, Any] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.operation.name": "publish",
+            "messaging.destination.name": topic,
+            "messaging.client.id": self._schema,
+        }
+        if len({row.event_type for row in group}) == 1:
+            attributes["cloudevents.event_type"] = group[0].event_type
+        if len(group) == 1:
+            attributes["messaging.message.id"] = group[0].event_id
+            attributes["messaging.kafka.message.key"] = group[0].key.decode(errors="replace")
+            attributes["messaging.kafka.message.tombstone"] = group[0].payload is None
+        else:
+            attributes["messaging.batch.message_count"] = len(group)
+        return attributes
 
     def _headers(self, row: _OutboxRow, trace_headers: dict[str, str]) -> list[tuple[str, bytes]]:
         if row.payload is None:  # a tombstone carries no CloudEvent

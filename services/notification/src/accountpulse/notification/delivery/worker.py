@@ -25,6 +25,7 @@ import httpx
 
 from accountpulse.common.db import Sessions, system_transaction
 from accountpulse.common.events import AlertDelivered, AlertDeliveryFailed
+from accountpulse.common.monitoring import DELIVERIES_FAILED
 from accountpulse.common.uow import UnitOfWork, UnitsOfWork
 from accountpulse.notification.delivery.senders import EmailSender, Outgoing, WebhookSender
 from accountpulse.notification.domain.delivery import retry_delay
@@ -140,6 +141,7 @@ class DeliveryWorker:
             await deliveries.mark_failed(uow, row.id, error=error, retry_at=now + delay)
             return
         await deliveries.mark_failed(uow, row.id, error=error, retry_at=None)
+        DELIVERIES_FAILED.labels(row.channel).inc()
         alert = await alerts.get_alert(uow, row.alert_id)
         log.warning("delivery dead after its last attempt", extra={"delivery_id": row.id})
         await uow.publish(

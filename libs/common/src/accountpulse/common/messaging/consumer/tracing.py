@@ -74,6 +74,7 @@ def processing(group: str, items: Sequence[Item]) -> Iterator[trace.Span]:
         ) as span:
             span.set_attribute("messaging.system", "kafka")
             span.set_attribute("messaging.operation.type", "process")
+            span.set_attribute("messaging.operation.name", "process")
             span.set_attribute("messaging.destination.name", first.record.topic)
             span.set_attribute("messaging.consumer.group.name", group)
             span.set_attribute("cloudevents.event_type", first.envelope.type)
