@@ -25,7 +25,11 @@ router = APIRouter(prefix="/v1", tags=["ingestion"])
 ACCOUNTS = CursorCodec("accounts", str)
 
 
-@router.put("/accounts/{external_id}", response_model=AccountOut)
+@router.put(
+    "/accounts/{external_id}",
+    response_model=AccountOut,
+    responses={201: {"model": AccountOut, "description": "Created"}},
+)
 async def put_account(
     external_id: ExternalIdPath,
     body: AccountIn,

@@ -11,6 +11,7 @@ from decimal import Decimal
 from accountpulse.ingestion.domain.rules import RuleBroken
 
 CENT = Decimal("0.01")
+LIMIT = Decimal(10) ** 16  # amounts are stored as numeric(18, 2)
 
 
 def to_reporting(
@@ -27,7 +28,12 @@ def to_reporting(
             "required_for_foreign_currency",
             f"{currency} is not the reporting currency {reporting}; give the rate for {field}",
         )
-    return (amount * fx_rate).quantize(CENT)
+    converted = (amount * fx_rate).quantize(CENT)
+    if converted >= LIMIT:
+        raise RuleBroken(field, "too_large", f"{field} in {reporting} must be below {LIMIT:,}")
+    if amount and not converted:
+        raise RuleBroken(field, "vanishes", f"{field} in {reporting} rounds to 0 at this fx_rate")
+    return converted
 
 
 def rate_applied(reporting_amount: Decimal, original_amount: Decimal) -> Decimal:
