@@ -152,7 +152,9 @@ def require_scope(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency: the caller's principal, refused unless its key has ``scope``."""
 
     async def dependency(
-        request: Request, authorization: Annotated[str | None, Header()] = None
+        request: Request,
+        # the document declares it as the bearer security scheme, not as a parameter
+        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     ) -> Principal:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise Unauthorized("Send 'Authorization: Bearer <api key>'.")

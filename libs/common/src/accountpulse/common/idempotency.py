@@ -23,6 +23,8 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
         description="Retrying with the same key returns the first answer and writes nothing"
         " twice (a different request with a used key is a 409).",
     ),

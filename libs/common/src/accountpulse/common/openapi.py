@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from accountpulse.common.problems import PROBLEM_JSON
+from accountpulse.common.storable import declare_storable
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -76,6 +77,7 @@ def contract(document: dict[str, Any]) -> dict[str, Any]:
     components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     for unused in ("HTTPValidationError", "ValidationError"):
         components["schemas"].pop(unused, None)
+    declare_storable(document)
     components["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "An API key: ap_…"}
     }
@@ -85,11 +87,28 @@ def contract(document: dict[str, Any]) -> dict[str, Any]:
                 _declare_problems(path, method, operation)
             elif path == "/readyz":
                 operation["responses"]["503"] = {"description": "Something is not ready."}
+            elif path == "/metrics":
+                operation["responses"]["200"] = {
+                    "description": "Prometheus text exposition format.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
     return document
+
+
+def _not_null(parameter: dict[str, Any]) -> None:
+    """An optional parameter is one left out: it has no null value (FastAPI documents
+    ``str | None = None`` as "a string or null", and a client would send the text ``null``)."""
+    schema = parameter.get("schema", {})
+    branches = [b for b in schema.get("anyOf", ()) if b != {"type": "null"}]
+    if "anyOf" in schema and len(branches) == 1:
+        del schema["anyOf"]
+        parameter["schema"] = {**branches[0], **schema}
 
 
 def _declare_problems(path: str, method: str, operation: dict[str, Any]) -> None:
     operation["security"] = [{"bearer": []}]
+    for parameter in operation.get("parameters", []):
+        _not_null(parameter)
     problems = dict(_ALWAYS)
     if "requestBody" in operation:
         problems |= _WITH_BODY
@@ -99,5 +118,7 @@ def _declare_problems(path: str, method: str, operation: dict[str, Any]) -> None
         problems |= _WITH_PATH_PARAMETERS
     responses = operation.setdefault("responses", {})
     for status, description in problems.items():
-        declared = responses.setdefault(status, {"description": description})
-        declared["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
+        responses.setdefault(status, {"description": description})
+    for status, declared in responses.items():
+        if status.startswith(("4", "5")):  # also those a route declares itself (`responses=`)
+            declared["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}

@@ -27,6 +27,7 @@ from accountpulse.common.auth import Authenticator, RateLimit
 from accountpulse.common.clock import Clock, clock_for, system_clock
 from accountpulse.common.db import Sessions, create_engine, create_sessions
 from accountpulse.common.health import Check, health_router
+from accountpulse.common.json_guard import JsonGuard
 from accountpulse.common.lifecycle import KafkaConnection, Loop, stop_all, supervised
 from accountpulse.common.logs import configure_logging
 from accountpulse.common.messaging.consumer import (
@@ -156,6 +157,7 @@ def create_app(spec: ServiceSpec[S], settings: S, clock: Clock | None = None) ->
         app.include_router(router)
     app.include_router(keys_router)
     app.include_router(health_router(_readiness_checks(runtime, kafka, runners)))
+    app.add_middleware(JsonGuard)
     app.add_middleware(RequestLatency)
     app.add_middleware(TraceResponseHeader)
     app.add_middleware(

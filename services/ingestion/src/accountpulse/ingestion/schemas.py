@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from accountpulse.common.decimals import DecimalString
 from accountpulse.common.events.accounts import LifecycleStatus
 from accountpulse.common.events.users import Channel, Role
-from accountpulse.ingestion.domain.money import MAX_FX_RATE
 
+# what the numeric(18, 2) and numeric(18, 8) columns keep, and a converted amount stays below
+Money = Annotated[Decimal, DecimalString(15, 2)]
+PositiveMoney = Annotated[Decimal, DecimalString(15, 2, positive=True)]
+FxRate = Annotated[Decimal, DecimalString(9, 8, positive=True, example="1.08250000")]
+Hours = Annotated[Decimal, DecimalString(8, 2, example="36.5")]  # numeric(10, 2)
+
+# (start hour, end hour), said without `prefixItems`, which schemathesis 4.32 mishandles
+QuietHours = Annotated[
+    tuple[int, int],
+    WithJsonSchema({"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}),
+]
+
+EMAIL = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
 ExternalId = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._~@-]+$")
 
 
@@ -30,7 +43,7 @@ class AccountIn(_Body):
     owner_id: str | None = Field(None, min_length=1, max_length=200)
     parent_account_id: str | None = Field(None, min_length=1, max_length=200)
     lifecycle_status: LifecycleStatus = "active"
-    wallet: Decimal | None = Field(None, ge=0, max_digits=18, decimal_places=2)
+    wallet: Money | None = None
     pain_points: list[str] = Field(default_factory=list, max_length=50)
     custom_attributes: dict[str, Any] = Field(default_factory=dict, max_length=100)
 
@@ -47,12 +60,10 @@ class MoneyIn(_Body):
     """An amount in any currency; converted to the tenant's reporting currency on the way in."""
 
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
-    fx_rate: Decimal | None = Field(
+    fx_rate: FxRate | None = Field(
         None,
-        gt=0,
-        le=MAX_FX_RATE,
-        allow_inf_nan=False,
-        description="Units of reporting currency per unit of `currency` (at most 1e9)",
+        description="Units of reporting currency per unit of `currency` (at most 9 digits before"
+        " the point and 8 after)",
     )
 
 
@@ -61,7 +72,7 @@ class RevenueIn(MoneyIn):
         None, min_length=1, max_length=200, description="Your id of the line; makes retries safe"
     )
     booked_on: date
-    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    amount: PositiveMoney
     product: str | None = Field(None, max_length=200)
     kind: Literal["new", "expansion", "renewal", "one_off"] = "new"
 
@@ -80,14 +91,14 @@ class RevenueOut(BaseModel):
 
 class UserIn(_Body):
     name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str | None = Field(None, max_length=320, pattern=EMAIL)
     role: Role = "am"
     manager_id: str | None = Field(None, min_length=1, max_length=200)
     capacity: int | None = Field(None, ge=0, le=1000)
     channels: list[Channel] = Field(default_factory=lambda: list[Channel](["inbox"]))
     timezone: str = Field("UTC", max_length=64)
-    quiet_hours: tuple[int, int] | None = None
-    webhook_url: str | None = Field(None, max_length=2000, pattern=r"^https?://")
+    quiet_hours: QuietHours | None = None
+    webhook_url: str | None = Field(None, max_length=2000, pattern=r"^https?://[^\x00]+$")
 
 
 class EraseUserIn(_Body):
@@ -122,11 +133,8 @@ class EngagementIn(_Body):
     signal: EngagementSignal
     occurred_on: date
     count: int = Field(1, ge=0, le=1_000_000)
-    resolution_hours: Decimal | None = Field(
+    resolution_hours: Hours | None = Field(
         None,
-        ge=0,
-        le=Decimal("99999999.99"),  # the column's numeric(10, 2)
-        allow_inf_nan=False,
         description="For support_ticket_resolved: the mean hours from opening to resolution of"
         " the tickets counted; published on `engagement.recorded`",
     )
@@ -144,7 +152,7 @@ class ContractIn(MoneyIn):
     contract_id: str = Field(min_length=1, max_length=200)
     starts_on: date
     ends_on: date | None = None
-    arr: Decimal = Field(ge=0, max_digits=18, decimal_places=2)
+    arr: Money
     auto_renew: bool = False
     notice_period_days: int = Field(0, ge=0, le=3650)
 
@@ -152,7 +160,7 @@ class ContractIn(MoneyIn):
 class OpportunityIn(MoneyIn):
     opportunity_id: str = Field(min_length=1, max_length=200)
     stage: str = Field(min_length=1, max_length=100)
-    amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2)
+    amount: Money
     expected_close_on: date | None = None
     outcome: Literal["open", "won", "lost"] = "open"
 
@@ -160,7 +168,7 @@ class OpportunityIn(MoneyIn):
 class ContactIn(_Body):
     contact_id: str = Field(min_length=1, max_length=200)
     name: str | None = Field(None, max_length=300)
-    email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str | None = Field(None, max_length=320, pattern=EMAIL)
     phone: str | None = Field(None, max_length=50)
     role: str | None = Field(None, max_length=200)
     department: str | None = Field(None, max_length=200, description="Buying center")
@@ -208,7 +216,9 @@ class BatchOut(BaseModel):
 
 class MergeIn(_Body):
     survivor_id: str = Field(min_length=1, max_length=200)
-    merged_ids: list[str] = Field(min_length=1, max_length=100)
+    merged_ids: list[str] = Field(
+        min_length=1, max_length=100, json_schema_extra={"uniqueItems": True}
+    )
 
 
 class DuplicateGroup(BaseModel):

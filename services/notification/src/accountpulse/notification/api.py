@@ -32,8 +32,9 @@ from accountpulse.notification.settings import NotificationSettings
 
 NotificationRuntime = Annotated[Runtime[NotificationSettings], Depends(current_runtime)]
 AlertIdPath = Annotated[UUID, Path(description="The alert's id")]
-UserIdPath = Annotated[str, Path(min_length=1, max_length=200)]
-AccountIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+# the ids ingestion accepts (it refuses any other on creation)
+UserIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._~@-]+$")]
+AccountIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._~@-]+$")]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(description="The next_cursor of the previous page")]
 

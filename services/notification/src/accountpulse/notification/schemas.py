@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from accountpulse.notification.domain.config import AlertRules
 
 Channel = Literal["inbox", "email", "webhook"]
+# (start hour, end hour), said without `prefixItems`, which schemathesis 4.32 mishandles; an
+# effective value may come from ingestion's user record, which does not bound the hours
+_HOURS = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}
+QuietHours = Annotated[
+    tuple[int, int],
+    WithJsonSchema({**_HOURS, "items": {"type": "integer", "minimum": 0, "maximum": 23}}),
+]
+QuietHoursOut = Annotated[tuple[int, int], WithJsonSchema(_HOURS)]
+# the document names the zones this service knows (those ZoneInfo opens)
+TimeZone = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": sorted(available_timezones())}, "validation")
+]
+WebhookUrl = Annotated[
+    AnyHttpUrl,
+    WithJsonSchema(
+        {"type": "string", "format": "uri", "pattern": r"^https?://[^\x00]+$", "maxLength": 2083},
+        "validation",
+    ),
+]
 
 
 class AlertOut(BaseModel):
@@ -62,11 +89,11 @@ class PreferencesIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     channels: list[Channel] | None = None
-    timezone: str | None = Field(None, examples=["Europe/Berlin"])
-    quiet_hours: tuple[int, int] | None = Field(
+    timezone: TimeZone | None = Field(None, examples=["Europe/Berlin"])
+    quiet_hours: QuietHours | None = Field(
         None, description="Local (start hour, end hour); 22,7 spans midnight"
     )
-    webhook_url: AnyHttpUrl | None = None
+    webhook_url: WebhookUrl | None = None
     webhook_secret: str | None = Field(
         None, min_length=16, max_length=200, description="Write-only; kept when omitted"
     )
@@ -86,7 +113,7 @@ class PreferencesIn(BaseModel):
 class EffectivePreferences(BaseModel):
     channels: list[str]
     timezone: str
-    quiet_hours: tuple[int, int] | None
+    quiet_hours: QuietHoursOut | None
     email: str | None
     webhook_url: str | None
     webhook_secret_set: bool

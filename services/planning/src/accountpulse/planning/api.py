@@ -26,9 +26,17 @@ from accountpulse.planning.settings import PlanningSettings
 from accountpulse.planning.store import plans
 
 PlanningRuntime = Annotated[Runtime[PlanningSettings], Depends(current_runtime)]
-ExternalIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+# the ids ingestion accepts (it refuses any other on creation)
+ExternalIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._~@-]+$")]
 ProposalIdPath = Annotated[uuid.UUID, Path(description="A proposal id (a UUID)")]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        pattern=r'^\s*(W/)?"?[0-9]{1,18}"?\s*$',
+        description='The ETag of a read of this plan, such as "3"',
+    ),
+]
 
 PLANS = CursorCodec("plans", str)  # by account id
 
@@ -70,7 +78,11 @@ async def get_plan(
     return plan
 
 
-@router.put("/accounts/{external_id}/plan", response_model=PlanOut)
+@router.put(
+    "/accounts/{external_id}/plan",
+    response_model=PlanOut,
+    responses={201: {"model": PlanOut, "description": "Created"}},
+)
 async def put_plan(
     external_id: ExternalIdPath,
     body: PlanIn,

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from accountpulse.common.decimals import DecimalString
 from accountpulse.common.events.plans import StaleReason
+
+Value = Annotated[Decimal, DecimalString(15, 4, signed=True, example="-12.5")]
+Money = Annotated[Decimal, DecimalString(15, 2)]
 
 
 class _Body(BaseModel):
@@ -36,11 +40,11 @@ class Goal(_Body):
     id: str = Field(min_length=1, max_length=100)
     metric: Literal["revenue", "growth", "nps", "products_adopted", "custom"]
     description: str | None = Field(None, max_length=1000)
-    baseline: Decimal
-    target: Decimal
+    baseline: Value
+    target: Value
     starts_on: date
     due_on: date
-    progress: Decimal | None = Field(
+    progress: Value | None = Field(
         None, description="Current value of a `custom` metric; computed for the others"
     )
     merged_from: str | None = Field(
@@ -69,7 +73,7 @@ class Competitor(_Body):
 class WhitespaceOpportunity(_Body):
     kind: Literal["product", "department"]
     name: str = Field(min_length=1, max_length=200)
-    estimated_value: Decimal | None = None
+    estimated_value: Money | None = None
     status: Literal["identified", "pursuing", "won", "dropped"] = "identified"
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from accountpulse.common.decimals import DecimalString
 from accountpulse.scoring.domain.features import SIZE_BANDS
 from accountpulse.scoring.domain.model import (
     DEFAULT_WALLET_PER_EMPLOYEE,
@@ -20,6 +21,23 @@ from accountpulse.scoring.domain.model import (
 
 SizeBand = Literal["small", "mid", "large", "enterprise"]
 assert set(SIZE_BANDS) == {"small", "mid", "large", "enterprise"}
+
+
+Money = Annotated[Decimal, DecimalString(15, 2)]
+# The known scores and their factors, as the document can say them (that each score's weights
+# add up to 100 it cannot: that rule answers 422 `sum_100`).
+WEIGHTS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        score: {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {f: {"type": "number", "minimum": 0, "maximum": 100} for f in factors},
+        }
+        for score, factors in DEFAULT_WEIGHTS.items()
+    },
+}
 
 
 class _Strict(BaseModel):
@@ -44,7 +62,9 @@ class IcpBody(_Strict):
 
 
 class ScoringModelBody(_Strict):
-    weights: dict[str, dict[str, float]] = Field(
+    weights: Annotated[
+        dict[str, dict[str, float]], WithJsonSchema(WEIGHTS_SCHEMA, mode="validation")
+    ] = Field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_WEIGHTS.items()},
         description="Per score, factor → weight; each score's weights are ≥ 0 and add up to "
         "100. A score left out keeps its default weights.",
@@ -56,8 +76,8 @@ class ScoringModelBody(_Strict):
         None, ge=0, lt=1, description="Observed retention rate; unset: the service default"
     )
     expected_lifetime_years: float | None = Field(None, gt=0, le=50)
-    acquisition_cost: Decimal = Field(Decimal(0), ge=0, description="For margin CLV")
-    servicing_cost_per_year: Decimal = Field(Decimal(0), ge=0, description="For margin CLV")
+    acquisition_cost: Money = Field(Decimal(0), description="For margin CLV")
+    servicing_cost_per_year: Money = Field(Decimal(0), description="For margin CLV")
     value_clv: Literal["transactional", "margin", "predictive"] = Field(
         "transactional",
         description="The CLV the value score ranks; predictive falls back to transactional "
@@ -69,7 +89,7 @@ class ScoringModelBody(_Strict):
     clv_horizon_years: float | None = Field(
         None, gt=0, le=10, description="Predictive CLV's horizon; unset: the expected lifetime"
     )
-    wallet_per_employee: dict[str, Decimal] = Field(
+    wallet_per_employee: dict[str, Money] = Field(
         default_factory=lambda: dict(DEFAULT_WALLET_PER_EMPLOYEE),
         description='Yearly spend per employee by industry ("*": any other industry)',
     )

@@ -21,7 +21,11 @@ from accountpulse.ingestion.schemas import AccountIn, AccountOut, BatchIn, Batch
 router = APIRouter(prefix="/v1", tags=["ingestion"])
 
 
-@router.put("/accounts/{external_id}", response_model=AccountOut)
+@router.put(
+    "/accounts/{external_id}",
+    response_model=AccountOut,
+    responses={201: {"model": AccountOut, "description": "Created"}},
+)
 async def put_account(
     external_id: ExternalIdPath,
     body: AccountIn,

@@ -35,7 +35,11 @@ async def duplicates(
     return DUPLICATES.page(groups, limit, key=lambda group: (group.reason, group.key))
 
 
-@router.post("/accounts:merge", response_model=AccountOut)
+@router.post(
+    "/accounts:merge",
+    response_model=AccountOut,
+    responses={404: {"description": "The survivor or a merged account does not exist."}},
+)
 async def merge(
     body: MergeIn,
     principal: Admin,

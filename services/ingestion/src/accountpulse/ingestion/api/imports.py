@@ -20,7 +20,19 @@ from accountpulse.ingestion.schemas import ImportOut
 router = APIRouter(prefix="/v1", tags=["ingestion"])
 
 
-@router.post("/imports", status_code=202, response_model=ImportOut)
+# The body is streamed (never parsed by FastAPI), so the document is told what it is here.
+UPLOAD = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}},
+            "text/csv": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@router.post("/imports", status_code=202, response_model=ImportOut, openapi_extra=UPLOAD)
 async def start_import(
     request: Request,
     principal: Writer,

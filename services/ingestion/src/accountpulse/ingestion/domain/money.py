@@ -38,6 +38,8 @@ def to_reporting(
         raise RuleBroken(
             field, "max_amount", f"{converted} {reporting} exceeds the largest amount {MAX_AMOUNT}"
         )
+    if amount and not converted:
+        raise RuleBroken(field, "vanishes", f"{field} in {reporting} rounds to 0 at this fx_rate")
     return converted
 
 

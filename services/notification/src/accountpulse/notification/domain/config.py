@@ -7,6 +7,7 @@ documented behaviour; a ``PUT /v1/alert-rules`` replaces the whole document.
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from accountpulse.common.events.alerts import Severity
 
@@ -64,7 +65,7 @@ class ContractRenewalRule(_Rule):
     def _distinct_days(cls, windows: list[RenewalWindow]) -> list[RenewalWindow]:
         days = [w.days_before for w in windows]
         if len(set(days)) != len(days):
-            raise ValueError("each window needs its own days_before")
+            raise PydanticCustomError("unique", "each window needs its own days_before")
         return sorted(windows, key=lambda w: -w.days_before)
 
 

@@ -14,7 +14,8 @@ from accountpulse.scoring.api import ScoringRuntime
 from accountpulse.scoring.schemas import FactorChange, ScoreHistory, ScoreView
 from accountpulse.scoring.store import snapshots as snapshot_store
 
-ExternalIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+# the ids ingestion accepts (it refuses any other on creation)
+ExternalIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._~@-]+$")]
 # a snapshot's place in the history: (computed_at, account_version, model_version), newest first
 HISTORY_CURSOR = CursorCodec("score-history", datetime, int, int)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
@@ -24,7 +25,7 @@ from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import model as model_store
 from accountpulse.scoring.store import rescores as rescore_store
 
-RunIdPath = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$")]
+RunIdPath = Annotated[UUID, Path(description="A rescore's id (a UUID)")]
 
 router = APIRouter(prefix="/v1", tags=["scoring model"])
 
@@ -91,7 +92,7 @@ async def latest_rescore(principal: Reader, runtime: ScoringRuntime) -> RescoreV
 @router.get("/scoring-model/rescores/{run_id}", response_model=RescoreView)
 async def get_rescore(run_id: RunIdPath, principal: Reader, runtime: ScoringRuntime) -> RescoreView:
     """Progress of one rescore."""
-    return await _rescore(runtime, principal, run_id)
+    return await _rescore(runtime, principal, str(run_id))
 
 
 async def _rescore(runtime: ScoringRuntime, principal: Reader, run_id: str | None) -> RescoreView:
