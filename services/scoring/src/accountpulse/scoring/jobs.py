@@ -27,8 +27,8 @@ from accountpulse.common.db import Sessions
 from accountpulse.common.scheduler import PeriodicJob, try_lock
 from accountpulse.common.service import Runtime
 from accountpulse.common.uow import UnitsOfWork
+from accountpulse.scoring.batch_scoring import BatchScorer
 from accountpulse.scoring.portfolio_pass import recompute_tiers, refresh_distributions
-from accountpulse.scoring.rescoring import Scorer
 from accountpulse.scoring.settings import ScoringSettings
 from accountpulse.scoring.store import SCHEMA
 from accountpulse.scoring.store import portfolio as portfolio_store
@@ -42,7 +42,7 @@ def jobs(runtime: Runtime[ScoringSettings]) -> list[PeriodicJob]:
     rescore = RescoreJob(
         runtime.engine,
         runtime.sessions,
-        Scorer(runtime.clock, settings.default_retention_rate),
+        BatchScorer(runtime.clock, settings.default_retention_rate),
         runtime.clock,
         chunk_size=settings.rescore_chunk_size,
         budget_s=settings.rescore_budget_s,
@@ -60,7 +60,7 @@ class RescoreJob:
         self,
         engine: AsyncEngine,
         sessions: Sessions,
-        scorer: Scorer,
+        scorer: BatchScorer,
         clock: Clock,
         *,
         chunk_size: int = 500,
