@@ -123,12 +123,13 @@ class RescoreJob:
             if not ids:
                 if await rescore_store.finish_lane(uow, run_id, lane, uow.now()):
                     log.info("rescore finished", extra={"run_id": run_id})
+                # once per lane, not per chunk: a pass over a large tenant while its rescore
+                # runs would redo the whole portfolio for every few chunks
+                await portfolio_store.mark_portfolio_dirty(uow)
                 return False
             result = await self._scorer.score_accounts(
                 uow, ids, model_version=state.model_version, bulk=True
             )
-            if result.scored:
-                await portfolio_store.mark_portfolio_dirty(uow)
             await rescore_store.advance_lane(
                 uow, run_id, lane, ids[-1], len(ids), result.published, uow.now()
             )
