@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := $(shell deploy/local/ensure-uv.sh)
 PY := $(UV) run --frozen
 
-.PHONY: help install run up down test test-unit lint typecheck check bench clean
+.PHONY: help install run up down test test-unit lint typecheck check bench bench-scale clean
 
 help:
 	@echo "make run    the whole system with demo data in the foreground (Ctrl-C stops it)"
@@ -41,6 +41,10 @@ check: lint typecheck
 
 bench: install
 	@$(PY) python bench/run.py
+
+# the 1,000,000-account rescore with its floors (separate: it alone takes several minutes)
+bench-scale: install
+	@$(PY) python bench/scale.py
 
 clean:
 	rm -rf .stack-test .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,89 @@
+"""A chunk's snapshots written in one statement: the rows go as arrays through ``unnest``, the
+snapshots are inserted and made current together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from accountpulse.common.uow import UnitOfWork
+
+
+@dataclass
+class SnapshotRows:
+    """The new snapshots of a chunk, one list entry per account (columns, not row objects)."""
+
+    model_version: int
+    computed_at: datetime
+    ids: list[str] = field(default_factory=list)
+    account_ids: list[str] = field(default_factory=list)
+    account_versions: list[int] = field(default_factory=list)
+    scores: list[str] = field(default_factory=list)  # JSON text
+    features: list[str] = field(default_factory=list)
+    explanations: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # comma-separated (names hold no comma)
+    previous_ids: list[str | None] = field(default_factory=list)
+    trace_ids: list[str | None] = field(default_factory=list)
+    clv_cents: list[int] = field(default_factory=list)
+    tiers: list[str] = field(default_factory=list)
+    revenue_ttm_cents: list[int] = field(default_factory=list)
+    active: list[bool] = field(default_factory=list)
+    fit: list[float] = field(default_factory=list)
+    potential: list[float] = field(default_factory=list)
+    health: list[float] = field(default_factory=list)
+    priority: list[float] = field(default_factory=list)
+    at_risk: list[bool] = field(default_factory=list)
+    tier_hints: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)  # JSON text
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+_WRITE = """
+WITH r AS (
+  SELECT * FROM unnest($4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[],
+    $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::bigint[],
+    $16::boolean[], $17::float8[], $18::float8[], $19::float8[], $20::float8[], $21::boolean[],
+    $22::text[], $23::text[])
+  AS r(id, account_id, account_version, scores, features, explanation, reasons, previous_id,
+    trace_id, clv, tier, revenue_ttm, active, fit, potential, health, priority, at_risk,
+    tier_hint, metrics)),
+s AS (
+  INSERT INTO scoring.snapshots (id, tenant_id, account_id, account_version, model_version,
+    scores, features, explanation, reasons, previous_snapshot_id, trace_id, computed_at)
+  SELECT r.id::uuid, $1, r.account_id, r.account_version, $2, r.scores::jsonb,
+    r.features::jsonb, r.explanation::jsonb, string_to_array(r.reasons, ','),
+    r.previous_id::uuid, r.trace_id, $3
+  FROM r)
+INSERT INTO scoring.current_scores (tenant_id, account_id, snapshot_id, clv, tier, computed_at,
+  model_version, revenue_ttm, active, fit, potential, health, priority, at_risk, tier_hint,
+  metrics)
+SELECT $1, r.account_id, r.id::uuid, r.clv::numeric / 100, r.tier, $3, $2,
+  r.revenue_ttm::numeric / 100, r.active, r.fit, r.potential, r.health, r.priority, r.at_risk,
+  r.tier_hint, r.metrics::jsonb
+FROM r
+ON CONFLICT (tenant_id, account_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,
+  clv = EXCLUDED.clv, tier = EXCLUDED.tier, computed_at = EXCLUDED.computed_at,
+  model_version = EXCLUDED.model_version, revenue_ttm = EXCLUDED.revenue_ttm,
+  active = EXCLUDED.active, fit = EXCLUDED.fit, potential = EXCLUDED.potential,
+  health = EXCLUDED.health, priority = EXCLUDED.priority, at_risk = EXCLUDED.at_risk,
+  tier_hint = EXCLUDED.tier_hint, metrics = EXCLUDED.metrics
+"""
+
+
+async def write_snapshots(uow: UnitOfWork, rows: SnapshotRows) -> None:
+    """Store the snapshots and make them current, in one round trip."""
+    if not rows:
+        return
+    connection = await uow.connection()
+    await connection.execute(
+        _WRITE,
+        uow.tenant_id,
+        rows.model_version,
+        rows.computed_at,
+        rows.ids, rows.account_ids, rows.account_versions, rows.scores, rows.features,
+        rows.explanations, rows.reasons, rows.previous_ids, rows.trace_ids, rows.clv_cents,
+        rows.tiers, rows.revenue_ttm_cents, rows.active, rows.fit, rows.potential, rows.health,
+        rows.priority, rows.at_risk, rows.tier_hints, rows.metrics,
+    )  # fmt: skip
