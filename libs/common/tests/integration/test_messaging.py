@@ -108,14 +108,17 @@ def revenue(account_id: str, version: int) -> RevenueRecorded:
     )
 
 
-async def send(kit: Kit, payload: RevenueRecorded, event_id: str, key: str = "") -> None:
+async def send(
+    kit: Kit, payload: RevenueRecorded, event_id: str, key: str = "", tenant: str = ""
+) -> None:
+    """Send ``payload`` keyed in the kit's tenant; ``tenant`` puts another in ``ce_tenantid``."""
     headers = build_headers(
         event_id=event_id,
         source="/test",
         event_type=payload.event_type,
         time=datetime.now(UTC),
         subject=payload.account_id,
-        tenant_id=kit.tenant,
+        tenant_id=tenant or kit.tenant,
         trace_headers={},
     )
     await kit.producer.send_and_wait(
@@ -232,6 +235,24 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_after_its_retries_an
     assert reasons["bad-1"]["dlq_attempts"] == "4"  # the first try and 3 retries
     assert "this account always fails" in reasons["bad-1"]["dlq_error"]
     assert await effects(kit) == [("fine", 1)]
+
+
+async def test_an_event_whose_tenant_header_is_not_its_keys_tenant_is_dead_lettered_unapplied(
+    kit: Kit,
+) -> None:
+    group = f"{kit.schema}-tenant-group"
+    await ensure_topics(
+        kit.bootstrap, (TopicSpec(dead_letter_topic(kit.topic, group), partitions=1),)
+    )
+    async with TopicTail(kit.bootstrap, dead_letter_topic(kit.topic, group)) as dlq:
+        await send(kit, revenue("forged", 1), "forged-1", tenant="another-tenant")
+        await send(kit, revenue("honest", 1), "honest-1")
+        await run_until(runner(kit, group), lambda: _has(kit, 1))
+        (letter,) = await dlq.collect(lambda h, r: True, until=lambda found: len(found) >= 1)
+    headers = header_map(letter.headers)
+    assert (headers["ce_id"], headers["dlq_reason"]) == ("forged-1", "malformed")
+    assert "not the tenant of the record key" in headers["dlq_error"]
+    assert await effects(kit) == [("honest", 1)]
 
 
 def batch_runner(kit: Kit, group: str, calls: list[list[tuple[str, int]]]) -> ConsumerRunner:
