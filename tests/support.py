@@ -10,6 +10,7 @@ Never a fake.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -79,17 +80,41 @@ def _docker() -> bool:
 
 @contextmanager
 def _local_stack() -> Iterator[dict[str, str]]:
-    stack = [sys.executable, str(REPO_ROOT / "deploy/local/stack.py")]
-    where = ["--dir", str(TEST_STATE.relative_to(REPO_ROOT))]
-    ports = ["--kafka-port", os.environ.get("TEST_KAFKA_PORT", "19092"),
-             "--pg-port", os.environ.get("TEST_PG_PORT", "15432")]  # fmt: skip
-    subprocess.run([*stack, "up", *where, *ports], check=True)
-    try:
+    kafka_port = int(os.environ.get("TEST_KAFKA_PORT", "19092"))
+    pg_port = int(os.environ.get("TEST_PG_PORT", "15432"))
+    with local_stack(TEST_STATE, kafka_port, pg_port, keep=bool(os.environ.get("KEEP_TEST_STACK"))):
         env = read_env_file(TEST_STATE / "env")
         yield {k: env[k] for k in INFRA_KEYS}
+
+
+def stack_command(command: str, state: Path, *args: str, quiet: bool = False) -> None:
+    """``deploy/local/stack.py <command> --dir <state> ...``; ``quiet`` keeps its report out of
+    the test's output (it is in the exception when the command fails)."""
+    stack = [sys.executable, str(REPO_ROOT / "deploy/local/stack.py")]
+    where = ["--dir", str(state.relative_to(REPO_ROOT))]
+    result = subprocess.run(
+        [*stack, command, *where, *args], capture_output=quiet, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"stack.py {command} failed:\n{result.stdout or ''}{result.stderr or ''}"
+        )
+
+
+@contextmanager
+def local_stack(
+    state: Path, kafka_port: int, pg_port: int, *, keep: bool = False, quiet: bool = False
+) -> Iterator[dict[str, str]]:
+    """A Kafka broker and a PostgreSQL of the native local stack in ``state`` (a folder of the
+    repository) on the given ports; stopped afterwards unless ``keep``. Yields its env file."""
+    ports = ("--kafka-port", str(kafka_port), "--pg-port", str(pg_port))
+    stack_command("up", state, *ports, quiet=quiet)
+    try:
+        yield read_env_file(state / "env")
     finally:
-        if not os.environ.get("KEEP_TEST_STACK"):
-            subprocess.run([*stack, "down", *where], check=False)
+        if not keep:
+            with contextlib.suppress(RuntimeError):
+                stack_command("down", state, quiet=quiet)
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -125,21 +150,25 @@ class System:
             process.stop()
 
 
-def _prune_runs(keep: int) -> None:
+def _prune_runs(keep: int, state: Path = TEST_STATE) -> None:
     """Delete all but the latest ``keep`` test runs' span files, clock files and service logs
     (each run adds them; a kept test stack would otherwise grow without end)."""
     for pattern in ("spans-*.jsonl", "clock-*", "logs/2*"):
-        for old in sorted(TEST_STATE.glob(pattern))[:-keep]:
+        for old in sorted(state.glob(pattern))[:-keep]:
             if old.is_dir():
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 old.unlink(missing_ok=True)
 
 
-def start_system(env: dict[str, str]) -> System:
-    _prune_runs(keep=5)
+def start_system(
+    env: dict[str, str], state: Path = TEST_STATE, *, ready_timeout_s: float = 90
+) -> System:
+    """The four services on ``env``; ``state`` (the shared test stack's folder unless a test
+    runs a stack of its own) holds their logs, spans and clock files."""
+    _prune_runs(keep=5, state=state)
     run_id = time.strftime("%Y%m%d-%H%M%S")
-    spans_file = TEST_STATE / f"spans-{run_id}.jsonl"
+    spans_file = state / f"spans-{run_id}.jsonl"
     service_env = {
         **env,
         "ENVIRONMENT": "test",
@@ -149,7 +178,7 @@ def start_system(env: dict[str, str]) -> System:
         "API_KEY_CACHE_SECONDS": "0",
         "SCHEDULER_INTERVAL_S": "1",
         "MONITOR_INTERVAL_S": "0.5",  # the gauges of /metrics, sampled often enough to see a burst
-        "CLOCK_OFFSET_FILE": str(TEST_STATE / f"clock-{run_id}"),
+        "CLOCK_OFFSET_FILE": str(state / f"clock-{run_id}"),
         "LOG_LEVEL": "INFO",
         # the tests' webhook receivers listen on loopback over plain http
         "NOTIFICATION_WEBHOOK_ALLOW_HTTP": "true",
@@ -157,12 +186,12 @@ def start_system(env: dict[str, str]) -> System:
     }
     ports = {name: _free_port() for name in ("ingestion", "scoring", "planning", "notification")}
     service_env["PLANNING_INGESTION_URL"] = f"http://127.0.0.1:{ports['ingestion']}"
-    processes = service_processes(service_env, TEST_STATE / "logs" / run_id, ports)
+    processes = service_processes(service_env, state / "logs" / run_id, ports)
     for process in processes.values():
         process.start()
     try:
         for process in processes.values():
-            process.wait_ready(90)
+            process.wait_ready(ready_timeout_s)
     except BaseException:
         for process in processes.values():
             process.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -71,17 +72,21 @@ async def supervised(
     max_pause_s: float = 30.0,
 ) -> None:
     """Run ``loop(stop)`` until ``stop`` is set, starting it again whenever it fails (after
-    ``after`` is set, e.g. once Kafka is connected)."""
+    ``after`` is set, e.g. once Kafka is connected). The pause doubles while it keeps failing,
+    and starts small again once it has run for ``max_pause_s``: a later outage is a new one."""
     if after is not None:
         await _until_either(after, stop)
     pause = 0.5
     while not stop.is_set():
+        started = time.monotonic()
         try:
             await loop(stop)
             pause = 0.5
         except asyncio.CancelledError:
             raise
         except Exception:
+            if time.monotonic() - started >= max_pause_s:
+                pause = 0.5
             LOOP_RESTARTS.labels(name).inc()
             log.warning("%s failed; starting it again in %.1f s", name, pause, exc_info=True)
             await _sleep_unless(stop, pause)
