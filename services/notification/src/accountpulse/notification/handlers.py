@@ -26,6 +26,7 @@ from accountpulse.common.events import (
 )
 from accountpulse.common.messaging.consumer import continuing, standing_by_version
 from accountpulse.common.messaging.envelope import Envelope
+from accountpulse.common.projections import mark_merged
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.notification.domain import rules
 from accountpulse.notification.domain.config import AlertRules
@@ -169,7 +170,7 @@ class NotificationHandlers:
         for what is still to come. A merge applied again folds nothing twice."""
         event = envelope.payload
         merged = [m for m in event.merged_account_ids if m != event.account_id]
-        fresh = await merges.mark_merged(uow, event.account_id, merged, event.version)
+        fresh = await mark_merged(uow, event.account_id, merged, event.version)
         if not fresh:
             return
         tenant_rules = await load_rules(uow)

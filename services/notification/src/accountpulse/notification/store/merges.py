@@ -12,21 +12,6 @@ from accountpulse.common.uow import UnitOfWork
 RENEWAL_RULE = "contract_renewal"  # once per contract and window, not per account and rule
 
 # Every account involved locked in the order of their ids (one lock order for all writers).
-_LOCK_MERGE = (
-    "SELECT account_id, merged_into FROM notification.accounts WHERE tenant_id = $1"
-    " AND account_id = ANY($2::text[]) ORDER BY account_id FOR UPDATE"
-)
-_MARK_MERGED = (
-    "INSERT INTO notification.accounts AS a (tenant_id, account_id, owner_id, version,"
-    " merged_into) SELECT $1, m, NULL, 0, $2 FROM unnest($3::text[]) AS m ORDER BY m"
-    " ON CONFLICT (tenant_id, account_id) DO UPDATE SET merged_into = EXCLUDED.merged_into"
-)
-_ADVANCE_SURVIVOR = (
-    "INSERT INTO notification.accounts AS a (tenant_id, account_id, owner_id, version)"
-    " VALUES ($1, $2, NULL, $3) ON CONFLICT (tenant_id, account_id) DO UPDATE"
-    " SET version = GREATEST(a.version, EXCLUDED.version)"
-)
-
 # Open alerts of the survivor and the merged accounts raised within the dedup window: one per
 # rule stays — the survivor's own first, then one in the inbox (not folded into a digest),
 # then the newest. Escalations (raised to a manager) and renewal alerts are not duplicates.
@@ -60,20 +45,6 @@ _SET_DUE = (
     "UPDATE notification.contracts SET due_on = $4 WHERE tenant_id = $1 AND account_id = $2"
     " AND contract_id = $3"
 )
-
-
-async def mark_merged(
-    uow: UnitOfWork, survivor_id: str, merged_ids: Sequence[str], version: int
-) -> list[str]:
-    """Record the merge in the projection; returns the merged accounts not folded before (a
-    merge applied again folds nothing twice)."""
-    connection = await uow.connection()
-    rows = await connection.fetch(_LOCK_MERGE, uow.tenant_id, [survivor_id, *merged_ids])
-    folded = {row["account_id"] for row in rows if row["merged_into"] is not None}
-    fresh = [m for m in merged_ids if m not in folded]
-    await connection.execute(_MARK_MERGED, uow.tenant_id, survivor_id, fresh)
-    await connection.execute(_ADVANCE_SURVIVOR, uow.tenant_id, survivor_id, version)
-    return fresh
 
 
 async def resolve_duplicates(

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 
 from accountpulse.common.events import AccountMerged, PlanCreated, PlanUpdated
+from accountpulse.common.projections import mark_merged
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.planning.commands.staleness import evaluate_goals
 from accountpulse.planning.domain.merges import MergedPlan, fold_plans, folded_staleness
@@ -26,7 +27,7 @@ MERGE_ACTOR = "system:merge"
 async def fold_merge(uow: UnitOfWork, event: AccountMerged) -> None:
     survivor_id = event.account_id
     merged_ids = [m for m in event.merged_account_ids if m != survivor_id]
-    fresh = await accounts.mark_merged(uow, survivor_id, merged_ids, event.version)
+    fresh = await mark_merged(uow, survivor_id, merged_ids, event.version)
     if not fresh:
         return
     await facts.repoint_facts(uow, survivor_id, fresh)

@@ -83,34 +83,6 @@ _OPEN_EVALUATION_WINDOWS = (
 
 # A merge: every account involved locked in the order of their ids (one lock order for all);
 # each merged account then names its survivor, whose version moves to the merge's (never back).
-_LOCK_MERGE = (
-    "SELECT account_id, merged_into FROM planning.accounts WHERE tenant_id = $1"
-    " AND account_id = ANY($2::text[]) ORDER BY account_id FOR UPDATE"
-)
-_MARK_MERGED = (
-    "INSERT INTO planning.accounts AS a (tenant_id, account_id, version, merged_into)"
-    " SELECT $1, m, 0, $2 FROM unnest($3::text[]) AS m ORDER BY m"
-    " ON CONFLICT (tenant_id, account_id) DO UPDATE SET merged_into = EXCLUDED.merged_into"
-)
-_ADVANCE_SURVIVOR = (
-    "INSERT INTO planning.accounts AS a (tenant_id, account_id, version) VALUES ($1, $2, $3)"
-    " ON CONFLICT (tenant_id, account_id) DO UPDATE"
-    " SET version = GREATEST(a.version, EXCLUDED.version)"
-)
-
-
-async def mark_merged(
-    uow: UnitOfWork, survivor_id: str, merged_ids: Sequence[str], version: int
-) -> list[str]:
-    """Record the merge in the projection; returns the merged accounts not folded before (a
-    merge applied again folds nothing twice)."""
-    connection = await uow.connection()
-    rows = await connection.fetch(_LOCK_MERGE, uow.tenant_id, [survivor_id, *merged_ids])
-    folded = {row["account_id"] for row in rows if row["merged_into"] is not None}
-    fresh = [m for m in merged_ids if m not in folded]
-    await connection.execute(_MARK_MERGED, uow.tenant_id, survivor_id, fresh)
-    await connection.execute(_ADVANCE_SURVIVOR, uow.tenant_id, survivor_id, version)
-    return fresh
 
 
 async def lock_account(uow: UnitOfWork, account_id: str) -> None:

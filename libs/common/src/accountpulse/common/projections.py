@@ -1,0 +1,43 @@
+"""What every service's projection of accounts (``<schema>.accounts``: ``account_id``,
+``version``, ``merged_into``) does the same way: recording an ``account.merged``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from accountpulse.common.uow import UnitOfWork
+
+_LOCK_MERGE = (
+    "SELECT account_id, merged_into FROM {schema}.accounts WHERE tenant_id = $1"
+    " AND account_id = ANY($2::text[]) ORDER BY account_id FOR UPDATE"
+)
+_MARK_MERGED = (
+    "INSERT INTO {schema}.accounts AS a (tenant_id, account_id, version, merged_into)"
+    " SELECT $1, m, 0, $2 FROM unnest($3::text[]) AS m ORDER BY m"
+    " ON CONFLICT (tenant_id, account_id) DO UPDATE SET merged_into = EXCLUDED.merged_into"
+)
+_ADVANCE_SURVIVOR = (
+    "INSERT INTO {schema}.accounts AS a (tenant_id, account_id, version) VALUES ($1, $2, $3)"
+    " ON CONFLICT (tenant_id, account_id) DO UPDATE"
+    " SET version = GREATEST(a.version, EXCLUDED.version)"
+)
+
+
+async def mark_merged(
+    uow: UnitOfWork, survivor_id: str, merged_ids: Sequence[str], version: int
+) -> list[str]:
+    """Record the merge in the service's projection (locking the accounts in one order);
+    returns the merged accounts not folded before, so a merge applied again folds nothing
+    twice."""
+    connection = await uow.connection()
+    schema = uow.schema
+    rows = await connection.fetch(
+        _LOCK_MERGE.format(schema=schema), uow.tenant_id, [survivor_id, *merged_ids]
+    )
+    folded = {row["account_id"] for row in rows if row["merged_into"] is not None}
+    fresh = [m for m in merged_ids if m not in folded]
+    await connection.execute(_MARK_MERGED.format(schema=schema), uow.tenant_id, survivor_id, fresh)
+    await connection.execute(
+        _ADVANCE_SURVIVOR.format(schema=schema), uow.tenant_id, survivor_id, version
+    )
+    return fresh
