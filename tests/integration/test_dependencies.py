@@ -133,3 +133,32 @@ def test_sigterm_during_a_database_outage_stops_the_service_within_its_grace_per
             notification.process.send_signal(signal.SIGTERM)
             notification.process.wait(timeout=15)
             assert time.monotonic() - started < 3 + 5
+
+
+async def test_every_service_connection_carries_the_statement_lock_and_idle_guards(
+    infra: dict[str, str],
+) -> None:
+    from sqlalchemy import text
+
+    from accountpulse.common.service import build_runtime
+    from accountpulse.common.settings import ServiceSettings
+
+    settings = ServiceSettings(database_url=infra["DATABASE_URL"], db_lock_timeout_ms=2500)
+    runtime = build_runtime("ingestion", settings, pool_size=1)
+    try:
+        async with runtime.engine.connect() as connection:
+            shown = {
+                name: (await connection.execute(text(f"SHOW {name}"))).scalar_one()
+                for name in (
+                    "statement_timeout",
+                    "lock_timeout",
+                    "idle_in_transaction_session_timeout",
+                )
+            }
+    finally:
+        await runtime.engine.dispose()
+    assert shown == {
+        "statement_timeout": "1min",
+        "lock_timeout": "2500ms",
+        "idle_in_transaction_session_timeout": "1min",
+    }
