@@ -73,7 +73,7 @@ async def test_poison_lines_are_rejected_by_line_while_another_tenants_import_co
         {  # converted beyond numeric(18, 2)
             "external_id": "p-5",
             "name": "X",
-            "revenue": [{**REVENUE, "amount": "9999999999999999.99", "fx_rate": "1000"}],
+            "revenue": [{**REVENUE, "amount": "999999999999999.99", "fx_rate": "1000"}],
         },
         "[]",
         {"external_id": "ok-7", "name": "Seven", "revenue": [{**REVENUE, "fx_rate": "0.9"}]},

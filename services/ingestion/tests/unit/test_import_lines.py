@@ -98,13 +98,15 @@ def test_any_shape_a_line_should_not_have_is_its_rejection_with_a_reason() -> No
 
 
 def test_rates_and_amounts_beyond_the_columns_are_rejections_not_overflows() -> None:
-    for rate in ("1e400", "Infinity", "NaN", "-1", 0, "1000000001"):
+    for rate in ("1e400", "Infinity", "NaN", "-1", 0, "1000000000"):
         assert "fx_rate" in _rejected(_with_revenue(fx_rate=rate)), rate
-    huge = _with_revenue(amount="9999999999999999.99", fx_rate="1000")
+    # the documented bounds: 15 digits before the point for an amount, 9 for a rate
+    assert "amount" in _rejected(_with_revenue(amount="9999999999999999.99"))
+    huge = _with_revenue(amount="999999999999999.99", fx_rate="1000")  # fine, until converted
     assert "largest amount" in _rejected(huge)
-    largest_rate = SimpleNamespace(line_no=1, line=_with_revenue(fx_rate="1000000000"))
+    largest_rate = SimpleNamespace(line_no=1, line=_with_revenue(fx_rate="999999999"))
     writes, _ = parse_chunk([largest_rate], "ndjson", None, "EUR")
-    assert writes["x"].revenue[0][2] == Decimal("10000000000.00")
+    assert writes["x"].revenue[0][2] == Decimal("9999999990.00")
 
 
 def test_a_quoted_csv_field_keeps_its_line_breaks_and_doubled_quotes() -> None:
