@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import orjson
 from hypothesis import given
@@ -90,8 +91,21 @@ def test_a_rendered_batch_is_the_scalar_scorecards_json(
     batch = score_batch(columns, ColumnarModel.of(model, default_retention))
     rendered = render_batch(columns, batch, inputs_of(raws), model)
     for card, got in zip(cards, rendered, strict=True):
-        features = card.features | {"deal_value": DealFeatures().deal_value}
+        features = _without(card.features, PREDICTIVE) | {"deal_value": DealFeatures().deal_value}
         assert _canonical(got.scores) == _canonical(card.scores)
         assert _canonical(got.metrics) == _canonical(card.metrics)
         assert _canonical(got.features) == _canonical(features)
-        assert _canonical(got.explanation) == _canonical(card.explanation)
+        assert _canonical(got.explanation) == _canonical(_without(card.explanation, PREDICTIVE))
+
+
+# Predictive CLV's figures come from a tenant's fit, which the columnar path does not take yet:
+# the scalar scorecard renders them (this is why the service still scores with it).
+PREDICTIVE = {
+    "p_alive", "expected_purchases_12m", "predicted_clv_12m", "predicted_clv_horizon",
+    "predicted_clv_horizon_years", "expected_residual_lifetime_years", "predictive_model",
+    "predictive_clv",
+}  # fmt: skip
+
+
+def _without(mapping: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if k not in keys}
