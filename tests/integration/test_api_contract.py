@@ -40,6 +40,9 @@ SEED = 20260113
 # (field, rule) → why the document cannot say it. The field may use * for an index or key.
 DOMAIN_RULES = {
     ("cursor", "opaque_cursor"): "a cursor is valid only as the list that returned it made it",
+    ("*", "min_above_max"): "a range's lower bound against its upper bound",
+    ("reassign_to", "another_user"): "against the path: the erased user cannot take the accounts",
+    ("reassign_to", "one_value"): "the query and the body must not name different users",
     ("parent_account_id", "not_self"): "against the path: an account is not its own parent",
     ("manager_id", "not_self"): "against the path: a user is not their own manager",
     ("merged_ids", "excludes_survivor"): "against survivor_id",

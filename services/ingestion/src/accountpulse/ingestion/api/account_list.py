@@ -64,7 +64,9 @@ class AccountListQuery(BaseModel):
         for score in RANGED:
             low, high = getattr(self, f"{score}_min"), getattr(self, f"{score}_max")
             if low is not None and high is not None and low > high:
-                raise ValueError(f"{score}_min must not exceed {score}_max")
+                raise InvalidField(
+                    f"{score}_min", "min_above_max", f"must not exceed {score}_max ({high})"
+                )
         return self
 
     def filters(self) -> AccountFilters:
