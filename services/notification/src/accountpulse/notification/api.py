@@ -3,19 +3,16 @@ command, shape the answer. Every write takes an ``Idempotency-Key``; every list 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
 
 from accountpulse.common.auth import Admin, Reader, Writer
-from accountpulse.common.idempotency import IdempotencyKey, idempotent_write
+from accountpulse.common.idempotency import IdempotencyKey, idempotent_command
 from accountpulse.common.problems import NotFound
 from accountpulse.common.service import Runtime, current_runtime
-from accountpulse.common.uow import UnitOfWork
 from accountpulse.notification import commands, queries
 from accountpulse.notification.domain.config import AlertRules
 from accountpulse.notification.schemas import (
@@ -87,7 +84,7 @@ async def acknowledge(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async with runtime.units.of(principal) as uow:
-        return await _write(
+        return await idempotent_command(
             uow,
             request,
             idempotency_key,
@@ -106,7 +103,7 @@ async def snooze(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async with runtime.units.of(principal) as uow:
-        return await _write(
+        return await idempotent_command(
             uow,
             request,
             idempotency_key,
@@ -124,7 +121,7 @@ async def resolve(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async with runtime.units.of(principal) as uow:
-        return await _write(
+        return await idempotent_command(
             uow, request, idempotency_key, None, lambda: commands.resolve_alert(uow, str(alert_id))
         )
 
@@ -158,7 +155,7 @@ async def put_rules(
 ) -> Response:
     """Replace the tenant's alert rules; omitted rules take their defaults."""
     async with runtime.units.of(principal) as uow:
-        return await _write(
+        return await idempotent_command(
             uow, request, idempotency_key, body, lambda: commands.replace_rules(uow, body)
         )
 
@@ -181,25 +178,10 @@ async def put_preferences(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async with runtime.units.of(principal) as uow:
-        return await _write(
+        return await idempotent_command(
             uow,
             request,
             idempotency_key,
             body,
             lambda: commands.set_preferences(uow, user_id, body, runtime.settings.webhook_policy()),
         )
-
-
-async def _write(
-    uow: UnitOfWork,
-    request: Request,
-    key: str | None,
-    body: BaseModel | None,
-    command: Callable[[], Awaitable[BaseModel]],
-) -> Response:
-    """Run ``command`` once per Idempotency-Key; its answer, 200, is what a retry gets too."""
-
-    async def write() -> tuple[int, Any]:
-        return 200, (await command()).model_dump(mode="json")
-
-    return await idempotent_write(uow, request, key, body, write)
