@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := $(shell deploy/local/ensure-uv.sh)
 PY := $(UV) run --frozen
 
-.PHONY: help install run up down test test-unit lint typecheck check bench bench-scale clean
+.PHONY: help install run up down test test-unit lint typecheck check bench bench-quick bench-scale clean
 
 help:
 	@echo "make run    the whole system with demo data in the foreground (Ctrl-C stops it)"
@@ -25,6 +25,7 @@ down: install
 	@$(PY) python deploy/local/system.py down
 
 test: install
+	@deploy/local/ensure-tools.sh >/dev/null
 	@$(PY) pytest
 
 test-unit: install
@@ -41,6 +42,9 @@ check: lint typecheck
 
 bench: install
 	@$(PY) python bench/run.py
+
+bench-quick: install
+	@$(PY) python bench/run.py --quick
 
 # the 1,000,000-account rescore with its floors (separate: it alone takes several minutes)
 bench-scale: install

@@ -18,7 +18,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from deployment_files import ROOT, SERVICES, compose_file, settings_class
 from prometheus_client import REGISTRY
@@ -172,8 +171,7 @@ def test_readiness_of_every_service_is_probed() -> None:
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("promtool")
-    if executable is None:
-        pytest.skip("promtool not installed (Debian: apt-get install prometheus)")
+    assert executable, "promtool is missing: run deploy/local/ensure-tools.sh (make test does)"
     return subprocess.run(
         [executable, *args], capture_output=True, text=True, check=False, timeout=60
     )
