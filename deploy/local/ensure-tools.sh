@@ -27,9 +27,11 @@ if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; 
 fi
 compose="$repo/.cache/compose/bin/cmd"
 if [ ! -x "$compose" ]; then
-    command -v go >/dev/null 2>&1 || { echo "Go is needed to build Docker Compose" >&2; exit 1; }
+    go="$(command -v go || true)"
+    [ -n "$go" ] || [ ! -x /usr/local/go/bin/go ] || go=/usr/local/go/bin/go
+    [ -n "$go" ] || { echo "Go (1.21 or later) is needed to build Docker Compose" >&2; exit 1; }
     echo "building Docker Compose $COMPOSE_VERSION into .cache/compose (once) ..." >&2
     GOBIN="$repo/.cache/compose/bin" GOFLAGS=-mod=mod \
-        go install "github.com/docker/compose/v2/cmd@$COMPOSE_VERSION" >&2
+        "$go" install "github.com/docker/compose/v2/cmd@$COMPOSE_VERSION" >&2
 fi
 echo "$compose"
