@@ -30,9 +30,17 @@ from processes import (  # noqa: E402
     service_processes,
 )
 
-BENCH_STATE = REPO / ".stack-bench"
-KAFKA_PORT, PG_PORT = 29092, 25432
-SERVICE_PORTS = {"ingestion": 28001, "scoring": 28002, "planning": 28003, "notification": 28004}
+# Where the bench stack lives and listens; BENCH_STACK_DIR, BENCH_KAFKA_PORT, BENCH_PG_PORT and
+# BENCH_SERVICE_PORT_BASE move it, so two benchmarks (or a benchmark and a test suite) can run
+# side by side without sharing a broker or a database.
+BENCH_STATE = REPO / os.environ.get("BENCH_STACK_DIR", ".stack-bench")
+KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "29092"))
+PG_PORT = int(os.environ.get("BENCH_PG_PORT", "25432"))
+_BASE = int(os.environ.get("BENCH_SERVICE_PORT_BASE", "28000"))
+SERVICE_PORTS = {
+    name: _BASE + n
+    for n, name in enumerate(("ingestion", "scoring", "planning", "notification"), 1)
+}
 
 
 @dataclass
@@ -67,7 +75,7 @@ def start_stack() -> Stack:
             str(REPO / "deploy/local/stack.py"),
             "up",
             "--dir",
-            ".stack-bench",
+            str(BENCH_STATE.relative_to(REPO)),
             "--kafka-port",
             str(KAFKA_PORT),
             "--pg-port",
@@ -100,7 +108,13 @@ def new_tenant(stack: Stack) -> None:
 def stop_stack() -> None:
     """Stop the bench stack and delete its data (a full run leaves gigabytes)."""
     subprocess.run(
-        [sys.executable, str(REPO / "deploy/local/stack.py"), "down", "--dir", ".stack-bench"],
+        [
+            sys.executable,
+            str(REPO / "deploy/local/stack.py"),
+            "down",
+            "--dir",
+            str(BENCH_STATE.relative_to(REPO)),
+        ],
         check=False,
         stdout=subprocess.DEVNULL,
     )

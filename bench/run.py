@@ -25,7 +25,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 import clv_fit
 import floors
 import scenarios
-from harness import REPO, machine, new_tenant, settle, start_stack, stop_stack, summarise
+from harness import (
+    BENCH_STATE,
+    REPO,
+    machine,
+    new_tenant,
+    settle,
+    start_stack,
+    stop_stack,
+    summarise,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -136,7 +145,7 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
     except BaseException:
         keep = REPO / ".stack-bench-failed"
         shutil.rmtree(keep, ignore_errors=True)
-        shutil.copytree(REPO / ".stack-bench" / "logs", keep, dirs_exist_ok=True)
+        shutil.copytree(BENCH_STATE / "logs", keep, dirs_exist_ok=True)
         console.print(f"[red]failed: the services' logs are kept in {keep}[/]")
         raise
     finally:

@@ -135,7 +135,10 @@ async def test_lag_and_outbox_depth_rise_under_a_burst_of_revenue_and_return_to_
             return peaks.lag > 0 and peaks.outbox > 0 and peaks.imports > 0
 
         # the burst is written; the import and the consumers may still be working through it
-        await eventually(risen, timeout_s=120)
+        try:
+            await eventually(risen, timeout_s=120)
+        except AssertionError as failed:
+            raise AssertionError(f"a gauge never rose: {peaks}") from failed
     finally:
         stop.set()
         await watcher
