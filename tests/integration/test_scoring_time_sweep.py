@@ -26,7 +26,7 @@ SCORE_CHANGED = "com.accountpulse.score.changed"
 
 
 async def test_a_key_account_whose_revenue_ages_out_stays_key_30_days_then_yields_its_seat(
-    tenant: Tenant, service_clock: OffsetClock
+    tenant: Tenant, service_clock: OffsetClock, owner_sessions: Sessions
 ) -> None:
     ingestion, scoring = tenant.client("ingestion"), tenant.client("scoring")
     bootstrap = tenant.system.env["KAFKA_BOOTSTRAP_SERVERS"]
@@ -53,6 +53,7 @@ async def test_a_key_account_whose_revenue_ages_out_stays_key_30_days_then_yield
     async with TopicTail(bootstrap, SCORES_CHANGES) as tail:
         # 60 days on, with no new fact: a1's and a2's revenue has left the trailing 12 months.
         # b + c = 1100 ≥ 80 % of 1360 are above the line now, but a1 and a2 keep their seats.
+        await _postpone_other_tenants_sweeps(owner_sessions, tenant.id)
         service_clock.move(timedelta(days=60))
         for held in ("a1", "a2"):
             await eventually(lambda: _revenue_ttm_is(scoring, held, 0), timeout_s=90)  # noqa: B023
@@ -63,6 +64,7 @@ async def test_a_key_account_whose_revenue_ages_out_stays_key_30_days_then_yield
         )
         assert not _tiers(found_by_time)
 
+        await _postpone_other_tenants_sweeps(owner_sessions, tenant.id)
         service_clock.move(timedelta(days=31))  # 31 days below the line: the seats move
         records = await tail.collect(
             of_tenant(tenant.id), until=lambda r: set(_tiers(r)) >= {"a1", "a2", "b", "c"}
@@ -152,6 +154,7 @@ async def test_three_weekly_declines_of_3_points_publish_one_score_change_in_the
     async with TopicTail(bootstrap, SCORES_CHANGES) as tail:
         # Each week a promoter turns detractor: NPS −8, factor −4, health −3.
         for week, health in ((1, 89.5), (2, 86.5), (3, 83.5)):
+            await _postpone_other_tenants_sweeps(owner_sessions, tenant.id)
             service_clock.move(timedelta(days=7))
             revised = {"response_id": f"r-{week - 1:02d}", "score": 0}
             await _post(ingestion, "drift", "nps", {**revised, "responded_on": start})
@@ -184,6 +187,7 @@ async def test_a_sweep_killed_halfway_resumes_and_evaluates_each_account_once(
         await _accounts_with_one_old_line(owner_sessions, tenant.id, ids, booked)
         await eventually(lambda: _sweep_registered(owner_sessions, tenant.id), timeout_s=90)
 
+        await _postpone_other_tenants_sweeps(owner_sessions, tenant.id)
         service_clock.move(timedelta(days=10))  # every line leaves the trailing 12 months
         swept_on = service_clock().date()
         await eventually(
@@ -381,9 +385,10 @@ async def _snapshots_as_of(sessions: Sessions, tenant_id: str, day: date) -> dic
 
 
 async def _postpone_other_tenants_sweeps(sessions: Sessions, tenant_id: str) -> None:
-    """Isolation from the rest of the suite: the hundreds of tenants earlier tests made would
-    all fall due at this clock move too and be swept first (the longest waiting first), which
-    is the policy but not what this test is about."""
+    """Isolation from the rest of the suite, before each move of the clock: the hundreds of
+    tenants earlier tests made would all fall due at this move too and be swept first (the
+    longest waiting first), which is the policy but not what these tests are about — and the
+    suite's later tests would run beside hundreds of sweeps."""
     async with system_transaction(sessions) as session:
         await session.execute(
             text(

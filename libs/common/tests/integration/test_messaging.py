@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from support import TopicTail, eventually, of_tenant
 
@@ -202,6 +203,53 @@ async def test_a_consumer_that_falls_idle_commits_what_it_applied_whatever_its_i
     finally:
         stop.set()
         await task
+
+
+async def test_the_lag_of_a_consumer_stuck_in_a_batch_keeps_growing_and_returns_to_zero(
+    kit: Kit,
+) -> None:
+    """The gauge is sampled beside the consumer loop: while a handler hangs, the records
+    arriving behind it show as lag (a gauge set after each batch would stay frozen)."""
+    group, entered, release = f"{kit.schema}-stuck", asyncio.Event(), asyncio.Event()
+
+    async def hangs_once(uow: UnitOfWork, envelope: Envelope[RevenueRecorded]) -> None:
+        if envelope.payload.version == 1:
+            entered.set()
+            await release.wait()
+        await record_effect(uow, envelope)
+
+    consumer = ConsumerRunner(
+        Subscription(group, [kit.topic]).on(RevenueRecorded, hangs_once),
+        schema=kit.schema,
+        sessions=kit.sessions,
+        producer=kit.producer,
+        settings=RunnerSettings(kit.bootstrap, lag_interval_s=0.1),
+    )
+    await send(kit, revenue("stuck", 1), "stuck-1")
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await asyncio.wait_for(entered.wait(), 30)
+        for version in range(2, 7):
+            await send(kit, revenue("stuck", version), f"stuck-{version}")
+        await eventually(lambda: _lag_of(group) == 6, timeout_s=15)  # the hung one and 5 more
+        release.set()
+        await eventually(lambda: _has(kit, 6))
+        await eventually(lambda: _lag_of(group) == 0, timeout_s=15)
+    finally:
+        release.set()
+        stop.set()
+        await task
+
+
+def _lag_of(group: str) -> float:
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "accountpulse_consumer_lag_records"
+        for sample in metric.samples
+        if sample.labels.get("group") == group
+    )
 
 
 async def _committed_is(kit: Kit, group: str, expected: int) -> bool:

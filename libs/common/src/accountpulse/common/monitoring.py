@@ -40,7 +40,8 @@ DB_POOL = Gauge(
 )
 CONSUMER_LAG = Gauge(
     "accountpulse_consumer_lag_records",
-    "Records on a partition not yet applied by the consumer group (high watermark - position)",
+    "Records on a partition not yet applied by the consumer group (log end offset - next"
+    " offset applied), sampled every MONITOR_INTERVAL_S",
     ["group", "topic", "partition"],
 )
 DELIVERIES = Gauge(

@@ -178,6 +178,7 @@ def _consumer_runners(
         retry=RetryPolicy(settings.consumer_max_retries, settings.consumer_retry_backoff_ms),
         batch_size=settings.consumer_batch_size,
         commit_interval_s=settings.consumer_commit_interval_ms / 1000,
+        lag_interval_s=settings.monitor_interval_s,
         topics=topics,
     )
     return [

@@ -44,10 +44,10 @@ from accountpulse.common.errors import is_transient
 from accountpulse.common.messaging.consumer import tracing
 from accountpulse.common.messaging.consumer.batching import Item, runs_by_tenant, segments
 from accountpulse.common.messaging.consumer.dead_letters import DeadLetters
+from accountpulse.common.messaging.consumer.lag import LagSampler
 from accountpulse.common.messaging.consumer.subscription import Subscription
 from accountpulse.common.messaging.envelope import MalformedEvent, decode, header_map
 from accountpulse.common.messaging.topics import TopicSettings, dead_letter_spec, ensure_topics
-from accountpulse.common.monitoring import CONSUMER_LAG
 from accountpulse.common.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class RunnerSettings:
     batch_size: int = 500
     max_run: int = 500
     commit_interval_s: float = 0.1
+    lag_interval_s: float = 5.0  # how often the lag gauge is sampled (consumer.lag)
     topics: TopicSettings = field(default_factory=TopicSettings)
 
 
@@ -124,6 +125,7 @@ class ConsumerRunner:
         self._applied: dict[TopicPartition, int] = {}  # next offset, applied, not yet committed
         self._committed_at = time.monotonic()
         self._consumer: AIOKafkaConsumer | None = None
+        self._lag = LagSampler(self.group, settings.lag_interval_s)
 
     async def run(self, stop: asyncio.Event) -> None:
         topics = list(self._subscription.topics)
@@ -144,6 +146,7 @@ class ConsumerRunner:
         consumer.subscribe(topics, listener=_CommitBeforeRevoke(self._in_flight, self._commit))
         await consumer.start()
         self.ready.set()
+        lag = asyncio.create_task(self._lag.run(consumer, stop), name=f"{self.group}-lag")
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(
@@ -154,8 +157,8 @@ class ConsumerRunner:
                         await self._process_batch(batches)
                     if not batches or self._commit_due():
                         await self._commit()
-                await self._record_lag(consumer, batches)
         finally:
+            lag.cancel()
             self.ready.clear()
             try:
                 async with self._in_flight:
@@ -163,23 +166,6 @@ class ConsumerRunner:
             except Exception:  # stopping anyway: the next owner re-reads, the inbox dedupes
                 log.warning("offset commit on stop failed", exc_info=True)
             await consumer.stop()
-
-    async def _record_lag(
-        self,
-        consumer: AIOKafkaConsumer,
-        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
-    ) -> None:
-        """Lag per partition: after a batch, from its last offset; when idle, from the
-        position — both against the high watermark the last fetch reported."""
-        for tp in consumer.assignment():
-            highwater = consumer.highwater(tp)
-            if highwater is None:
-                continue
-            records = batches.get(tp)
-            position = records[-1].offset + 1 if records else await consumer.position(tp)
-            CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(
-                max(0, highwater - position)
-            )
 
     def _commit_due(self) -> bool:
         return time.monotonic() - self._committed_at >= self._settings.commit_interval_s
@@ -207,7 +193,9 @@ class ConsumerRunner:
             if not await self._apply_run(run):
                 for item in run:  # something in the run failed: find it, one by one
                     await self._apply_with_retries(item)
-        self._applied.update({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
+        positions = {tp: recs[-1].offset + 1 for tp, recs in batches.items()}
+        self._applied.update(positions)
+        self._lag.applied(positions)
 
     async def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> Item | None:
         """Decode a record; dead-letter it if malformed; None when there is nothing to do."""
