@@ -74,6 +74,54 @@ async def test_an_ndjson_import_reports_accepted_and_rejected_lines_with_reasons
     assert (await client.get("/v1/accounts/imp-2")).status_code == 404
 
 
+async def test_a_line_the_database_refuses_is_rejected_by_itself_and_the_rest_is_imported(
+    tenant: Tenant, owner_sessions: Sessions
+) -> None:
+    """Validation mirrors the tables' rules, but if the database still refuses a record (here
+    a constraint the test adds), that line is rejected with the database's reason and line
+    number; the other accounts of its chunk are written and the import finishes."""
+    client = tenant.client("ingestion")
+    async with owner_sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "ALTER TABLE ingestion.accounts ADD CONSTRAINT test_refused_name"
+                " CHECK (name <> 'Refused by the database') NOT VALID"
+            )
+        )
+    try:
+        lines: list[dict[str, Any] | str] = [
+            {"external_id": "db-1", "name": "One"},
+            {"external_id": "db-2", "name": "Refused by the database"},
+            {
+                "external_id": "db-3",
+                "name": "Three",
+                "revenue": [{"booked_on": "2026-10-01", "amount": "30", "currency": "EUR"}],
+            },
+            {"external_id": "db-2", "name": "Refused by the database", "employees": 5},
+        ]
+        response = await client.post(
+            "/v1/imports",
+            content=b"".join(ndjson(iter(lines))),
+            headers={"content-type": "application/x-ndjson"},
+        )
+        assert response.status_code == 202, response.text
+        done = await eventually(lambda: _finished(client, response.json()["import_id"]))
+    finally:
+        async with owner_sessions() as session, session.begin():
+            await session.execute(
+                text("ALTER TABLE ingestion.accounts DROP CONSTRAINT test_refused_name")
+            )
+    assert done["status"] == "done", done
+    assert (done["rows_read"], done["rows_accepted"], done["rows_rejected"]) == (4, 2, 2)
+    rejected = {r["line"]: r["reason"] for r in done["rejections"]}
+    assert set(rejected) == {2, 4}  # both lines of the refused account, by number
+    assert "the database refused the record (23514)" in rejected[2]
+    assert (await client.get("/v1/accounts/db-1")).status_code == 200
+    assert (await client.get("/v1/accounts/db-2")).status_code == 404
+    revenue = (await client.get("/v1/accounts/db-3/revenue")).json()["items"]
+    assert [r["amount"] for r in revenue] == ["30.00"]
+
+
 async def test_an_import_keeps_every_byte_of_a_line_that_copy_would_otherwise_interpret(
     tenant: Tenant,
 ) -> None:

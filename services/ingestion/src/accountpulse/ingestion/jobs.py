@@ -6,11 +6,13 @@ their events), record progress and drop the processed records — so a restart r
 where it stopped.
 
 Every pending import gets one chunk per pass, so a large or failing import of one tenant never
-holds up another's. A chunk that fails for a reason outside its records (the database refused
-it) is retried after a delay that doubles, up to ``INGESTION_IMPORT_CHUNK_ATTEMPTS`` times; then
-the import is ``failed`` with the reason and its staged records go. A lost database connection
-is not counted: the chunk is simply tried again on the next pass.
-"""
+holds up another's. A record the database refuses although it passed validation (a data or
+constraint error) is rejected with its line number and the database's reason, and the rest of
+its chunk is written: the chunk is written again record by record, each in a savepoint. A chunk
+that fails for a reason outside its records is retried after a delay that doubles, up to
+``INGESTION_IMPORT_CHUNK_ATTEMPTS`` times; then the import is ``failed`` with the reason and its
+staged records go. A lost database connection is not counted: the chunk is simply tried again on
+the next pass."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError
 
 from accountpulse.common.auth import Principal
@@ -29,7 +32,7 @@ from accountpulse.common.scheduler import PeriodicJob
 from accountpulse.common.service import Runtime
 from accountpulse.common.uow import UnitOfWork, UnitsOfWork
 from accountpulse.ingestion import store
-from accountpulse.ingestion.commands.bulk import upsert_accounts
+from accountpulse.ingestion.commands.bulk import AccountWrite, upsert_accounts
 from accountpulse.ingestion.commands.import_lines import parse_chunk
 from accountpulse.ingestion.settings import IngestionSettings
 
@@ -39,6 +42,8 @@ CHUNK_LINES = 2000
 MAX_REJECTIONS_KEPT = 1000
 MAX_RETRY_DELAY_S = 300.0
 MAX_FAILURE_CHARS = 1000
+# what the database raises when it refuses a statement (through SQLAlchemy, or raw asyncpg)
+REFUSALS = (DBAPIError, asyncpg.PostgresError)
 
 
 def jobs(runtime: Runtime[IngestionSettings]) -> list[PeriodicJob]:
@@ -99,7 +104,12 @@ async def _apply(
     """Write a chunk's valid accounts, count it, and drop its staged records."""
     reporting = await store.tenants.reporting_currency(uow)
     writes, rejections = parse_chunk(lines, fmt, header, reporting)
-    await upsert_accounts(uow, list(writes.values()))
+    refused = await _write(uow, list(writes.values()))
+    if refused:
+        rejections = sorted(
+            rejections + _refused_lines(lines, fmt, header, reporting, refused),
+            key=lambda rejection: int(rejection["line"]),
+        )
     last = lines[-1].line_no
     await store.imports.record_progress(
         uow,
@@ -110,6 +120,59 @@ async def _apply(
         keep=MAX_REJECTIONS_KEPT,
     )
     await store.imports.drop_lines(uow, import_id, through=last)
+
+
+async def _write(uow: UnitOfWork, writes: list[AccountWrite]) -> dict[str, str]:
+    """Write the chunk's accounts in one go; if the database refuses the set for what a record
+    holds, write them one by one, each in a savepoint, keeping the others. Returns the refused
+    accounts' external ids with the database's reason."""
+    try:
+        async with uow.session.begin_nested():
+            await upsert_accounts(uow, writes)
+        return {}
+    except REFUSALS as exc:
+        if not refused_for_its_data(exc):
+            raise
+    refused: dict[str, str] = {}
+    for write in writes:
+        try:
+            async with uow.session.begin_nested():
+                await upsert_accounts(uow, [write])
+        except REFUSALS as exc:
+            if not refused_for_its_data(exc):
+                raise
+            refused[write.external_id] = failure_reason(exc, "record")
+    return refused
+
+
+def _refused_lines(
+    lines: Sequence[Any], fmt: str, header: str | None, reporting: str, refused: dict[str, str]
+) -> list[dict[str, Any]]:
+    """A rejection for every line of a refused account (a later line of the same account
+    added to its write, so each of them is named)."""
+    rejections = []
+    for line in lines:
+        writes, _ = parse_chunk([line], fmt, header, reporting)
+        for external_id in writes.keys() & refused.keys():
+            rejections.append({"line": line.line_no, "reason": refused[external_id]})
+    return rejections
+
+
+def refused_for_its_data(exc: Exception) -> bool:
+    """A data exception (SQLSTATE class 22) or an integrity violation (23): the records'
+    fault, not the database's state."""
+    return _sqlstate(exc)[:2] in ("22", "23")
+
+
+def _sqlstate(exc: Exception) -> str:
+    return str(getattr(_cause(exc), "sqlstate", "") or "")
+
+
+def _cause(exc: Exception) -> BaseException:
+    """asyncpg's error under SQLAlchemy's wrapper (or the error itself)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return exc.orig.__cause__ or exc.orig
+    return exc
 
 
 async def _record_failure(
@@ -130,12 +193,10 @@ async def _record_failure(
         await store.imports.retry_at(uow, import_id, uow.now() + timedelta(seconds=delay_s))
 
 
-def failure_reason(exc: Exception) -> str:
+def failure_reason(exc: Exception, what: str = "chunk") -> str:
     """The database's own words (with its SQLSTATE) rather than SQLAlchemy's wrapper, which
     would repeat the statement and the chunk's values."""
-    cause: BaseException = exc
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        cause = exc.orig.__cause__ or exc.orig
-    sqlstate = getattr(cause, "sqlstate", None)
-    where = f"the database refused the chunk ({sqlstate})" if sqlstate else type(cause).__name__
+    cause = _cause(exc)
+    sqlstate = _sqlstate(exc)
+    where = f"the database refused the {what} ({sqlstate})" if sqlstate else type(cause).__name__
     return f"{where}: {cause}"[:MAX_FAILURE_CHARS]
