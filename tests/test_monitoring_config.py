@@ -46,6 +46,13 @@ ALERTED_METRICS = {
     "accountpulse_http_request_seconds_count",
     "up",
     "probe_success",
+    "accountpulse_db_pool_connections",
+    "accountpulse_notification_deliveries",
+    "accountpulse_notification_deliveries_failed_total",
+    "accountpulse_imports_in_progress",
+    "accountpulse_import_rows_read",
+    "accountpulse_rescores_in_progress",
+    "accountpulse_rescore_accounts_done",
 }
 SEVERITIES = {"critical", "warning"}
 
@@ -97,9 +104,9 @@ def test_every_rule_says_how_long_how_bad_and_what_it_means() -> None:
         assert rule["annotations"]["description"].strip(), rule["alert"]
 
 
-def test_rules_cover_lag_outbox_dead_letters_readiness_and_errors() -> None:
+def test_rules_cover_lag_outbox_dead_letters_readiness_errors_pools_and_work() -> None:
     queried = set().union(*(queried_series(rule["expr"]) for rule in rules()))
-    assert queried >= ALERTED_METRICS
+    assert queried >= ALERTED_METRICS, ALERTED_METRICS - queried
 
 
 def test_rules_and_panels_query_only_series_the_services_export() -> None:
