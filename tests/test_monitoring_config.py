@@ -38,6 +38,15 @@ DASHBOARD_METRICS = {
     "accountpulse_background_restarts_total",
     "accountpulse_http_request_seconds_count",
     "accountpulse_http_request_seconds_bucket",
+    # the "Work in progress" row
+    "accountpulse_imports_in_progress",
+    "accountpulse_import_rows_read",
+    "accountpulse_import_rows_expected",
+    "accountpulse_rescores_in_progress",
+    "accountpulse_rescore_accounts_done",
+    "accountpulse_rescore_accounts_expected",
+    "accountpulse_notification_deliveries",
+    "accountpulse_notification_deliveries_failed_total",
 }
 ALERTED_METRICS = {
     "accountpulse_consumer_lag_records",
@@ -121,6 +130,19 @@ def test_rules_and_panels_query_only_series_the_services_export() -> None:
 def test_dashboard_shows_what_on_call_needs() -> None:
     queried = set().union(*map(queried_series, panel_expressions()))
     assert queried >= DASHBOARD_METRICS, DASHBOARD_METRICS - queried
+
+
+def test_dashboard_panels_have_unique_ids_and_do_not_overlap() -> None:
+    ids = [panel["id"] for panel in dashboard()["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids repeat"
+    taken: dict[tuple[int, int], str] = {}
+    for panel in dashboard()["panels"]:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in taken, f"{panel['title']} overlaps {taken[(x, y)]}"
+                taken[(x, y)] = panel["title"]
 
 
 def test_dashboard_panels_use_the_chosen_prometheus() -> None:
