@@ -216,6 +216,11 @@ def test_alerts_fire_on_the_situations_they_are_named_for() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_every_alert_has_a_unit_test() -> None:
+    tested = set(re.findall(r"alertname: (\w+)", (PROMETHEUS_DIR / "alerts_test.yml").read_text()))
+    assert {rule["alert"] for rule in rules()} <= tested, {r["alert"] for r in rules()} - tested
+
+
 def test_promtool_parses_every_panel_query(tmp_path: Path) -> None:
     """The panels' PromQL, with Grafana's variables filled in, as recording rules."""
     filled = {"$__rate_interval": "5m", "$service": ".*", "$group": ".*"}
