@@ -38,6 +38,15 @@ DASHBOARD_METRICS = {
     "accountpulse_background_restarts_total",
     "accountpulse_http_request_seconds_count",
     "accountpulse_http_request_seconds_bucket",
+    # the "Work in progress" row
+    "accountpulse_imports_in_progress",
+    "accountpulse_import_rows_read",
+    "accountpulse_import_rows_expected",
+    "accountpulse_rescores_in_progress",
+    "accountpulse_rescore_accounts_done",
+    "accountpulse_rescore_accounts_expected",
+    "accountpulse_notification_deliveries",
+    "accountpulse_notification_deliveries_failed_total",
 }
 ALERTED_METRICS = {
     "accountpulse_consumer_lag_records",
@@ -46,6 +55,13 @@ ALERTED_METRICS = {
     "accountpulse_http_request_seconds_count",
     "up",
     "probe_success",
+    "accountpulse_db_pool_connections",
+    "accountpulse_notification_deliveries",
+    "accountpulse_notification_deliveries_failed_total",
+    "accountpulse_imports_in_progress",
+    "accountpulse_import_rows_read",
+    "accountpulse_rescores_in_progress",
+    "accountpulse_rescore_accounts_done",
 }
 SEVERITIES = {"critical", "warning"}
 
@@ -97,9 +113,9 @@ def test_every_rule_says_how_long_how_bad_and_what_it_means() -> None:
         assert rule["annotations"]["description"].strip(), rule["alert"]
 
 
-def test_rules_cover_lag_outbox_dead_letters_readiness_and_errors() -> None:
+def test_rules_cover_lag_outbox_dead_letters_readiness_errors_pools_and_work() -> None:
     queried = set().union(*(queried_series(rule["expr"]) for rule in rules()))
-    assert queried >= ALERTED_METRICS
+    assert queried >= ALERTED_METRICS, ALERTED_METRICS - queried
 
 
 def test_rules_and_panels_query_only_series_the_services_export() -> None:
@@ -114,6 +130,19 @@ def test_rules_and_panels_query_only_series_the_services_export() -> None:
 def test_dashboard_shows_what_on_call_needs() -> None:
     queried = set().union(*map(queried_series, panel_expressions()))
     assert queried >= DASHBOARD_METRICS, DASHBOARD_METRICS - queried
+
+
+def test_dashboard_panels_have_unique_ids_and_do_not_overlap() -> None:
+    ids = [panel["id"] for panel in dashboard()["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids repeat"
+    taken: dict[tuple[int, int], str] = {}
+    for panel in dashboard()["panels"]:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in taken, f"{panel['title']} overlaps {taken[(x, y)]}"
+                taken[(x, y)] = panel["title"]
 
 
 def test_dashboard_panels_use_the_chosen_prometheus() -> None:
@@ -185,6 +214,11 @@ def test_promtool_accepts_the_configuration_and_rules() -> None:
 def test_alerts_fire_on_the_situations_they_are_named_for() -> None:
     result = promtool("test", "rules", str(PROMETHEUS_DIR / "alerts_test.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_unit_test() -> None:
+    tested = set(re.findall(r"alertname: (\w+)", (PROMETHEUS_DIR / "alerts_test.yml").read_text()))
+    assert {rule["alert"] for rule in rules()} <= tested, {r["alert"] for r in rules()} - tested
 
 
 def test_promtool_parses_every_panel_query(tmp_path: Path) -> None:
