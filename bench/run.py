@@ -39,7 +39,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
-SCALE_KEYS = ("rescore_", "sweep_", "import_", "core_us_per_account")
+SCALE_KEYS = ("scale", "rescore_", "sweep_", "import_", "core_us_per_account")
 QUICK = {
     "runs": 1,
     "changes": 1200,
@@ -314,7 +314,7 @@ def write_docs(results: dict[str, Any], markdown_table: str, quick: bool) -> Non
     path = docs / "performance.json"
     # make bench-scale's keys are its own runs' (minutes to hours): kept, not overwritten
     earlier = json.loads(path.read_text()) if path.exists() else {}
-    kept = {k: v for k, v in earlier.items() if k == "scale" or k.startswith(SCALE_KEYS)}
+    kept = {k: v for k, v in earlier.items() if k.startswith(SCALE_KEYS)}
     path.write_text(json.dumps(kept | results, indent=2, default=str) + "\n")
     m = results["machine"]
     params = results["params"]

@@ -162,12 +162,16 @@ def write_json(measured: dict[str, Any], accounts: int) -> dict[str, Any]:
         key(name, accounts): with_floors(part, floors) | context
         for name, part in measured["parts"].items()
     }
-    written[key("core_us_per_account", accounts).replace("_1m", "")] = round(
-        floors["core_us_per_account"], 2
-    )
+    full = accounts == FULL  # the unsuffixed keys only at its size
+    core_key = "core_us_per_account" if full else key("core_us_per_account", accounts)
+    written[core_key] = round(floors["core_us_per_account"], 2)
+    written["scale" if full else key("scale", accounts)] = {
+        "machine": context["machine"],
+        "measured_at": stamp,
+        "accounts": accounts,
+    }
     path = REPO / "docs" / "performance.json"
     existing = json.loads(path.read_text()) if path.exists() else {}
-    existing["scale"] = {"machine": context["machine"], "measured_at": stamp, "accounts": accounts}
     existing |= written
     path.write_text(json.dumps(existing, indent=2, default=str) + "\n")
     return written
