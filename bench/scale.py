@@ -190,7 +190,7 @@ def table(measured: dict[str, Any], accounts: int) -> Table:
         work_name = "floor_work" if field == "seconds" else f"{field.removesuffix('_s')}_floor_work"
         floor = part[work_name].floor_s(floors)
         label = f"{key(name, accounts)}.{field}"
-        scaled = f"≤ {target * share:.1f} s" + ("" if share == 1 else f" ({target:.0f} s × N/1M)")
+        scaled = f"≤ {target * share:.3g} s" + ("" if share == 1 else f" ({target:.0f} s × N/1M)")
         out.add_row(
             label, f"{part[field]:.1f} s", scaled, f"{floor:.2f} s", f"{part[field] / floor:.1f}×"
         )
