@@ -242,7 +242,7 @@ async def sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[str, An
         return await scalar(dsn, "SELECT swept_at FROM scoring.sweeps WHERE tenant_id = $1",
                             tenant) is not None  # fmt: skip
 
-    await wait_until(registered, timeout_s=1800, interval_s=0.5)
+    await wait_until(registered, timeout_s=3600, interval_s=0.5)
     await portfolio_quiet(dsn, tenant)
     swept_at: datetime = await scalar(
         dsn, "SELECT swept_at FROM scoring.sweeps WHERE tenant_id = $1", tenant
@@ -293,7 +293,7 @@ async def sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[str, An
 async def portfolio_quiet(dsn: str, tenant: str) -> None:
     """Wait until no portfolio pass of the tenant is pending (after a rescore: its tiers)."""
     dirty = "SELECT count(*) FROM scoring.portfolio_dirty WHERE tenant_id = $1"
-    await wait_until(lambda: _zero(dsn, dirty, tenant), timeout_s=1800, interval_s=0.5)
+    await wait_until(lambda: _zero(dsn, dirty, tenant), timeout_s=3600, interval_s=0.5)
 
 
 async def _zero(dsn: str, query: str, *args: Any) -> bool:
@@ -354,6 +354,7 @@ async def import_file(
     dsn, tenant = stack.admin_dsn, stack.tenant_id
     bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
     poll = max(0.5, rows / 200_000)  # counting a million snapshots is not free
+    timeout = max(7200.0, rows / 50)  # a loaded 2-core machine scored ~100 accounts/s
     before = await kafka_records(bootstrap)
     started = time.perf_counter()
     async with scenarios.import_client(stack) as client:
@@ -366,11 +367,11 @@ async def import_file(
             state = (await client.get(f"/v1/imports/{import_id}")).json()
             return bool(state["status"] in ("done", "failed"))
 
-        await wait_until(processed, timeout_s=7200, interval_s=0.5)
+        await wait_until(processed, timeout_s=timeout, interval_s=0.5)
     processed_s = time.perf_counter() - started
     await wait_until(
         lambda: _zero(dsn, "SELECT count(*) FROM ingestion.outbox WHERE sent_at IS NULL"),
-        timeout_s=7200,
+        timeout_s=timeout,
         interval_s=0.5,
     )
     ingested = time.perf_counter() - started
@@ -378,7 +379,7 @@ async def import_file(
     async def scored() -> bool:
         return int(await scalar(dsn, _SCORED, tenant, 1 + lines)) >= rows
 
-    await wait_until(scored, timeout_s=7200, interval_s=poll)
+    await wait_until(scored, timeout_s=timeout, interval_s=poll)
     scored_s = time.perf_counter() - started
     seen_at = datetime.now(UTC) + clock.offset()  # every account scored by then
 
