@@ -46,9 +46,10 @@ bench: install
 bench-quick: install
 	@$(PY) python bench/run.py --quick
 
-# the 1,000,000-account rescore with its floors (separate: it alone takes several minutes)
+# the 1,000,000-account rescore, sweep and import with their floors (separate: they take long);
+# SCALE_ARGS="--only sweep --accounts 50000" picks parts and size
 bench-scale: install
-	@$(PY) python bench/scale.py
+	@$(PY) python bench/scale.py $(SCALE_ARGS)
 
 clean:
 	rm -rf .stack-test .pytest_cache .mypy_cache .ruff_cache

@@ -41,6 +41,8 @@ SERVICE_PORTS = {
     name: _BASE + n
     for n, name in enumerate(("ingestion", "scoring", "planning", "notification"), 1)
 }
+SECOND_SCORING_PORT = _BASE + 12  # scale-out: a second scoring process
+HTTP_FLOOR_PORT = _BASE + 99  # the bare FastAPI app of the HTTP floor
 
 
 @dataclass
@@ -65,9 +67,10 @@ class Stack:
             process.stop()
 
 
-def start_stack() -> Stack:
+def start_stack(extra_env: dict[str, str] | None = None) -> Stack:
     """A fresh stack: whatever an earlier run left (data, a backlog of events, an unfinished
-    import) would otherwise compete with this run for the machine."""
+    import) would otherwise compete with this run for the machine. ``extra_env`` is added to
+    the services' environment (the scale bench's clock file, its upload limit)."""
     stop_stack()
     subprocess.run(
         [
@@ -87,7 +90,12 @@ def start_stack() -> Stack:
     env = read_env_file(BENCH_STATE / "env")
     run_admin(["migrate"], env)
     run_admin(["topics"], env)
-    service_env = {**env, "LOG_LEVEL": "WARNING", "API_KEY_CACHE_SECONDS": "60"}
+    service_env = {
+        **env,
+        "LOG_LEVEL": "WARNING",
+        "API_KEY_CACHE_SECONDS": "60",
+        **(extra_env or {}),
+    }
     services = service_processes(service_env, BENCH_STATE / "logs", SERVICE_PORTS)
     for process in services.values():
         process.stop()

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
-from harness import Stack, fetch, in_process, percentiles, scalar, wait_until
+from harness import SECOND_SCORING_PORT, Stack, fetch, in_process, percentiles, scalar, wait_until
 from load import closed_loop_batches, closed_loop_revenue, open_loop_revenue
 from processes import ServiceProcess
 
@@ -125,7 +125,12 @@ async def throughput_batches(
     )
     await wait_until(lambda: _drained(stack, target), timeout_s=1800)
     elapsed = time.perf_counter() - started
-    return {"changes_per_s": batches * 100 / elapsed, "errors": sent["errors"], "seconds": elapsed}
+    return {
+        "changes_per_s": batches * 100 / elapsed,
+        "accepted_per_s": batches * 100 / sent["seconds"],
+        "errors": sent["errors"],
+        "seconds": elapsed,
+    }
 
 
 async def latency(stack: Stack, accounts: list[str], rate: float, tag: int) -> dict[str, Any]:
@@ -252,12 +257,12 @@ def write_import_file(path: Path, rows: int, tag: int) -> None:
             )
 
 
-def _import_client(stack: Stack) -> httpx.AsyncClient:
+def import_client(stack: Stack) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/x-ndjson"}
     return httpx.AsyncClient(base_url=stack.url("ingestion"), headers=headers, timeout=1800)
 
 
-async def _upload(client: httpx.AsyncClient, path: Path) -> str:
+async def upload(client: httpx.AsyncClient, path: Path) -> str:
     """Stream the file to ``POST /v1/imports``; returns the import id once it is durable."""
 
     async def chunks() -> Any:
@@ -280,8 +285,8 @@ _SCORED_IMPORTED = (
 async def bulk_import(stack: Stack, path: Path, rows: int, tag: int) -> dict[str, float]:
     """Upload a file; time until durable (202), until processed, until every account scored."""
     started = time.perf_counter()
-    async with _import_client(stack) as client:
-        import_id = await _upload(client, path)
+    async with import_client(stack) as client:
+        import_id = await upload(client, path)
         durable = time.perf_counter() - started
 
         async def processed() -> bool:
@@ -314,8 +319,8 @@ async def bulk_import_window(
     ``window_s`` after that, as rates — a run that waited for every account to be scored would
     outlast the harness's time budget on a small machine."""
     started = time.perf_counter()
-    async with _import_client(stack) as client:
-        import_id = await _upload(client, path)
+    async with import_client(stack) as client:
+        import_id = await upload(client, path)
         durable = time.perf_counter() - started
         await asyncio.sleep(window_s)
         state = (await client.get(f"/v1/imports/{import_id}")).json()
@@ -374,7 +379,7 @@ def second_scoring(stack: Stack) -> ServiceProcess:
     """Scale out: one more scoring process in the same consumer group."""
     extra = ServiceProcess(
         "scoring",
-        28012,
+        SECOND_SCORING_PORT,
         dict(stack.services["scoring"].env),
         stack.services["scoring"].log_path.with_name("scoring-2.log"),
     )
