@@ -201,7 +201,7 @@ def models(draw: st.DrawFn) -> ScoringModel:
 
 
 def facts_of(raw: RawAccount) -> AccountFacts:
-    """What score_store.load_accounts makes of the facts for the scalar scorecard."""
+    """The facts of an account as the scalar scorecard (the spec) takes them."""
     promoters, detractors, responses = raw.nps
     return AccountFacts(
         profile=raw.profile,
