@@ -140,9 +140,9 @@ def accounts(draw: st.DrawFn) -> RawAccount:
 @st.composite
 def weights_of(draw: st.DrawFn, score: str) -> dict[str, float]:
     """The defaults, or a random split of 100 over some factors: ints, floats or both."""
-    # P(alive) has data only with a tenant's predictive CLV fit, which the columnar core does
-    # not take yet (an account of such a tenant is scored by the scalar scorecard): left out.
-    factors = [f for f in DEFAULT_WEIGHTS[score] if f != "p_alive"]
+    # P(alive) has data only with a tenant's predictive CLV fit (test_columnar_predictive.py);
+    # here, without one, a weight on it is a factor without data.
+    factors = list(DEFAULT_WEIGHTS[score])
     kind = draw(st.sampled_from(["default", "int", "float", "mixed"]))
     if kind == "default":
         return dict(DEFAULT_WEIGHTS[score])
@@ -201,7 +201,7 @@ def models(draw: st.DrawFn) -> ScoringModel:
 
 
 def facts_of(raw: RawAccount) -> AccountFacts:
-    """What score_store.load_accounts makes of the facts for the scalar scorecard."""
+    """The facts of an account as the scalar scorecard (the spec) takes them."""
     promoters, detractors, responses = raw.nps
     return AccountFacts(
         profile=raw.profile,
@@ -309,8 +309,8 @@ def assert_same(card: Scorecard, batch: Any, row: int) -> None:
         assert abs(columnar_scores[name] - value) <= TOLERANCE, (name, value, columnar_scores)
     explanation = explanation_of(batch, row)
     for name, entries in card.explanation.items():
-        if name == "predictive_clv":
-            continue  # which CLV model was used: the scalar scorecard's, not a score's factors
+        if name in ("predictive_clv", "expected_lifetime"):
+            continue  # which CLV model and lifetime basis: rendered, not a score's factors
         got = explanation[name]
         assert [e["name"] for e in got] == [e["name"] for e in entries], name
         for want, have in zip(entries, got, strict=True):

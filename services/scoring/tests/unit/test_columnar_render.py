@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import orjson
 from hypothesis import given
 
 from accountpulse.scoring.domain.columnar import ColumnarModel, score_batch
+from accountpulse.scoring.domain.columnar.predictive import Predictive
 from accountpulse.scoring.domain.columnar.render import render_batch
 from accountpulse.scoring.domain.columnar.snapshot_inputs import (
     ContractsAndDeals,
@@ -89,23 +89,15 @@ def test_a_rendered_batch_is_the_scalar_scorecards_json(
     cards = [score_account(f, model, cuts, default_retention, TODAY) for f in facts]
     columns = columns_of(raws)
     batch = score_batch(columns, ColumnarModel.of(model, default_retention))
-    rendered = render_batch(columns, batch, inputs_of(raws), model)
+    predictive = Predictive.none(len(raws), model, default_retention)
+    rendered = render_batch(columns, batch, inputs_of(raws), model, predictive)
     for card, got in zip(cards, rendered, strict=True):
-        features = _without(card.features, PREDICTIVE) | {"deal_value": DealFeatures().deal_value}
+        features = card.features | {"deal_value": DealFeatures().deal_value}
         assert _canonical(got.scores) == _canonical(card.scores)
         assert _canonical(got.metrics) == _canonical(card.metrics)
         assert _canonical(got.features) == _canonical(features)
-        assert _canonical(got.explanation) == _canonical(_without(card.explanation, PREDICTIVE))
+        assert _canonical(got.explanation) == _canonical(card.explanation)
 
 
-# Predictive CLV's figures come from a tenant's fit, which the columnar path does not take yet:
-# the scalar scorecard renders them (this is why the service still scores with it).
-PREDICTIVE = {
-    "p_alive", "expected_purchases_12m", "predicted_clv_12m", "predicted_clv_horizon",
-    "predicted_clv_horizon_years", "expected_residual_lifetime_years", "predictive_model",
-    "predictive_clv",
-}  # fmt: skip
-
-
-def _without(mapping: dict[str, Any], keys: set[str]) -> dict[str, Any]:
-    return {k: v for k, v in mapping.items() if k not in keys}
+# A tenant's predictive CLV fit, the lifetime basis and published-score materiality:
+# test_columnar_predictive.py.

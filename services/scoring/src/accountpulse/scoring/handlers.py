@@ -33,7 +33,7 @@ from accountpulse.common.messaging.consumer import latest_by_key, trace_headers_
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.common.messaging.topics import SCORES_CURRENT
 from accountpulse.common.uow import UnitOfWork
-from accountpulse.scoring.rescoring import Scorer
+from accountpulse.scoring.batch_scoring import BatchScorer
 from accountpulse.scoring.store import accounts as account_store
 from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import portfolio as portfolio_store
@@ -116,7 +116,7 @@ class PendingRescores:
     own — their facts are in the next one), each continuing the trace of its latest event.
     Then the tenant's portfolio is marked dirty once, if anything was scored or changed it."""
 
-    def __init__(self, scorer: Scorer) -> None:
+    def __init__(self, scorer: BatchScorer) -> None:
         self._scorer = scorer
         self._accounts: dict[str, dict[str, str]] = {}  # account → trace headers
         self._portfolio_changed = False
@@ -145,7 +145,7 @@ class PendingRescores:
 
 class ScoringHandlers:
     def __init__(self, clock: Clock, retention_rate: float) -> None:
-        self.scorer = Scorer(clock, retention_rate)
+        self.scorer = BatchScorer(clock, retention_rate)
 
     def _pending(self, uow: UnitOfWork) -> PendingRescores:
         return uow.deferred(PendingRescores, lambda: PendingRescores(self.scorer))

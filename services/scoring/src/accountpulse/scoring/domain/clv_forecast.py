@@ -9,7 +9,7 @@ discount over four weeks moves a figure by well under 1 %.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -100,8 +100,55 @@ class AccountForecast:
     expected_residual_lifetime_years: float | None  # contract accounts with an sBG fit
 
 
-# p_alive, expected purchases 12 m, predicted CLV 12 m and over the horizon (discounted)
-_Figures = tuple[float | None, float | None, float | None, float | None]
+@dataclass(frozen=True)
+class PurchaseColumns:
+    """:class:`PurchaseSummary` of a batch of accounts as arrays (NaN frequency: no purchase;
+    NaN mean repeat value: none), as a set-based read returns them."""
+
+    frequency: FloatArray
+    recency_weeks: FloatArray
+    age_weeks: FloatArray
+    mean_repeat_value: FloatArray
+
+    @classmethod
+    def of(cls, purchases: Sequence[PurchaseSummary | None]) -> PurchaseColumns:
+        def column(read: Callable[[PurchaseSummary], float | None]) -> FloatArray:
+            values = [np.nan if p is None else read(p) for p in purchases]
+            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+        return cls(
+            column(lambda p: p.frequency),
+            column(lambda p: p.recency_weeks),
+            column(lambda p: p.age_weeks),
+            column(lambda p: p.mean_repeat_value),
+        )
+
+
+@dataclass(frozen=True)
+class ForecastColumns:
+    """:class:`AccountForecast` of a batch as arrays, NaN where a figure is None."""
+
+    p_alive: FloatArray
+    expected_purchases_12m: FloatArray
+    predicted_clv_12m: FloatArray
+    predicted_clv_horizon: FloatArray
+    expected_residual_lifetime_years: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.p_alive)
+
+    def account(self, i: int) -> AccountForecast:
+        def value(column: FloatArray) -> float | None:
+            v = float(column[i])
+            return None if np.isnan(v) else v
+
+        return AccountForecast(
+            value(self.p_alive),
+            value(self.expected_purchases_12m),
+            value(self.predicted_clv_12m),
+            value(self.predicted_clv_horizon),
+            value(self.expected_residual_lifetime_years),
+        )
 
 
 def forecast_accounts(
@@ -114,32 +161,61 @@ def forecast_accounts(
 ) -> list[AccountForecast]:
     """One forecast per account, in order. ``renewals``: yearly renewals an account with an
     active contract has made (None: no active contract)."""
-    lifetimes = _residual_lifetimes(model.sbg, renewals, annual_discount_rate)
-    index = [i for i, p in enumerate(purchases) if p is not None]
-    known = [p for p in purchases if p is not None]
-    figures: dict[int, _Figures] = {}
-    if model.bgnbd is not None and known:
+    columns = forecast_columns(
+        model,
+        PurchaseColumns.of(purchases),
+        np.array([np.nan if n is None else n for n in renewals], dtype=np.float64),
+        horizon_years=horizon_years,
+        annual_discount_rate=annual_discount_rate,
+    )
+    return [columns.account(i) for i in range(len(columns))]
+
+
+def forecast_columns(
+    model: ClvModel,
+    purchases: PurchaseColumns,
+    renewals: FloatArray,
+    *,
+    horizon_years: float,
+    annual_discount_rate: float,
+) -> ForecastColumns:
+    """The forecasts of a batch over arrays: the figures of the accounts with a purchase are
+    computed together (and only theirs, so a batch's figures do not depend on the accounts
+    without one); ``renewals`` NaN where there is no active contract."""
+    n = len(renewals)
+    figures = [np.full(n, np.nan) for _ in range(4)]
+    known = ~np.isnan(purchases.frequency)
+    if model.bgnbd is not None and known.any():
         rows = _purchase_figures(
-            model.bgnbd, model.gamma_gamma, known, horizon_years, annual_discount_rate
+            model.bgnbd,
+            model.gamma_gamma,
+            PurchaseColumns(
+                purchases.frequency[known],
+                purchases.recency_weeks[known],
+                purchases.age_weeks[known],
+                purchases.mean_repeat_value[known],
+            ),
+            horizon_years,
+            annual_discount_rate,
         )
-        figures = dict(zip(index, rows, strict=True))
-    forecasts = []
-    for i in range(len(purchases)):
-        alive, purchases_12m, clv_12m, clv_horizon = figures.get(i, (None, None, None, None))
-        forecasts.append(AccountForecast(alive, purchases_12m, clv_12m, clv_horizon, lifetimes[i]))
-    return forecasts
+        for column, values in zip(figures, rows, strict=True):
+            if values is not None:
+                column[known] = values
+    lifetimes = _residual_lifetimes(model.sbg, renewals, annual_discount_rate)
+    alive, purchases_12m, clv_12m, clv_horizon = figures
+    return ForecastColumns(alive, purchases_12m, clv_12m, clv_horizon, lifetimes)
 
 
 def _purchase_figures(
     bgnbd: BgNbdParams,
     gamma_gamma: GammaGammaParams | None,
-    known: Sequence[PurchaseSummary],
+    known: PurchaseColumns,
     horizon_years: float,
     rate: float,
-) -> list[_Figures]:
-    x = np.array([p.frequency for p in known], dtype=np.float64)
-    t_x = np.array([p.recency_weeks for p in known])
-    age = np.array([p.age_weeks for p in known])
+) -> tuple[FloatArray, FloatArray, FloatArray | None, FloatArray | None]:
+    """P(alive), expected purchases over 12 months, predicted CLV over 12 months and over the
+    horizon (discounted; None without a usable Gamma-Gamma)."""
+    x, t_x, age = known.frequency, known.recency_weeks, known.age_weeks
     alive = p_alive(bgnbd, x, t_x, age)
     grid = _week_grid(max(1, round(horizon_years * WEEKS_PER_YEAR)))
     through = expected_purchases_if_alive(bgnbd, grid[:, None], x[None, :], age[None, :])
@@ -149,19 +225,12 @@ def _purchase_figures(
     purchases_12m = increments[first_year].sum(axis=0)
     clv_12m = clv_horizon = None
     if gamma_gamma is not None:
-        values = np.array([p.mean_repeat_value or np.nan for p in known])
+        # no repeat (or a zero mean) is the population's mean value: the scalar ``m_x or nan``
+        values = np.where(known.mean_repeat_value == 0.0, np.nan, known.mean_repeat_value)
         value = expected_purchase_value(gamma_gamma, x, values)
         clv_12m = discounted[first_year].sum(axis=0) * value
         clv_horizon = discounted.sum(axis=0) * value
-    return [
-        (
-            float(alive[i]),
-            float(purchases_12m[i]),
-            None if clv_12m is None else float(clv_12m[i]),
-            None if clv_horizon is None else float(clv_horizon[i]),
-        )
-        for i in range(len(known))
-    ]
+    return alive, purchases_12m, clv_12m, clv_horizon
 
 
 def _week_grid(horizon_weeks: int) -> FloatArray:
@@ -174,19 +243,11 @@ def _week_grid(horizon_weeks: int) -> FloatArray:
     return grid
 
 
-def _residual_lifetimes(
-    sbg: SbgParams | None, renewals: Sequence[int | None], rate: float
-) -> list[float | None]:
-    if sbg is None or rate <= 0:
-        return [None] * len(renewals)
-    counted = [i for i, n in enumerate(renewals) if n is not None]
-    lifetimes: list[float | None] = [None] * len(renewals)
-    if counted:
-        years = discounted_expected_residual_lifetime(
-            sbg, np.array([renewals[i] for i in counted], dtype=np.float64), rate
-        )
-        for i, value in zip(counted, years, strict=True):
-            lifetimes[i] = float(value)
+def _residual_lifetimes(sbg: SbgParams | None, renewals: FloatArray, rate: float) -> FloatArray:
+    lifetimes = np.full(len(renewals), np.nan)
+    counted = ~np.isnan(renewals)
+    if sbg is not None and rate > 0 and counted.any():
+        lifetimes[counted] = discounted_expected_residual_lifetime(sbg, renewals[counted], rate)
     return lifetimes
 
 

@@ -264,6 +264,12 @@ async def clv_model(uow: UnitOfWork) -> ClvModel:
         " ORDER BY fitted_at DESC LIMIT 1",
         uow.tenant_id,
     )
+    return await clv_model_of(uow, fit_id)
+
+
+async def clv_model_of(uow: UnitOfWork, fit_id: str | None) -> ClvModel:
+    """The fit of this id (the one in use, as the caller read it): a stored fit never changes,
+    so it is read once per process and kept."""
     if fit_id is None:
         return NO_FIT
     if fit_id not in _models:
@@ -272,7 +278,9 @@ async def clv_model(uow: UnitOfWork) -> ClvModel:
             return NO_FIT
         if len(_models) > 10_000:
             _models.clear()
-        _models[fit_id] = _clv_model(fit)
+        _models[fit["id"]] = _clv_model(fit)
+        if fit["id"] != fit_id:  # a newer fit in between: use it (the next chunk reads its id)
+            return _models[fit["id"]]
     return _models[fit_id]
 
 

@@ -2,6 +2,10 @@
 every aggregate of ``AccountColumns`` (one ``GROUP BY account_id`` per fact table, joined to
 the locked projection rows), read column by column into numpy arrays — no fact ever becomes
 a Python object.
+
+The same statement reads the purchase summaries predictive CLV forecasts from (only when the
+tenant has a fit), the id of that fit and the tenant's observed retention: so a new fit or
+retention applies to the very next chunk scored, with no extra round trip for either.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import numpy as np
 import orjson
 
 from accountpulse.common.uow import UnitOfWork
+from accountpulse.scoring.domain.clv_forecast import PurchaseColumns
 from accountpulse.scoring.domain.columnar import (
     AccountColumns,
     Categorical,
@@ -24,11 +29,13 @@ from accountpulse.scoring.domain.columnar import (
     RevenueColumns,
     Tags,
 )
+from accountpulse.scoring.domain.columnar.columns import FloatArray
 from accountpulse.scoring.domain.columnar.snapshot_inputs import (
     ContractsAndDeals,
     ProfileText,
     SnapshotInputs,
 )
+from accountpulse.scoring.domain.lifetime import ObservedRetention
 
 _FEATURES = """
 WITH r AS (
@@ -82,6 +89,30 @@ k AS (
   WHERE tenant_id = $1 AND account_id = ANY($2::text[])
     AND starts_on <= $3 AND (ends_on IS NULL OR ends_on >= $3)
   GROUP BY account_id),
+ks AS (
+  SELECT account_id, min(starts_on) AS started
+  FROM scoring.contracts
+  WHERE tenant_id = $1 AND account_id = ANY($2::text[]) AND starts_on <= $3
+  GROUP BY account_id),
+fit AS MATERIALIZED (
+  SELECT id::text AS fit_id, status = 'fitted' AND bgnbd IS NOT NULL AS fitted
+  FROM scoring.clv_fits WHERE tenant_id = $1 AND status <> 'failed'
+  ORDER BY fitted_at DESC LIMIT 1),
+pd AS (
+  SELECT account_id, booked_on, sum(amount) AS value
+  FROM scoring.revenue_lines
+  WHERE tenant_id = $1 AND account_id = ANY($2::text[]) AND booked_on <= $3
+    AND EXISTS (SELECT 1 FROM fit WHERE fitted)
+  GROUP BY account_id, booked_on),
+p AS (
+  SELECT account_id, count(*) - 1 AS repeats, max(booked_on) - min(booked_on) AS recency_days,
+    $3::date - min(booked_on) AS age_days,
+    (sum(value) - (array_agg(value ORDER BY booked_on))[1])::float8 AS repeat_value
+  FROM pd GROUP BY account_id),
+ret AS (
+  SELECT retention_rate, accounts_at_start, accounts_retained, active_accounts, history_since,
+    computed_on
+  FROM scoring.tenant_retention WHERE tenant_id = $1),
 o AS (
   SELECT account_id, count(*) FILTER (WHERE outcome = 'won') AS won,
     count(*) FILTER (WHERE outcome = 'lost') AS lost,
@@ -109,15 +140,29 @@ SELECT a.account_id, a.version, a.owner_id, a.lifecycle_status, a.industry, a.em
   coalesce(k.manual::float8, 'NaN') AS manual,
   coalesce(o.won, 0) AS won, coalesce(o.lost, 0) AS lost,
   coalesce(o.won_total, '0') AS won_total, coalesce(o.pipeline, '0') AS pipeline,
+  coalesce(p.repeats::float8, 'NaN') AS repeats,
+  coalesce(p.recency_days::float8, 'NaN') AS recency_days,
+  coalesce(p.age_days::float8, 'NaN') AS age_days,
+  coalesce(p.repeat_value, 'NaN') AS repeat_value,
+  CASE WHEN k.active > 0 THEN (($3::date - ks.started) / 365)::float8 ELSE 'NaN' END
+    AS renewals,
   c.snapshot_id::text AS previous_snapshot_id, c.tier AS previous_tier,
   c.model_version AS previous_model_version, s.scores::text AS previous_scores,
-  s.account_version AS previous_account_version
+  s.account_version AS previous_account_version, s.as_of AS previous_as_of,
+  s.features::text AS previous_features,
+  coalesce(c.published_scores, s.scores)::text AS published_scores,
+  (SELECT fit_id FROM fit) AS fit_id,
+  ret.retention_rate, ret.accounts_at_start, ret.accounts_retained, ret.active_accounts,
+  ret.history_since, ret.computed_on AS retention_computed_on
 FROM scoring.accounts a
 LEFT JOIN r ON r.account_id = a.account_id
 LEFT JOIN e ON e.account_id = a.account_id
 LEFT JOIN n ON n.account_id = a.account_id
 LEFT JOIN k ON k.account_id = a.account_id
 LEFT JOIN o ON o.account_id = a.account_id
+LEFT JOIN ks ON ks.account_id = a.account_id
+LEFT JOIN p ON p.account_id = a.account_id
+LEFT JOIN ret ON true
 LEFT JOIN scoring.current_scores c ON c.tenant_id = a.tenant_id AND c.account_id = a.account_id
 LEFT JOIN scoring.snapshots s ON s.id = c.snapshot_id
 WHERE a.tenant_id = $1 AND a.account_id = ANY($2::text[])
@@ -129,13 +174,26 @@ FOR UPDATE OF a
 
 @dataclass(frozen=True)
 class Previous:
-    """Each account's current snapshot (None where it has none)."""
+    """Each account's current snapshot (None where it has none), and its scores as last
+    published (a ``score.changed``; the current snapshot's where none was)."""
 
     snapshot_id: list[str | None]
     tier: list[str | None]
     model_version: list[int | None]
     scores: list[dict[str, float] | None]
     account_version: list[int | None]
+    as_of: list[date | None]  # the day the current snapshot was evaluated as of
+    features: list[str | None]  # as stored (JSON text): read only by a sweep
+    published_scores: list[dict[str, float] | None]
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """What the chunk's statement also reads of the tenant: the id of the predictive CLV fit
+    in use (None: none) and the observed retention (None: not computed yet)."""
+
+    fit_id: str | None
+    retention: ObservedRetention | None
 
 
 @dataclass(frozen=True)
@@ -146,6 +204,9 @@ class LoadedChunk:
     columns: AccountColumns
     inputs: SnapshotInputs
     previous: Previous
+    purchases: PurchaseColumns  # NaN frequency: no purchase (or the tenant has no fit)
+    renewals: FloatArray  # yearly renewals made; NaN: no active contract
+    tenant: Tenant
 
     def __len__(self) -> int:
         return len(self.account_ids)
@@ -171,9 +232,47 @@ async def load_chunk(uow: UnitOfWork, account_ids: list[str], today: date) -> Lo
             snapshot_id=data["previous_snapshot_id"],
             tier=data["previous_tier"],
             model_version=data["previous_model_version"],
-            scores=[None if s is None else orjson.loads(s) for s in data["previous_scores"]],
+            scores=_decoded(data["previous_scores"]),
             account_version=data["previous_account_version"],
+            as_of=data["previous_as_of"],
+            features=data["previous_features"],
+            published_scores=_decoded(data["published_scores"]),
         ),
+        purchases=_purchases(data),
+        renewals=_floats(data["renewals"]),
+        tenant=Tenant(records[0]["fit_id"], _retention(records[0])),
+    )
+
+
+def _decoded(values: list[str | None]) -> list[Any]:
+    return [None if v is None else orjson.loads(v) for v in values]
+
+
+def _purchases(d: dict[str, list[Any]]) -> PurchaseColumns:
+    """clv_forecast.purchase_summary's figures: weeks are days / 7.0, the mean repeat value
+    the float of the exact repeat total over the repeats (NaN without a repeat)."""
+    repeats = _floats(d["repeats"])
+    total = _floats(d["repeat_value"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(repeats > 0, total / repeats, np.nan)
+    return PurchaseColumns(
+        frequency=repeats,
+        recency_weeks=_floats(d["recency_days"]) / 7.0,
+        age_weeks=_floats(d["age_days"]) / 7.0,
+        mean_repeat_value=mean,
+    )
+
+
+def _retention(record: Any) -> ObservedRetention | None:
+    if record["retention_computed_on"] is None:
+        return None
+    return ObservedRetention(
+        retention_rate=record["retention_rate"],
+        accounts_at_start=record["accounts_at_start"],
+        accounts_retained=record["accounts_retained"],
+        active_accounts=record["active_accounts"],
+        history_since=record["history_since"],
+        computed_on=record["retention_computed_on"],
     )
 
 
@@ -255,8 +354,17 @@ def _inputs(d: dict[str, list[Any]], today: date) -> SnapshotInputs:
 
 def _empty(today: date) -> LoadedChunk:
     columns = _columns({k: [] for k in _COLUMN_NAMES})
+    nothing = np.empty(0)
     return LoadedChunk(
-        [], [], [], columns, SnapshotInputs([], [], [], today), Previous([], [], [], [], [])
+        [],
+        [],
+        [],
+        columns,
+        SnapshotInputs([], [], [], today),
+        Previous([], [], [], [], [], [], [], []),
+        PurchaseColumns(nothing, nothing, nothing, nothing),
+        nothing,
+        Tenant(None, None),
     )
 
 

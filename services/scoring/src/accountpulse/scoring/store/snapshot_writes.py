@@ -35,6 +35,7 @@ class SnapshotRows:
     at_risk: list[bool] = field(default_factory=list)
     tier_hints: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)  # JSON text
+    published_scores: list[str] = field(default_factory=list)  # JSON text
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -45,30 +46,31 @@ WITH r AS (
   SELECT * FROM unnest($4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[],
     $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::bigint[],
     $16::boolean[], $17::float8[], $18::float8[], $19::float8[], $20::float8[], $21::boolean[],
-    $22::text[], $23::text[])
+    $22::text[], $23::text[], $24::text[])
   AS r(id, account_id, account_version, scores, features, explanation, reasons, previous_id,
     trace_id, clv, tier, revenue_ttm, active, fit, potential, health, priority, at_risk,
-    tier_hint, metrics)),
+    tier_hint, metrics, published_scores)),
 s AS (
   INSERT INTO scoring.snapshots (id, tenant_id, account_id, account_version, model_version,
-    scores, features, explanation, reasons, previous_snapshot_id, trace_id, computed_at)
+    scores, features, explanation, reasons, previous_snapshot_id, trace_id, computed_at, as_of)
   SELECT r.id::uuid, $1, r.account_id, r.account_version, $2, r.scores::jsonb,
     r.features::jsonb, r.explanation::jsonb, string_to_array(r.reasons, ','),
-    r.previous_id::uuid, r.trace_id, $3
+    r.previous_id::uuid, r.trace_id, $3, $25
   FROM r)
 INSERT INTO scoring.current_scores (tenant_id, account_id, snapshot_id, clv, tier, computed_at,
   model_version, revenue_ttm, active, fit, potential, health, priority, at_risk, tier_hint,
-  metrics)
+  metrics, published_scores)
 SELECT $1, r.account_id, r.id::uuid, r.clv::numeric / 100, r.tier, $3, $2,
   r.revenue_ttm::numeric / 100, r.active, r.fit, r.potential, r.health, r.priority, r.at_risk,
-  r.tier_hint, r.metrics::jsonb
+  r.tier_hint, r.metrics::jsonb, r.published_scores::jsonb
 FROM r
 ON CONFLICT (tenant_id, account_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,
   clv = EXCLUDED.clv, tier = EXCLUDED.tier, computed_at = EXCLUDED.computed_at,
   model_version = EXCLUDED.model_version, revenue_ttm = EXCLUDED.revenue_ttm,
   active = EXCLUDED.active, fit = EXCLUDED.fit, potential = EXCLUDED.potential,
   health = EXCLUDED.health, priority = EXCLUDED.priority, at_risk = EXCLUDED.at_risk,
-  tier_hint = EXCLUDED.tier_hint, metrics = EXCLUDED.metrics
+  tier_hint = EXCLUDED.tier_hint, metrics = EXCLUDED.metrics,
+  published_scores = EXCLUDED.published_scores
 """
 
 
@@ -85,5 +87,6 @@ async def write_snapshots(uow: UnitOfWork, rows: SnapshotRows) -> None:
         rows.ids, rows.account_ids, rows.account_versions, rows.scores, rows.features,
         rows.explanations, rows.reasons, rows.previous_ids, rows.trace_ids, rows.clv_cents,
         rows.tiers, rows.revenue_ttm_cents, rows.active, rows.fit, rows.potential, rows.health,
-        rows.priority, rows.at_risk, rows.tier_hints, rows.metrics,
+        rows.priority, rows.at_risk, rows.tier_hints, rows.metrics, rows.published_scores,
+        rows.computed_at.date(),
     )  # fmt: skip

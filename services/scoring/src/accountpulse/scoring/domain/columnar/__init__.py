@@ -7,7 +7,7 @@ factor contributions (:class:`ScoreColumns`). The numbers are the scalar code's 
 to the last bit: the property test in tests/unit/test_columnar_equivalence.py holds it to that.
 """
 
-from accountpulse.scoring.domain.columnar.batch import ScoreColumns, score_batch
+from accountpulse.scoring.domain.columnar.batch import PredictiveInputs, ScoreColumns, score_batch
 from accountpulse.scoring.domain.columnar.columns import (
     AccountColumns,
     Categorical,
@@ -32,6 +32,7 @@ __all__ = [
     "KeyDecision",
     "KeyInputs",
     "NpsColumns",
+    "PredictiveInputs",
     "ProfileColumns",
     "Published",
     "RevenueColumns",

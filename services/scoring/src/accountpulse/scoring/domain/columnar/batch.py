@@ -59,15 +59,28 @@ class ScoreColumns:
         return len(self.churn_risk)
 
 
+@dataclass(frozen=True)
+class PredictiveInputs:
+    """What the tenant's predictive CLV fit gives the scores: P(alive) (NaN: unknown) and,
+    where the model ranks it, the predicted CLV (None: the model's CLV form)."""
+
+    p_alive: FloatArray
+    ranked_clv: FloatArray | None = None
+
+
 def score_batch(
     accounts: AccountColumns,
     model: ColumnarModel,
     cuts: Mapping[str, FloatArray] | None = None,
+    predictive: PredictiveInputs | None = None,
 ) -> ScoreColumns:
     """Every score of every account in ``accounts``; ``cuts`` are the tenant's distributions
-    (sorted cut points per metric), or None to rank within this batch."""
+    (sorted cut points per metric), or None to rank within this batch; ``predictive`` the
+    figures of the tenant's fit (None: no fit)."""
     features = revenue_features(accounts.revenue, accounts.profile, model)
     metrics = distributed_metrics(features, accounts.engagement, model)
+    if predictive is not None and predictive.ranked_clv is not None:
+        metrics["clv"] = predictive.ranked_clv
     if cuts is None:
         cuts = tenant_cut_points(metrics)
     fit = fit_score(accounts.profile, model)
@@ -80,6 +93,7 @@ def score_batch(
         engagement=accounts.engagement,
         contracts=accounts.contracts,
         model=model,
+        p_alive=None if predictive is None else predictive.p_alive,
     )
     priority = priority_score(fit, value, potential, engagement, model)
     t = model.thresholds

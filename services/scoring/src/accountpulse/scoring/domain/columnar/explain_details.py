@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from accountpulse.scoring.domain.columnar.batch import SCORES, ScoreColumns
 from accountpulse.scoring.domain.columnar.columns import AccountColumns
+from accountpulse.scoring.domain.columnar.predictive import Predictive
 from accountpulse.scoring.domain.columnar.scores import account_nps, renewal_at_risk
 from accountpulse.scoring.domain.columnar.snapshot_inputs import ProfileText, SnapshotInputs
 from accountpulse.scoring.domain.features import size_band
@@ -36,25 +37,29 @@ def details_of(
     inputs: SnapshotInputs,
     model: ScoringModel,
     metrics: dict[str, list[float | None]],
+    predictive: Predictive,
 ) -> Details:
     wallets = [_wallet(p, model.wallet_per_employee) for p in inputs.profiles]
     how = [w[1] for w in wallets]
     nps = [None if math.isnan(v) else v for v in account_nps(accounts.nps).tolist()]
     at_risk = renewal_at_risk(accounts.contracts).tolist()
     icp = _Icp.of(model.icp)
+    form = predictive.ranked_form(model.value_clv)
+    health = _health(accounts, batch, inputs, nps, at_risk)
+    if "p_alive" in batch.health.factors:
+        for texts_of, alive in zip(health, predictive.p_alive_details(len(nps)), strict=True):
+            texts_of.append(alive)
     texts = {
         "fit": [_fit(p, icp) for p in inputs.profiles],
         "engagement": _engagement(accounts),
-        "value": [
-            [f"{model.value_clv} CLV {clv:,.2f}, percentile in tenant"] for clv in metrics["clv"]
-        ],
+        "value": [[f"{form} CLV {clv:,.2f}, percentile in tenant"] for clv in metrics["clv"]],
         "potential": [
             _potential(rp, ws, h)
             for rp, ws, h in zip(
                 metrics["revenue_potential"], metrics["whitespace"], how, strict=True
             )
         ],
-        "health": _health(accounts, batch, inputs, nps, at_risk),
+        "health": health,
         "priority": _priority(batch),
     }
     return Details(

@@ -52,7 +52,8 @@ class FeatureColumns:
     whitespace_cents: IntArray  # read only where has_wallet
 
     def ranked_clv_cents(self, form: str) -> IntArray:
-        return self.clv_transactional_cents if form == "transactional" else self.clv_margin_cents
+        """The form's cents (predictive CLV falls back to the transactional form)."""
+        return self.clv_margin_cents if form == "margin" else self.clv_transactional_cents
 
 
 def revenue_features(

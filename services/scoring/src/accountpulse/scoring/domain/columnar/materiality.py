@@ -1,8 +1,9 @@
 """When a score change is material, over columns (domain/materiality.py).
 
-Compared with the last *published* scores of each account: whoever supplies ``previous``
-decides that, and DOMAIN.md asks for the published ones so that a slow drift adds up.
-Reasons are bit flags, rendered to the scalar code's names by :func:`reasons_of`.
+A move is measured from the last *published* scores (so that a slow drift adds up), a
+threshold crossing and a tier change from the previous snapshot, as the scalar
+``material_reasons`` with ``published``. Reasons are bit flags, rendered to the scalar code's
+names by :func:`reasons_of`.
 """
 
 from __future__ import annotations
@@ -26,13 +27,17 @@ FlagArray = npt.NDArray[np.uint8]
 
 @dataclass(frozen=True)
 class Published:
-    """The last published priority, health and tier of each account (NaN / None where a
-    score was not published; ``has_previous`` False for an account never published)."""
+    """Each account's previous snapshot: its priority, health and tier (NaN / None where it
+    has none; ``has_previous`` False for an account never scored), and the priority and
+    health as last published, which moves are measured from (None: the previous ones; NaN
+    in them: that score's previous value)."""
 
     has_previous: BoolArray
     priority: FloatArray
     health: FloatArray
     tier: npt.NDArray[np.object_]  # "key", "emerging", "standard" or None
+    published_priority: FloatArray | None = None
+    published_health: FloatArray | None = None
 
 
 def material_flags(
@@ -44,13 +49,22 @@ def material_flags(
 ) -> FlagArray:
     """The reasons a change is material, 0 where it is not; a first score never is."""
     flags = np.zeros(len(priority), dtype=np.uint8)
+    p, t = previous, thresholds
     checks = (
-        (previous.priority, priority, thresholds.priority_alert, PRIORITY_MOVED, PRIORITY_CROSSED),
-        (previous.health, health, thresholds.at_risk_health, HEALTH_MOVED, HEALTH_CROSSED),
+        (
+            p.priority,
+            p.published_priority,
+            priority,
+            t.priority_alert,
+            PRIORITY_MOVED,
+            PRIORITY_CROSSED,
+        ),
+        (p.health, p.published_health, health, t.at_risk_health, HEALTH_MOVED, HEALTH_CROSSED),
     )
-    for before, after, line, moved, crossed in checks:
+    for before, published, after, line, moved, crossed in checks:
         both = ~np.isnan(before) & ~np.isnan(after)
-        big = np.abs(after - before) >= thresholds.material_move
+        base = before if published is None else np.where(np.isnan(published), before, published)
+        big = np.abs(after - base) >= thresholds.material_move
         flags |= np.where(both & big, moved, 0).astype(np.uint8)
         flags |= np.where(both & ((before < line) != (after < line)), crossed, 0).astype(np.uint8)
     flags |= np.where(previous.tier != tier, TIER_CHANGED, 0).astype(np.uint8)

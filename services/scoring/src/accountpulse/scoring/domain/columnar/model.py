@@ -53,7 +53,7 @@ class ColumnarModel:
     lifetime_years: float
     acquisition_cost: Decimal
     servicing_cost_per_year: Decimal
-    value_clv: str  # "transactional" or "margin"
+    value_clv: str  # "transactional", "margin" or "predictive" (ranked where a fit gives it)
     wallet_per_employee: Mapping[str, Decimal]
 
     @classmethod
@@ -61,7 +61,7 @@ class ColumnarModel:
         configured = {**model.weights, "value": VALUE_WEIGHTS}
         icp = model.icp
         return cls(
-            weights={s: Weights.of(f, configured[s]) for s, f in FACTORS.items()},
+            weights={s: Weights.of(_factors(s, configured[s]), configured[s]) for s in FACTORS},
             thresholds=model.thresholds,
             icp=IcpSets(
                 *(
@@ -76,6 +76,14 @@ class ColumnarModel:
             value_clv=model.value_clv,
             wallet_per_employee=model.wallet_per_employee,
         )
+
+
+def _factors(score: str, configured: Mapping[str, float]) -> tuple[str, ...]:
+    """A score's factors; health's P(alive) only where the model weighs it (the scalar
+    ``scores.health`` leaves it out of the explanation at the default weight 0)."""
+    if score == "health" and configured.get("p_alive", 0.0) > 0:
+        return (*FACTORS[score], "p_alive")
+    return FACTORS[score]
 
 
 def lifetime_years(model: ScoringModel, default_retention_rate: float) -> float:

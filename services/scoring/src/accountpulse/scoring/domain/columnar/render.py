@@ -16,8 +16,10 @@ from typing import Any
 from accountpulse.scoring.domain.columnar.batch import SCORES, ScoreColumns
 from accountpulse.scoring.domain.columnar.columns import AccountColumns
 from accountpulse.scoring.domain.columnar.explain_details import Details, details_of
+from accountpulse.scoring.domain.columnar.predictive import Predictive
 from accountpulse.scoring.domain.columnar.snapshot_inputs import SnapshotInputs
 from accountpulse.scoring.domain.features import size_band
+from accountpulse.scoring.domain.lifetime import LifetimeBasis, lifetime_explanation
 from accountpulse.scoring.domain.model import ScoringModel
 
 CENT = Decimal("0.01")
@@ -41,19 +43,31 @@ class Rendered:
 
 
 def render_batch(
-    accounts: AccountColumns, batch: ScoreColumns, inputs: SnapshotInputs, model: ScoringModel
+    accounts: AccountColumns,
+    batch: ScoreColumns,
+    inputs: SnapshotInputs,
+    model: ScoringModel,
+    predictive: Predictive,
+    lifetime: LifetimeBasis | None = None,
 ) -> list[Rendered]:
-    """Every account's snapshot JSON, in the batch's order."""
+    """Every account's snapshot JSON, in the batch's order: ``model`` as the scores applied it
+    (with its lifetime basis), ``predictive`` the tenant's fit's figures, ``lifetime`` the
+    basis the explanation names (the scorecard's caller adds it; None: not named)."""
+    n = len(accounts)
     lists = _Lists.of(accounts, batch)
-    details = details_of(accounts, batch, inputs, model, lists.metrics)
+    details = details_of(accounts, batch, inputs, model, lists.metrics, predictive)
+    predicted = predictive.features(n)
+    shared = {"predictive_clv": predictive.explanation_entry(model.value_clv)}
+    if lifetime is not None:
+        shared["expected_lifetime"] = lifetime_explanation(lifetime)
     return [
         Rendered(
             scores=lists.scores_of(i),
-            features=_features(lists, inputs, details, i),
-            explanation=_explanation(lists, details, i),
+            features=_features(lists, inputs, details, i) | predicted[i],
+            explanation=_explanation(lists, details, i) | shared,
             metrics={m: lists.metrics[m][i] for m in METRICS},
         )
-        for i in range(len(accounts))
+        for i in range(n)
     ]
 
 

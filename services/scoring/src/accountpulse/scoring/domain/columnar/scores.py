@@ -59,18 +59,21 @@ def health_score(
     engagement: EngagementColumns,
     contracts: ContractColumns,
     model: ColumnarModel,
+    p_alive: FloatArray | None = None,
 ) -> ScoreColumn:
-    """NPS, revenue growth, engagement trend, support load, renewal risk."""
-    return combine(
-        model.weights["health"],
-        [
-            nps_score(account_nps(nps)),
-            growth_score(growth),
-            engagement_trend_score(engagement),
-            support_score(engagement),
-            renewal_score(contracts),
-        ],
-    )
+    """NPS, revenue growth, engagement trend, support load, renewal risk, and P(alive)
+    (0–1, NaN unknown) where the model weighs it."""
+    factors = [
+        nps_score(account_nps(nps)),
+        growth_score(growth),
+        engagement_trend_score(engagement),
+        support_score(engagement),
+        renewal_score(contracts),
+    ]
+    weights = model.weights["health"]
+    if "p_alive" in weights.factors:
+        factors.append(100.0 * p_alive if p_alive is not None else np.full(len(growth), np.nan))
+    return combine(weights, factors)
 
 
 def priority_score(
