@@ -37,7 +37,8 @@ from harness import machine, start_infrastructure, stop_stack
 from accountpulse.common.db import create_engine, create_sessions
 from accountpulse.common.events import EventPayload, ScoreChanged, ScoreSnapshot
 from accountpulse.common.messaging.envelope import build_headers, encode_payload, record_key
-from accountpulse.common.messaging.outbox import OutboxRelay, create_producer
+from accountpulse.common.messaging.outbox import create_producer
+from accountpulse.common.messaging.relay import OutboxRelay
 
 SCHEMA = "scoring"
 SOURCE = "/accountpulse/scoring"
