@@ -2,8 +2,9 @@
 
 Rounds: a round claims up to ``batch_size`` unsent rows in id order (one statement), builds
 one Kafka record batch per topic partition with aiokafka's batch API (the partition of a key
-is the producer's own, murmur2), sends them all at once, waits for every acknowledgement and
-marks the acknowledged rows sent (one statement). The next round starts only then, so a
+is the producer's own, murmur2, computed for the whole round at once: :mod:`.partitions`),
+sends them all at once, waits for every acknowledgement and marks the acknowledged rows sent
+(one statement). The next round starts only then, so a
 partition never has batches of two rounds in flight.
 
 Ordering: one relay per service publishes at a time (a transaction-scoped advisory lock, held
@@ -40,7 +41,6 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
@@ -49,6 +49,7 @@ from sqlalchemy import text
 from accountpulse.common.db import Sessions, driver, system_transaction
 from accountpulse.common.messaging.envelope import HeaderEncoder, Headers, encode_trace_headers
 from accountpulse.common.messaging.outbox import register_relay
+from accountpulse.common.messaging.partitions import positive_murmur2
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -208,15 +209,16 @@ class OutboxRelay:
         """The rows in one batch per partition, in id order; a row that does not fit closes
         its partition for the round (it and the partition's later rows wait for the next)."""
         encoder = HeaderEncoder(self._source)
-        partitioner = DefaultPartitioner()
         partitions = {
             topic: sorted(await self._producer.partitions_for(topic))
             for topic in {row.topic for row in rows}
         }
+        hashes = positive_murmur2([row.key for row in rows])
         batches: dict[tuple[str, int], _PartitionBatch] = {}
         full: set[tuple[str, int]] = set()
-        for row in rows:
-            target = (row.topic, partitioner(row.key, partitions[row.topic], None))
+        for row, key_hash in zip(rows, hashes, strict=True):
+            of_topic = partitions[row.topic]
+            target = (row.topic, of_topic[key_hash % len(of_topic)])
             if target in full:
                 continue
             batch = batches.get(target)
