@@ -103,11 +103,24 @@ def kafka_records(rows: list[tuple[Any, ...]]) -> list[tuple[str, bytes, bytes, 
     ]  # fmt: skip
 
 
-async def produce_floor(bootstrap: str, records: list[tuple[str, bytes, bytes, Any]]) -> float:
+def producer_of(bootstrap: str, compression: str | None, **options: Any) -> AIOKafkaProducer:
+    """The services' producer (:func:`create_producer`), or the same with ``compression``."""
+    if compression is None and not options:
+        return create_producer(bootstrap, client_id=SCHEMA)
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, client_id=SCHEMA, enable_idempotence=True, acks="all",
+        linger_ms=2, max_batch_size=1_048_576, compression_type=compression, **options,
+    )  # fmt: skip
+
+
+async def produce_floor(
+    bootstrap: str, records: list[tuple[str, bytes, bytes, Any]], compression: str | None
+) -> float:
     """Events per second of raw aiokafka: send every ready-made record, await every ack."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=2
-    )
+        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=2,
+        compression_type=compression,
+    )  # fmt: skip
     await producer.start()
     try:
         await producer.send_and_wait(records[0][0], b"warm-up", key=b"warm-up")
@@ -123,15 +136,12 @@ async def produce_floor(bootstrap: str, records: list[tuple[str, bytes, bytes, A
 
 
 async def produce_floor_batched(
-    bootstrap: str, records: list[tuple[str, bytes, bytes, Any]]
+    bootstrap: str, records: list[tuple[str, bytes, bytes, Any]], compression: str | None
 ) -> float:
     """Events per second of raw aiokafka's batch API: the ready-made records in full batches
     of up to 1 MiB per partition (murmur2 of the key, as ``send`` does), every batch sent
     without waiting for the others, every ack awaited."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=2,
-        max_batch_size=1_048_576,
-    )  # fmt: skip
+    producer = producer_of(bootstrap, compression)
     await producer.start()
     try:
         await producer.send_and_wait(records[0][0], b"warm-up", key=b"warm-up")
@@ -169,10 +179,10 @@ async def stage(dsn: str, rows: list[tuple[Any, ...]]) -> float:
         await connection.close()
 
 
-async def relay_drain(env: dict[str, str], dsn: str, events: int) -> float:
+async def relay_drain(env: dict[str, str], dsn: str, events: int, compression: str | None) -> float:
     """Events per second of scoring's relay draining its outbox until every row is sent."""
     engine = create_engine(env["DATABASE_URL"], pool_size=4)
-    producer = create_producer(env["KAFKA_BOOTSTRAP_SERVERS"], client_id=SCHEMA)
+    producer = producer_of(env["KAFKA_BOOTSTRAP_SERVERS"], compression)
     await producer.start()
     await producer.client.fetch_all_metadata()
     relay = OutboxRelay(
@@ -202,23 +212,24 @@ def _admin_dsn(env: dict[str, str]) -> str:
     return url.rsplit("/", 1)[0] + "/accountpulse"
 
 
-async def measure(events: int) -> dict[str, Any]:
+async def measure(events: int, compression: str | None) -> dict[str, Any]:
     env = start_infrastructure()
     dsn = _admin_dsn(env)
     try:
         rows = outbox_rows(events)
         records = kafka_records(rows)
-        floor = await produce_floor(env["KAFKA_BOOTSTRAP_SERVERS"], records)
+        floor = await produce_floor(env["KAFKA_BOOTSTRAP_SERVERS"], records, compression)
         print(f"  floor: {floor:,.0f} events/s (raw aiokafka send, {events:,} records)")
-        batched = await produce_floor_batched(env["KAFKA_BOOTSTRAP_SERVERS"], records)
+        batched = await produce_floor_batched(env["KAFKA_BOOTSTRAP_SERVERS"], records, compression)
         print(f"  floor: {batched:,.0f} events/s (raw aiokafka batch API)")
         del records
         staged_s = await stage(dsn, rows)
         print(f"  staged {events:,} outbox rows in {staged_s:.1f} s (COPY)")
-        relay = await relay_drain(env, dsn, events)
+        relay = await relay_drain(env, dsn, events, compression)
         print(f"  relay: {relay:,.0f} events/s")
         return {
             "events": events,
+            "compression": compression,
             "record_bytes": sum(len(r[6]) for r in rows) // len(rows),
             "floor_send_events_per_s": round(floor),
             "floor_batch_api_events_per_s": round(batched),
@@ -234,8 +245,12 @@ async def measure(events: int) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument(
+        "--compression", choices=("gzip", "lz4", "zstd", "snappy"), default=None,
+        help="the same producers with this compression (lz4/zstd need their packages)",
+    )  # fmt: skip
     args = parser.parse_args()
-    results = asyncio.run(measure(args.events))
+    results = asyncio.run(measure(args.events, args.compression))
     print(json.dumps({"machine": machine(), **results}, indent=2))
     return 0
 

@@ -60,7 +60,7 @@ class Round:
 
     def __init__(self, client_id: str, rows: Sequence[OutboxRow]) -> None:
         self.rows = rows
-        self.deferred = 0  # rows that did not fit their partition's batch
+        self.ids: set[int] = set()  # the rows in its batches (not those deferred)
         self._spans = _ProducerSpans(client_id, rows)
         self._batches: dict[tuple[str, int], _PartitionBatch] = {}
         self._deliveries: list[asyncio.Future[Any]] = []
@@ -88,9 +88,9 @@ class Round:
                 is None
             ):
                 full.add(target)
-                self.deferred += 1
             else:
                 batch.ids.append(row.id)
+                self.ids.add(row.id)
 
     async def send(self, producer: AIOKafkaProducer) -> None:
         """Hand every batch to the producer (each is sent at once, without lingering)."""

@@ -4,16 +4,16 @@ Rounds: a round claims up to ``batch_size`` unsent rows in id order (one stateme
 them into one Kafka record batch per topic partition (:mod:`.record_batches`, aiokafka's
 batch API), sends them all at once and, once every acknowledgement is in, marks the
 acknowledged rows sent (one statement). Rounds are pipelined: while Kafka takes round n, the
-relay claims and builds round n + 1; it sends it only once round n is acknowledged, and marks
-round n while round n + 1 is in flight. So a partition never has batches of two rounds in
-flight, and a row is marked only after its acknowledgement. Up to ``ROUNDS_PER_TRANSACTION``
-rounds share one transaction (one advisory lock, one commit).
+relay claims (the oldest unsent rows but round n's) and builds round n + 1; it sends it only
+once round n is acknowledged, and marks round n while round n + 1 is in flight. So a partition
+never has batches of two rounds in flight, and a row is marked only after its acknowledgement.
+Up to ``ROUNDS_PER_TRANSACTION`` rounds share one transaction (one advisory lock, one commit).
 
 Ordering: one relay per service publishes at a time (a transaction-scoped advisory lock, held
 for the transaction), and events of one account are written after that account's row is
 locked, so their outbox ids follow their commit order. A round's batches are filled in id
 order, and a row that does not fit its partition's batch waits, with the partition's later
-rows, for the next transaction. So the records of one key reach their partition in outbox
+rows, for the next round. So the records of one key reach their partition in outbox
 order whatever fails.
 
 Failure: a partition's batch that fails leaves its rows unsent (the acknowledged rows of the
@@ -123,15 +123,15 @@ class OutboxRelay:
             # The mark need not wait for its WAL flush: if a crash loses it, the rows are
             # published again and every consumer's inbox drops the duplicates.
             await connection.execute("SET LOCAL synchronous_commit = off")
-            current = await self._claim(connection, after=0)
+            current = await self._claim(connection, in_flight=set())
             if current is not None:
                 await current.send(self._producer)
             for number in range(1, ROUNDS_PER_TRANSACTION + 1):
                 if current is None:
                     break
                 following = None
-                if number < ROUNDS_PER_TRANSACTION and not current.deferred:
-                    following = await self._claim(connection, after=current.rows[-1].id)
+                if number < ROUNDS_PER_TRANSACTION:
+                    following = await self._claim(connection, in_flight=current.ids)
                 acknowledged = await current.acknowledged()
                 failure = acknowledged.failure
                 if following is not None and failure is not None:
@@ -144,16 +144,22 @@ class OutboxRelay:
             raise PublishFailed("a round was published in part") from failure
         return published
 
-    async def _claim(self, connection: Any, *, after: int) -> Round | None:
-        """The next unsent rows after id ``after``, built into a round (None: no rows)."""
+    async def _claim(self, connection: Any, *, in_flight: set[int]) -> Round | None:
+        """The oldest unsent rows but those ``in_flight``, built into a round (None: none).
+
+        Not "the rows after the last one claimed": a transaction that took its id earlier
+        may commit later, and its row must still go before any later row of its key (which
+        can only have been written after it committed)."""
         # One relay publishes at a time (the order of the outbox is the order on Kafka);
         # the lock also makes the claim's rows ours, so they need no row locks.
-        rows = await connection.fetch(
-            self._claim_sql, f"{self._schema}.outbox", self._batch_size, after
+        unsent = await connection.fetch(
+            self._claim_sql, f"{self._schema}.outbox", self._batch_size + len(in_flight)
         )
-        self._claimed_all = len(rows) < self._batch_size
-        if not rows:
+        ids = [row[0] for row in unsent if row[0] not in in_flight][: self._batch_size]
+        self._claimed_all = len(ids) < self._batch_size
+        if not ids:
             return None  # nothing to send, or another replica's relay is publishing
+        rows = await connection.fetch(self._rows_sql, ids)
         claimed = Round(self._schema, [OutboxRow(*row) for row in rows])
         await claimed.build(self._producer, self._source)
         return claimed
@@ -168,15 +174,26 @@ class OutboxRelay:
     @functools.cached_property
     def _claim_sql(self) -> str:
         return (
+            f"SELECT id FROM {self._schema}.outbox"
+            " WHERE (SELECT pg_try_advisory_xact_lock(hashtext($1))) AND sent_at IS NULL"
+            " ORDER BY id LIMIT $2"
+        )
+
+    @functools.cached_property
+    def _rows_sql(self) -> str:
+        return (
             "SELECT id, tenant_id, topic, key, event_id, event_type, subject, payload,"
             f" trace_headers::text, created_at FROM {self._schema}.outbox"
-            " WHERE (SELECT pg_try_advisory_xact_lock(hashtext($1))) AND sent_at IS NULL"
-            " AND id > $3 ORDER BY id LIMIT $2"
+            " WHERE id = ANY($1::bigint[]) ORDER BY id"
         )
 
     @functools.cached_property
     def _sent_sql(self) -> str:
-        return f"UPDATE {self._schema}.outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
+        # clock_timestamp(), not now(): a transaction of several rounds began before the last
+        return (
+            f"UPDATE {self._schema}.outbox SET sent_at = clock_timestamp()"
+            " WHERE id = ANY($1::bigint[])"
+        )
 
     async def purge_sent(self) -> None:
         async with system_transaction(self._sessions) as session:
