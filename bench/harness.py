@@ -65,9 +65,9 @@ class Stack:
             process.stop()
 
 
-def start_infrastructure() -> dict[str, str]:
-    """A fresh Kafka and PostgreSQL, migrated, with the topics, and no service running; returns
-    the stack's environment (``BENCH_STATE/env``)."""
+def start_stack() -> Stack:
+    """A fresh stack: whatever an earlier run left (data, a backlog of events, an unfinished
+    import) would otherwise compete with this run for the machine."""
     stop_stack()
     subprocess.run(
         [
@@ -87,13 +87,6 @@ def start_infrastructure() -> dict[str, str]:
     env = read_env_file(BENCH_STATE / "env")
     run_admin(["migrate"], env)
     run_admin(["topics"], env)
-    return env
-
-
-def start_stack() -> Stack:
-    """A fresh stack: whatever an earlier run left (data, a backlog of events, an unfinished
-    import) would otherwise compete with this run for the machine."""
-    env = start_infrastructure()
     service_env = {**env, "LOG_LEVEL": "WARNING", "API_KEY_CACHE_SECONDS": "60"}
     services = service_processes(service_env, BENCH_STATE / "logs", SERVICE_PORTS)
     for process in services.values():

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -32,7 +33,8 @@ from aiokafka.partitioner import DefaultPartitioner
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import machine, start_infrastructure, stop_stack
+from harness import BENCH_STATE, KAFKA_PORT, PG_PORT, REPO, machine, stop_stack
+from processes import read_env_file, run_admin
 
 from accountpulse.common.db import create_engine, create_sessions
 from accountpulse.common.events import EventPayload, ScoreChanged, ScoreSnapshot
@@ -46,6 +48,22 @@ TENANT = "t-bench-outbox-0000-0000-000000000000"
 TRACE_EVERY = 500  # a rescore's chunk: its events share one writer's trace
 COLUMNS = ("tenant_id", "topic", "key", "event_id", "event_type", "subject", "payload",
            "trace_headers", "created_at")  # fmt: skip
+
+
+def start_infrastructure() -> dict[str, str]:
+    """A fresh bench stack (Kafka and PostgreSQL), migrated, with the topics, and no service
+    running; returns its environment."""
+    stop_stack()
+    stack = str(REPO / "deploy/local/stack.py")
+    subprocess.run(
+        [sys.executable, stack, "up", "--dir", str(BENCH_STATE.relative_to(REPO)),
+         "--kafka-port", str(KAFKA_PORT), "--pg-port", str(PG_PORT)],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    env = read_env_file(BENCH_STATE / "env")
+    run_admin(["migrate"], env)
+    run_admin(["topics"], env)
+    return env
 
 
 def _payloads(events: int) -> list[EventPayload]:
