@@ -122,9 +122,8 @@ def kafka_records(rows: list[tuple[Any, ...]]) -> list[tuple[str, bytes, bytes, 
 
 
 def producer_of(bootstrap: str, compression: str | None, **options: Any) -> AIOKafkaProducer:
-    """The services' producer (:func:`create_producer`, zstd), or the same with another
-    ``compression`` (None: none)."""
-    if compression == "zstd" and not options:
+    """The services' producer (:func:`create_producer`), or the same with ``compression``."""
+    if compression is None and not options:
         return create_producer(bootstrap, client_id=SCHEMA)
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap, client_id=SCHEMA, enable_idempotence=True, acks="all",
@@ -265,12 +264,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument(
-        "--compression", choices=("zstd", "none", "gzip", "lz4", "snappy"), default="zstd",
-        help="every producer's compression (zstd: the services' own)",
+        "--compression", choices=("gzip", "lz4", "zstd", "snappy"), default=None,
+        help="the same producers with this compression (lz4/zstd need their packages)",
     )  # fmt: skip
     args = parser.parse_args()
-    compression = None if args.compression == "none" else args.compression
-    results = asyncio.run(measure(args.events, compression))
+    results = asyncio.run(measure(args.events, args.compression))
     print(json.dumps({"machine": machine(), **results}, indent=2))
     return 0
 
