@@ -265,7 +265,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument(
         "--compression", choices=("gzip", "lz4", "zstd", "snappy"), default=None,
-        help="the same producers with this compression (lz4/zstd need their packages)",
+        help="every producer with this codec (lz4/zstd/snappy: uv run --with cramjam)",
     )  # fmt: skip
     args = parser.parse_args()
     results = asyncio.run(measure(args.events, args.compression))
