@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := $(shell deploy/local/ensure-uv.sh)
 PY := $(UV) run --frozen
 
-.PHONY: help install run up down test test-unit lint typecheck check bench bench-quick bench-scale clean
+.PHONY: help install run up down test test-unit lint typecheck check bench bench-quick bench-scale bench-outbox clean
 
 help:
 	@echo "make run    the whole system with demo data in the foreground (Ctrl-C stops it)"
@@ -50,6 +50,10 @@ bench-quick: install
 # SCALE_ARGS="--only sweep --accounts 50000" picks parts and size
 bench-scale: install
 	@$(PY) python bench/scale.py $(SCALE_ARGS)
+
+# a large run of events through the outbox relay against the raw produce floor (EVENTS=200000)
+bench-outbox: install
+	@$(PY) python bench/outbox.py --events $(or $(EVENTS),200000)
 
 clean:
 	rm -rf .stack-test .pytest_cache .mypy_cache .ruff_cache

@@ -11,8 +11,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 from sqlalchemy import text
@@ -23,6 +24,7 @@ from accountpulse.common.db import (
     asyncpg_dsn,
     create_engine,
     create_sessions,
+    system_transaction,
     tenant_transaction,
 )
 from accountpulse.common.events import RevenueRecorded
@@ -40,11 +42,13 @@ from accountpulse.common.messaging.envelope import (
     record_key,
 )
 from accountpulse.common.messaging.outbox import (
-    OutboxRelay,
     add_event,
+    add_events,
     create_producer,
     pending_count,
 )
+from accountpulse.common.messaging.record_batches import Round
+from accountpulse.common.messaging.relay import OutboxRelay, PublishFailed
 from accountpulse.common.messaging.topics import (
     ACCOUNTS_CHANGES,
     TopicSpec,
@@ -426,3 +430,103 @@ async def _payloads(kit: Kit, account: str) -> list[bytes]:
 
 async def _has(kit: Kit, count: int) -> bool:
     return len(await effects(kit)) >= count
+
+
+async def stage_interleaved(kit: Kit, accounts: Sequence[str], versions: int) -> None:
+    """Every account's versions 1..``versions``, the accounts interleaved, in one transaction."""
+    async with tenant_transaction(kit.sessions, kit.tenant) as session:
+        await add_events(
+            session,
+            schema=kit.schema,
+            tenant_id=kit.tenant,
+            payloads=[revenue(a, v) for v in range(1, versions + 1) for a in accounts],
+        )
+
+
+def versions_by_account(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[str, list[int]]:
+    """The versions each account's records arrived in (one key: one partition, in order)."""
+    seen: dict[str, list[int]] = {}
+    for record in records:
+        event = RevenueRecorded.model_validate_json(record.value or b"")
+        seen.setdefault(event.account_id, []).append(event.version)
+    return seen
+
+
+async def test_the_events_of_one_key_stay_in_order_across_rounds_and_full_batches(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = [f"order-{n}" for n in range(8)]
+    await stage_interleaved(kit, accounts, versions=12)
+    # ~2 records fill a batch: rows are deferred to a later round on every partition
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kit.bootstrap, enable_idempotence=True, acks="all", max_batch_size=1500
+    )
+    await producer.start()
+    rounds: list[int] = []
+    send = Round.send
+
+    async def counted(self: Round, producer: AIOKafkaProducer) -> None:
+        rounds.append(len(self.ids))
+        await send(self, producer)
+
+    monkeypatch.setattr(Round, "send", counted)
+    try:
+        async with TopicTail(kit.bootstrap, ACCOUNTS_CHANGES) as tail:
+            relay = OutboxRelay(schema=kit.schema, source="/test", sessions=kit.sessions,
+                                producer=producer, batch_size=17)  # fmt: skip
+            while await relay.publish_batch():
+                pass
+            records = await tail.collect(of_tenant(kit.tenant), until=lambda r: len(r) >= 96)
+    finally:
+        await producer.stop()
+    assert len(rounds) > 96 / 17 + 1  # some rounds published less than they claimed
+    assert versions_by_account(records) == {a: list(range(1, 13)) for a in accounts}
+    assert await pending_count(kit.sessions, kit.schema) == 0
+
+
+async def test_a_partition_that_fails_mid_round_leaves_its_rows_unsent_until_the_relay_recovers(
+    kit: Kit,
+) -> None:
+    # The broker refuses every batch of this topic (larger than its max.message.bytes) and
+    # takes those of accounts.changes.v1 in the same round.
+    refusing = f"kit.{kit.schema}.refusing.v1"
+    await ensure_topics(
+        kit.bootstrap, (TopicSpec(refusing, partitions=3, extra={"max.message.bytes": "64"}),)
+    )
+    healthy, refused = [f"ok-{n}" for n in range(4)], [f"refused-{n}" for n in range(4)]
+    await stage_interleaved(kit, [*healthy, *refused], versions=5)
+    async with system_transaction(kit.sessions) as session:
+        await session.execute(
+            text(f"UPDATE {kit.schema}.outbox SET topic = :topic WHERE subject LIKE 'refused-%'"),
+            {"topic": refusing},
+        )
+    relay = relay_of(kit, batch_size=1000, poll_interval_s=0.1)
+    async with (
+        TopicTail(kit.bootstrap, ACCOUNTS_CHANGES) as accepted,
+        TopicTail(kit.bootstrap, refusing) as late,
+    ):
+        with pytest.raises(PublishFailed):
+            await relay.publish_batch()
+        assert await pending_count(kit.sessions, kit.schema) == 20  # the refused ones only
+        on_time = await accepted.collect(of_tenant(kit.tenant), until=lambda r: len(r) >= 20)
+        assert versions_by_account(on_time) == {a: [1, 2, 3, 4, 5] for a in healthy}
+
+        await set_topic_config(kit.bootstrap, refusing, {"max.message.bytes": "1048588"})
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))  # it retries by itself
+        try:
+            await eventually(lambda: _pending_is(kit, 0))
+        finally:
+            stop.set()
+            await running
+        published = await late.collect(of_tenant(kit.tenant), until=lambda r: len(r) >= 20)
+    assert versions_by_account(published) == {a: [1, 2, 3, 4, 5] for a in refused}
+
+
+async def set_topic_config(bootstrap: str, topic: str, config: dict[str, str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, config)])
+    finally:
+        await admin.close()

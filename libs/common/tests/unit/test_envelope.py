@@ -7,10 +7,12 @@ import pytest
 
 from accountpulse.common.events import EVENT_TYPES, RevenueRecorded
 from accountpulse.common.messaging.envelope import (
+    HeaderEncoder,
     MalformedEvent,
     build_headers,
     decode,
     encode_payload,
+    encode_trace_headers,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -112,3 +114,17 @@ def test_every_event_type_of_the_contract_has_a_model() -> None:
         "alert.escalated",
     }
     assert expected <= set(EVENT_TYPES)
+
+
+def test_the_header_encoder_gives_the_headers_build_headers_gives() -> None:
+    encoder = HeaderEncoder("/accountpulse/scoring")
+    at = datetime(2026, 11, 30, 21, 0, 0, 123456, tzinfo=UTC)
+    trace = {"traceparent": f"00-{'a' * 32}-{'b' * 16}-01", "tracestate": "k=v"}
+    for event_id in ("e-1", "e-2"):  # the second from the caches
+        assert encoder.headers(
+            event_id=event_id, event_type="score.changed", time=at, subject="acc-1",
+            tenant_id="t-1", trace=encode_trace_headers(trace),
+        ) == build_headers(
+            event_id=event_id, source="/accountpulse/scoring", event_type="score.changed",
+            time=at, subject="acc-1", tenant_id="t-1", trace_headers=trace,
+        )  # fmt: skip

@@ -15,9 +15,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from requests.adapters import HTTPAdapter
 
-from accountpulse.common.db import Sessions
-from accountpulse.common.messaging import outbox
-from accountpulse.common.messaging.outbox import OutboxRelay, _OutboxRow
+from accountpulse.common.messaging import record_batches
+from accountpulse.common.messaging.record_batches import OutboxRow, Round
 from accountpulse.common.telemetry import exporter_names, exporters_from_environment
 
 WRITER_TRACE = 0xC3
@@ -33,16 +32,36 @@ class Collected(SpanExporter):
 
 
 class Producer:
-    """Takes records like aiokafka's producer: ``send`` returns the delivery's future."""
+    """Takes record batches like aiokafka's producer: ``send_batch`` returns the delivery's
+    future; ``sent`` has each record's topic and headers in the order they were added."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[tuple[str, bytes]]]] = []
 
-    async def send(self, topic: str, *, value: Any, key: bytes, headers: Any) -> Any:
-        self.sent.append((topic, headers))
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    def create_batch(self) -> Batch:
+        return Batch()
+
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> Any:
+        for headers in batch.headers:
+            self.sent.append((topic, headers))
         delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         delivered.set_result(None)
         return delivered
+
+
+class Batch:
+    def __init__(self) -> None:
+        self.headers: list[list[tuple[str, bytes]]] = []
+
+    def append(self, *, timestamp: None, key: bytes, value: Any, headers: Any) -> object:
+        self.headers.append(headers)
+        return object()
+
+    def close(self) -> None:
+        pass
 
 
 def test_otel_traces_exporter_names_the_exporters() -> None:
@@ -68,11 +87,11 @@ def test_otel_traces_exporter_names_the_exporters() -> None:
 
 def row(
     event_id: str, topic: str = "revenue.v1", event_type: str = "revenue.recorded"
-) -> _OutboxRow:
-    return _OutboxRow(
+) -> OutboxRow:
+    return OutboxRow(
         id=1, tenant_id="t", topic=topic, key=b"t|acme", event_id=event_id, event_type=event_type,
         subject="acme", payload=b"{}", created_at=datetime.now(UTC),
-        trace_headers={"traceparent": f"00-{WRITER_TRACE:032x}-{0xD4:016x}-01"},
+        trace=f'{{"traceparent": "00-{WRITER_TRACE:032x}-{0xD4:016x}-01"}}',
     )  # fmt: skip
 
 
@@ -82,14 +101,13 @@ async def test_the_relay_publishes_in_producer_spans_with_the_messaging_attribut
     collected = Collected()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(collected))
-    monkeypatch.setattr(outbox, "tracer", provider.get_tracer("test"))
-    producer = Producer()
-    relay = OutboxRelay(
-        schema="ingestion", source="/accountpulse/ingestion", sessions=cast(Sessions, None),
-        producer=cast(AIOKafkaProducer, producer),
-    )  # fmt: skip
-
-    await relay._publish([row("e1"), row("e2"), row("e3", "accounts.changes.v1", "account.x")])
+    monkeypatch.setattr(record_batches, "tracer", provider.get_tracer("test"))
+    producer = cast(AIOKafkaProducer, Producer())
+    rows = [row("e1"), row("e2"), row("e3", "accounts.changes.v1", "account.x")]
+    published = Round("ingestion", rows)
+    await published.build(producer, "/accountpulse/ingestion")
+    await published.send(producer)
+    await published.acknowledged()
 
     one_topic, other = collected.spans
     assert (one_topic.name, one_topic.kind) == ("publish revenue.v1", trace.SpanKind.PRODUCER)
@@ -108,7 +126,10 @@ async def test_the_relay_publishes_in_producer_spans_with_the_messaging_attribut
     assert other.attributes["messaging.kafka.message.key"] == "t|acme"
     # each continues the writer's trace, and each record carries the span it was published in
     assert {span.context.trace_id for span in collected.spans if span.context} == {WRITER_TRACE}
-    parents = [dict(headers)["traceparent"].decode().split("-")[2] for _, headers in producer.sent]
+    parents = [
+        dict(headers)["traceparent"].decode().split("-")[2]
+        for _, headers in cast(Producer, producer).sent
+    ]
     assert parents == [
         f"{s.context.span_id:016x}" for s in (one_topic, one_topic, other) if s.context
     ]

@@ -36,7 +36,8 @@ from accountpulse.common.messaging.consumer import (
     RunnerSettings,
     Subscription,
 )
-from accountpulse.common.messaging.outbox import OutboxRelay, create_producer
+from accountpulse.common.messaging.outbox import create_producer
+from accountpulse.common.messaging.relay import OutboxRelay
 from accountpulse.common.messaging.topics import TopicSettings
 from accountpulse.common.monitoring import Monitor, Sampler
 from accountpulse.common.openapi import install_contract

@@ -34,7 +34,7 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_ms: int = Field(100, ge=0)
     consumer_batch_size: int = Field(500, ge=1)
     consumer_commit_interval_ms: int = Field(100, ge=0)
-    outbox_batch_size: int = Field(500, ge=1)
+    outbox_batch_size: int = Field(5000, ge=1)  # rows per relay round (large runs: batches)
     outbox_poll_interval_s: float = Field(0.25, gt=0)
     outbox_retention_hours: float = Field(24.0, ge=0)
     api_key_cache_seconds: float = Field(10.0, ge=0)

@@ -79,6 +79,52 @@ def build_headers(
     return headers
 
 
+class HeaderEncoder:
+    """:func:`build_headers` for many records of one source, at a fraction of its cost: the
+    constant headers are encoded once, each event type and time once (a bulk write stages
+    thousands of events with one ``created_at``). Drop it after a batch: the time cache grows."""
+
+    def __init__(self, source: str) -> None:
+        self._source = ("ce_source", source.encode())
+        self._types: dict[str, tuple[str, bytes]] = {}
+        self._times: dict[datetime, tuple[str, bytes]] = {}
+
+    def headers(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        time: datetime,
+        subject: str,
+        tenant_id: str,
+        trace: Headers,
+    ) -> Headers:
+        """The headers :func:`build_headers` gives, with ``trace`` already encoded."""
+        ce_type = self._types.get(event_type)
+        if ce_type is None:
+            ce_type = self._types[event_type] = (
+                "ce_type",
+                (EVENT_TYPE_PREFIX + event_type).encode(),
+            )
+        ce_time = self._times.get(time)
+        if ce_time is None:
+            ce_time = ("ce_time", time.isoformat().encode())
+            self._times[time] = ce_time
+        return [
+            _SPEC_VERSION, ("ce_id", event_id.encode()), self._source, ce_type, ce_time,
+            ("ce_subject", subject.encode()), ("ce_tenantid", tenant_id.encode()), _CONTENT_TYPE,
+            *trace,
+        ]  # fmt: skip
+
+
+_SPEC_VERSION = ("ce_specversion", SPEC_VERSION.encode())
+_CONTENT_TYPE = ("content-type", CONTENT_TYPE.encode())
+
+
+def encode_trace_headers(trace_headers: dict[str, str]) -> Headers:
+    return [(k, v.encode()) for k, v in trace_headers.items()]
+
+
 def header_map(headers: Any) -> dict[str, str]:
     """Kafka headers as a dict of strings; later duplicates win, undecodable values are dropped."""
     result: dict[str, str] = {}
