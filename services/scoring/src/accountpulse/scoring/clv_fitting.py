@@ -131,7 +131,11 @@ def fit_row(
         "fit_seconds": seconds,
     }
     if isinstance(outcome, Exception):
-        return row | {"status": "failed", "message": f"{type(outcome).__name__}: {outcome}"}
+        return row | {
+            "status": "failed",
+            "message": f"{type(outcome).__name__}: {outcome}",
+            "converged": False,  # NOT NULL: an absent key would be inserted as NULL
+        }
     gamma_gamma = params_json(outcome.gamma_gamma)
     bgnbd = outcome.bgnbd
     return row | {
