@@ -457,7 +457,8 @@ async def test_the_events_of_one_key_stay_in_order_across_rounds_and_full_batche
 ) -> None:
     accounts = [f"order-{n}" for n in range(8)]
     await stage_interleaved(kit, accounts, versions=12)
-    # ~2 records fill a batch: rows are deferred to a later round on every partition
+    # ~2 records fill a batch and a round claims 40 rows of 8 keys (~5 a key): whatever
+    # partitions the keys hash to, every round defers rows of its partitions to a later one
     producer = AIOKafkaProducer(
         bootstrap_servers=kit.bootstrap, enable_idempotence=True, acks="all", max_batch_size=1500
     )
@@ -473,13 +474,13 @@ async def test_the_events_of_one_key_stay_in_order_across_rounds_and_full_batche
     try:
         async with TopicTail(kit.bootstrap, ACCOUNTS_CHANGES) as tail:
             relay = OutboxRelay(schema=kit.schema, source="/test", sessions=kit.sessions,
-                                producer=producer, batch_size=17)  # fmt: skip
+                                producer=producer, batch_size=40)  # fmt: skip
             while await relay.publish_batch():
                 pass
             records = await tail.collect(of_tenant(kit.tenant), until=lambda r: len(r) >= 96)
     finally:
         await producer.stop()
-    assert len(rounds) > 96 / 17 + 1  # some rounds published less than they claimed
+    assert any(sent < 40 for sent in rounds[:-1]), rounds  # rounds sent less than they claimed
     assert versions_by_account(records) == {a: list(range(1, 13)) for a in accounts}
     assert await pending_count(kit.sessions, kit.schema) == 0
 
