@@ -12,7 +12,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,23 @@ def new_tenant(stack: Stack) -> None:
     output = run_admin(["create-tenant", f"bench-{int(time.time() * 1000)}"], stack.env)
     values = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
     stack.tenant_id, stack.api_key = values["TENANT_ID"], values["API_KEY"]
+
+
+@contextmanager
+def running(stack: Stack) -> Iterator[Stack]:
+    """A run on the stack: if it fails, the services' logs are kept in .stack-bench-failed/;
+    either way the stack is stopped and its data deleted afterwards."""
+    try:
+        yield stack
+    except BaseException:
+        keep = REPO / ".stack-bench-failed"
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(BENCH_STATE / "logs", keep, dirs_exist_ok=True)
+        print(f"failed: the services' logs are kept in {keep}", file=sys.stderr)
+        raise
+    finally:
+        stack.stop()
+        stop_stack()
 
 
 def stop_stack() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -26,13 +25,12 @@ import clv_fit
 import floors
 import scenarios
 from harness import (
-    BENCH_STATE,
     REPO,
     machine,
     new_tenant,
+    running,
     settle,
     start_stack,
-    stop_stack,
     summarise,
 )
 from rich.console import Console
@@ -81,7 +79,7 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
     stack = start_stack()
     bootstrap, dsn = stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.admin_dsn
     results: dict[str, Any] = {"machine": machine(), "params": params, "runs": {}}
-    try:
+    with running(stack):
         for run in range(params["runs"]):
             console.print(f"[bold]run {run + 1}/{params['runs']}[/]")
             new_tenant(stack)
@@ -157,15 +155,6 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
                     stack, path, params["scale_import_rows"], 1000, params["scale_window_s"]
                 )
             console.print(f"  1M import: {results['scale_import']}")
-    except BaseException:
-        keep = REPO / ".stack-bench-failed"
-        shutil.rmtree(keep, ignore_errors=True)
-        shutil.copytree(BENCH_STATE / "logs", keep, dirs_exist_ok=True)
-        console.print(f"[red]failed: the services' logs are kept in {keep}[/]")
-        raise
-    finally:
-        stack.stop()
-        stop_stack()
     return results
 
 

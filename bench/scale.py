@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import floors as floor_runs
 import scale_parts as parts
-from harness import BENCH_STATE, REPO, Stack, machine, new_tenant, start_stack, stop_stack
+from harness import BENCH_STATE, REPO, Stack, machine, new_tenant, running, start_stack
 from rich.console import Console
 from rich.table import Table
 
@@ -95,7 +94,7 @@ async def measure(args: argparse.Namespace, upload: Path | None) -> dict[str, An
     clock = OffsetClock(clock_file)
     n, only = args.accounts, args.only
     results: dict[str, Any] = {}
-    try:
+    with running(stack):
         floors = await measure_floors(stack, n)
         console.print(f"  floors: {floors}")
         if {"rescore", "sweep"} & set(only):
@@ -129,15 +128,6 @@ async def measure(args: argparse.Namespace, upload: Path | None) -> dict[str, An
                 "upload_limit_raised": size > UPLOAD_LIMIT,
             }
             console.print(f"  import: {imported}")
-    except BaseException:
-        keep = REPO / ".stack-bench-failed"
-        shutil.rmtree(keep, ignore_errors=True)
-        shutil.copytree(BENCH_STATE / "logs", keep, dirs_exist_ok=True)
-        console.print(f"[red]failed: the services' logs are kept in {keep}[/]")
-        raise
-    finally:
-        stack.stop()
-        stop_stack()
     return {"floors": floors, "parts": results}
 
 
