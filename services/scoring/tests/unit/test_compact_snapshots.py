@@ -18,8 +18,8 @@ from accountpulse.scoring.domain.columnar.compact import (
     NUMBERS,
     CompactSnapshot,
     RenderContext,
-    by_context,
     compact_batch,
+    lifetime_of,
     render_compact,
 )
 from accountpulse.scoring.domain.columnar.predictive import Predictive
@@ -103,7 +103,7 @@ def test_a_compact_snapshot_renders_on_read_to_the_json_rendered_at_write(
 
     stored = [_stored(r) for r in compact_batch(columns, batch, inputs, predictive, basis)]
     assert all(len(r.numbers) == len(NUMBERS) for r in stored)
-    assert list(by_context(stored)) == [basis]
+    assert {lifetime_of(r) for r in stored} == {basis}
     context = RenderContext(model, columnar, clv_model)
     assert _json(render_compact(stored, context, TODAY)) == written
     one_by_one = [_json(render_compact([row], context, TODAY))[0] for row in stored]

@@ -16,6 +16,7 @@ Encoding (layout ``LAYOUT``, versioned: a new layout gets a new number and its o
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import orjson
 
 from accountpulse.scoring.domain.clv_forecast import ClvModel, ForecastColumns
 from accountpulse.scoring.domain.columnar.batch import SCORES, ScoreColumns
@@ -384,9 +386,8 @@ def _decimals(texts: list[list[str | None]], name: str) -> list[Decimal] | None:
     return [Decimal(v) for v in values if v is not None]
 
 
-def by_context(rows: Sequence[CompactSnapshot]) -> Mapping[LifetimeBasis, list[int]]:
-    """Row indexes grouped by lifetime basis (render each group with one call)."""
-    groups: dict[LifetimeBasis, list[int]] = {}
-    for i, row in enumerate(rows):
-        groups.setdefault(lifetime_of(row), []).append(i)
-    return groups
+def features_digest(features: Mapping[str, Any]) -> int:
+    """8 bytes of the features' JSON (keys sorted, as jsonb compares): a sweep stores no
+    snapshot of a day that changed neither scores nor features, and tells so from this."""
+    canonical = orjson.dumps(features, default=str, option=orjson.OPT_SORT_KEYS)
+    return int.from_bytes(hashlib.blake2b(canonical, digest_size=8).digest(), signed=True)
