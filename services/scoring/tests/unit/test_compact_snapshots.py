@@ -100,6 +100,10 @@ def test_a_compact_snapshot_renders_on_read_to_the_json_rendered_at_write(
     )
     inputs = _with_deals(inputs_of(raws), drawn_deals)
     written = _json(render_batch(columns, batch, inputs, model, predictive, basis))
+    unexplained = render_batch(columns, batch, inputs, model, predictive, basis, explain=False)
+    assert [orjson.loads(w)[:2] for w in written] == [
+        orjson.loads(orjson.dumps([r.scores, r.features], default=str)) for r in unexplained
+    ], "a write renders no explanation, and the same scores and features"
 
     stored = [_stored(r) for r in compact_batch(columns, batch, inputs, predictive, basis)]
     assert all(len(r.numbers) == len(NUMBERS) for r in stored)

@@ -106,8 +106,10 @@ class BatchScorer:
                 predictive.p_alive(len(chunk)), predictive.ranked_clv(scoring_model.value_clv)
             ),
         )
+        # scores and features (for the events and a sweep's comparison): the explanation is
+        # rendered on read from the compact form
         rendered = render_batch(
-            chunk.columns, batch, chunk.inputs, scoring_model, predictive, lifetime
+            chunk.columns, batch, chunk.inputs, scoring_model, predictive, lifetime, explain=False
         )
         compact = compact_batch(chunk.columns, batch, chunk.inputs, predictive, lifetime)
         run = _Run(now.date(), model.version, bulk or sweep, sweep)
