@@ -36,6 +36,7 @@ from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions
 from accountpulse.common.events import EventPayload
 from accountpulse.common.messaging.envelope import Envelope, header_map
+from accountpulse.scoring.domain.columnar.compact import NUMBERS
 
 TEST_STATE = REPO_ROOT / os.environ.get("TEST_STACK_DIR", ".stack-test")
 # TEST_SERVICE_PORT_BASE moves the services' ports (base+1..base+4), so that two suites can run
@@ -48,6 +49,14 @@ TEST_SERVICE_PORTS = {
     "notification": _PORT_BASE + 4,
 }
 INFRA_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "MIGRATIONS_DATABASE_URL")
+
+
+# A snapshot's revenue_ttm (numeric text) in SQL, whichever form it is stored in: JSON (before
+# compact snapshots) or compact (scoring's domain/columnar/compact.py, arrays count from 1).
+SNAPSHOT_REVENUE_TTM = (
+    "coalesce(features->>'revenue_ttm',"
+    f" (numbers[{NUMBERS.index('f_revenue_ttm_cents') + 1}]::numeric / 100)::text)"
+)
 
 
 @contextmanager

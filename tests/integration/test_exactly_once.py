@@ -12,7 +12,7 @@ import httpx
 import orjson
 from aiokafka import ConsumerRecord
 from sqlalchemy import text
-from support import System, Tenant, TopicTail, eventually, of_tenant
+from support import SNAPSHOT_REVENUE_TTM, System, Tenant, TopicTail, eventually, of_tenant
 
 from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.messaging.envelope import header_map
@@ -134,7 +134,7 @@ async def _latest_revenue_ttm(sessions: Sessions, tenant_id: str) -> dict[str, D
     async with tenant_transaction(sessions, tenant_id) as session:
         rows = await session.execute(
             text(
-                "SELECT DISTINCT ON (account_id) account_id, features->>'revenue_ttm' AS ttm"
+                f"SELECT DISTINCT ON (account_id) account_id, {SNAPSHOT_REVENUE_TTM} AS ttm"
                 " FROM scoring.snapshots ORDER BY account_id, account_version DESC"
             )
         )

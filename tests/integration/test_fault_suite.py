@@ -37,7 +37,15 @@ from postgres_server import postgres_pid
 from processes import REPO_ROOT
 from stack_layout import Layout
 from steady_writes import Ledger, SteadyWriter
-from support import System, local_stack, migrate, partitions_of, stack_command, start_system
+from support import (
+    SNAPSHOT_REVENUE_TTM,
+    System,
+    local_stack,
+    migrate,
+    partitions_of,
+    stack_command,
+    start_system,
+)
 
 from accountpulse.common.auth import create_tenant
 from accountpulse.common.db import create_engine, create_sessions
@@ -416,7 +424,7 @@ class Database:
         """Each account's latest snapshot: its account version and its revenue_ttm."""
         rows = await self.fetch(
             "SELECT DISTINCT ON (account_id) account_id, account_version,"
-            " features->>'revenue_ttm' AS ttm FROM scoring.snapshots"
+            f" {SNAPSHOT_REVENUE_TTM} AS ttm FROM scoring.snapshots"
             " ORDER BY account_id, account_version DESC"
         )
         return {r["account_id"]: (int(r["account_version"]), Decimal(r["ttm"])) for r in rows}

@@ -12,7 +12,16 @@ from typing import Any
 import httpx
 import orjson
 from sqlalchemy import text
-from support import System, Tenant, TopicTail, eventually, inbox, of_tenant, restart_service
+from support import (
+    SNAPSHOT_REVENUE_TTM,
+    System,
+    Tenant,
+    TopicTail,
+    eventually,
+    inbox,
+    of_tenant,
+    restart_service,
+)
 
 from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions, system_transaction, tenant_transaction
@@ -377,7 +386,7 @@ async def _snapshots_as_of(sessions: Sessions, tenant_id: str, day: date) -> dic
         rows = await session.execute(
             text(
                 "SELECT account_id, count(*) AS n FROM scoring.snapshots WHERE as_of = :d"
-                " AND (features->>'revenue_ttm')::numeric = 0 GROUP BY account_id"
+                f" AND ({SNAPSHOT_REVENUE_TTM})::numeric = 0 GROUP BY account_id"
             ),
             {"d": day},
         )

@@ -29,6 +29,13 @@ from accountpulse.scoring.domain.columnar import (
     reasons_of,
     score_batch,
 )
+from accountpulse.scoring.domain.columnar.compact import (
+    LAYOUT,
+    NUMBERS,
+    CompactSnapshot,
+    compact_batch,
+    features_digest,
+)
 from accountpulse.scoring.domain.columnar.predictive import Predictive
 from accountpulse.scoring.domain.columnar.render import Rendered, render_batch
 from accountpulse.scoring.domain.lifetime import lifetime_basis, with_lifetime
@@ -99,12 +106,20 @@ class BatchScorer:
                 predictive.p_alive(len(chunk)), predictive.ranked_clv(scoring_model.value_clv)
             ),
         )
+        # scores and features (for the events and a sweep's comparison): the explanation is
+        # rendered on read from the compact form
         rendered = render_batch(
-            chunk.columns, batch, chunk.inputs, scoring_model, predictive, lifetime
+            chunk.columns, batch, chunk.inputs, scoring_model, predictive, lifetime, explain=False
         )
+        compact = compact_batch(chunk.columns, batch, chunk.inputs, predictive, lifetime)
         run = _Run(now.date(), model.version, bulk or sweep, sweep)
-        staged = StagedChunk(chunk, batch, SnapshotRows(model.version, now))
-        for account in _to_store(chunk, batch, rendered, scoring_model, run, traces or {}):
+        rows = SnapshotRows(
+            model.version, now, layout=LAYOUT, number_width=len(NUMBERS),
+            score_width=len(compact[0].score_columns), clv_fit_id=clv_model.fit_id,
+        )  # fmt: skip
+        staged = StagedChunk(chunk, batch, rows)
+        stored = _to_store(chunk, batch, (rendered, compact), scoring_model, run, traces or {})
+        for account in stored:
             staged.add(account, bulk=run.bulk)
         await write_snapshots(uow, staged.rows)
         await uow.publish_many(staged.events, trace_headers=staged.traces)
@@ -125,13 +140,14 @@ class BatchScorer:
 def _to_store(
     chunk: LoadedChunk,
     batch: ScoreColumns,
-    rendered: list[Rendered],
+    snapshots: tuple[list[Rendered], list[CompactSnapshot]],
     model: ScoringModel,
     run: _Run,
     traces: Mapping[str, Trace],
 ) -> list[Scored]:
     """The accounts of the chunk that get a snapshot, with the reasons each is published."""
     previous, thresholds = chunk.previous, model.thresholds
+    rendered, compact = snapshots
     tiers = _tiers(previous, batch)
     flags = material_flags(
         _published(previous),
@@ -148,7 +164,7 @@ def _to_store(
         if reasons and run.sweep and chunk.versions[i] == previous.account_version[i]:
             reasons.append(TIME_ELAPSED)  # only time moved since the last snapshot
         trace = traces.get(chunk.account_ids[i])
-        scored.append(Scored(i, rendered[i], tiers[i], reasons, trace))
+        scored.append(Scored(i, rendered[i], compact[i], tiers[i], reasons, trace))
     return scored
 
 
@@ -169,11 +185,15 @@ def _unchanged(chunk: LoadedChunk, rendered: Rendered, i: int) -> bool:
     """Nothing time moved: the same scores and features as the current snapshot (compared
     as stored, JSON), so a sweep stores no snapshot of a day that changed nothing."""
     previous = chunk.previous
-    stored = previous.features[i]
+    stored, digest = previous.features[i], previous.features_digest[i]
+    if digest is not None:  # a compact snapshot: its features' digest
+        same_features = digest == features_digest(rendered.features)
+    else:
+        dumped = orjson.dumps(rendered.features, default=str)
+        same_features = stored is not None and orjson.loads(stored) == orjson.loads(dumped)
     return (
         previous.scores[i] == rendered.scores
-        and stored is not None
-        and orjson.loads(stored) == orjson.loads(orjson.dumps(rendered.features, default=str))
+        and same_features
         and chunk.versions[i] == previous.account_version[i]
     )
 

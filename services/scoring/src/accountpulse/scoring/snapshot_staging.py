@@ -15,6 +15,7 @@ import orjson
 from accountpulse.common.events import EventPayload, ScoreChanged, ScoreSnapshot, TierChanged
 from accountpulse.common.telemetry import current_trace_id
 from accountpulse.scoring.domain.columnar import ScoreColumns
+from accountpulse.scoring.domain.columnar.compact import CompactSnapshot, features_digest
 from accountpulse.scoring.domain.columnar.render import Rendered
 from accountpulse.scoring.store.features import LoadedChunk
 from accountpulse.scoring.store.snapshot_writes import SnapshotRows
@@ -35,6 +36,7 @@ class Scored:
 
     i: int
     rendered: Rendered
+    compact: CompactSnapshot  # what is stored of it
     tier: str
     reasons: list[str]
     trace: Trace | None
@@ -70,8 +72,10 @@ class StagedChunk:
         r.account_ids.append(chunk.account_ids[i])
         r.account_versions.append(chunk.versions[i])
         r.scores.append(json_text(scores))
-        r.features.append(json_text(rendered.features))
-        r.explanations.append(json_text(rendered.explanation))
+        r.numbers += account.compact.numbers
+        r.score_columns += account.compact.score_columns
+        r.texts.append(json_text(account.compact.texts))
+        r.features_digests.append(features_digest(rendered.features))
         r.reasons.append(",".join(account.reasons))
         r.previous_ids.append(chunk.previous.snapshot_id[i])
         r.trace_ids.append(trace_id_of(account.trace) if account.trace else self._trace_id)

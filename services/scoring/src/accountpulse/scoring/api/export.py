@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path
 from accountpulse.common.auth import Reader
 from accountpulse.common.problems import NotFound
 from accountpulse.scoring.api import ScoringRuntime
+from accountpulse.scoring.snapshot_reads import explained
 from accountpulse.scoring.store import export as export_store
 
 router = APIRouter(prefix="/v1", tags=["export"])
@@ -27,6 +28,12 @@ async def export_account(
             part: await export_store.rows_of(uow, part, external_id)
             for part in export_store.ACCOUNT_TABLES
         }
+        snapshots = await export_store.snapshots_of(uow, external_id)
+        shown = await explained(uow, snapshots, runtime.settings.default_retention_rate)
+    parts["snapshots"] = [
+        row.row | {"features": this.features, "explanation": this.explanation}
+        for row, this in zip(snapshots, shown, strict=True)
+    ]
     if not any(parts.values()):
         raise NotFound(f"Scoring holds nothing about account '{external_id}'.")
     account = parts.pop("account")

@@ -12,6 +12,7 @@ from accountpulse.common.pagination import CursorCodec
 from accountpulse.common.problems import NotFound
 from accountpulse.scoring.api import ScoringRuntime
 from accountpulse.scoring.schemas import FactorChange, ScoreHistory, ScoreView
+from accountpulse.scoring.snapshot_reads import Explained, explained
 from accountpulse.scoring.store import snapshots as snapshot_store
 
 # the ids ingestion accepts (it refuses any other on creation)
@@ -31,9 +32,10 @@ async def get_score(
     async with runtime.units.of(principal) as uow:
         rows = await snapshot_store.latest_snapshots(uow, external_id, limit=2)
         tier = await snapshot_store.current_tier(uow, external_id)
+        shown = await explained(uow, rows, runtime.settings.default_retention_rate)
     if not rows:
         raise NotFound(f"Account '{external_id}' has no score yet.")
-    view = _view(external_id, rows[0], rows[1] if len(rows) > 1 else None)
+    view = _view(external_id, *_with(rows, shown, 0))
     if tier is not None:
         view.tier, view.at_risk = tier.tier, tier.at_risk
     return view
@@ -53,14 +55,12 @@ async def get_history(
         rows = await snapshot_store.latest_snapshots(
             uow, external_id, limit=limit + 1, before=before
         )
+        shown = await explained(uow, rows, runtime.settings.default_retention_rate)
     page = HISTORY_CURSOR.page(
         rows, limit, key=lambda r: (r.computed_at, r.account_version, r.model_version)
     )
     # the row after the page, when there is one, is the previous snapshot of its last item
-    views = [
-        _view(external_id, row, rows[i + 1] if i + 1 < len(rows) else None)
-        for i, row in enumerate(page.items)
-    ]
+    views = [_view(external_id, *_with(rows, shown, i)) for i in range(len(page.items))]
     return ScoreHistory(items=views, next_cursor=page.next_cursor)
 
 
@@ -87,16 +87,26 @@ def factor_changes(
     return sorted(changes, key=lambda c: -abs(c.effect))
 
 
-def _view(account_id: str, row: Any, previous: Any | None) -> ScoreView:
+Shown = tuple[Any, Explained]
+
+
+def _with(rows: list[Any], shown: list[Explained], i: int) -> tuple[Shown, Shown | None]:
+    """Row ``i`` and the one after it (its previous snapshot), each with what it shows."""
+    after = (rows[i + 1], shown[i + 1]) if i + 1 < len(rows) else None
+    return (rows[i], shown[i]), after
+
+
+def _view(account_id: str, current: Shown, before: Shown | None) -> ScoreView:
+    (row, this), (previous, that) = current, before or (None, None)
     changes: dict[str, float] = {}
     moved: list[FactorChange] = []
-    if previous is not None:
+    if previous is not None and that is not None:
         changes = {
             k: round(v - previous.scores.get(k, 0.0), 2)
             for k, v in row.scores.items()
             if v != previous.scores.get(k)
         }
-        moved = factor_changes(row.explanation, previous.explanation)
+        moved = factor_changes(this.explanation, that.explanation)
     return ScoreView(
         account_id=account_id,
         snapshot_id=str(row.id),
@@ -104,8 +114,8 @@ def _view(account_id: str, row: Any, previous: Any | None) -> ScoreView:
         model_version=row.model_version,
         computed_at=row.computed_at,
         scores=row.scores,
-        features=row.features,
-        explanation=row.explanation,
+        features=this.features,
+        explanation=this.explanation,
         material_reasons=row.reasons,
         changes_since_previous=changes,
         factor_changes=moved,

@@ -244,7 +244,10 @@ async def latest_fit(uow: UnitOfWork, *, usable_only: bool = False) -> dict[str,
     )
     if row is None:
         return None
-    fit = dict(row)
+    return _decoded_fit(dict(row))
+
+
+def _decoded_fit(fit: dict[str, Any]) -> dict[str, Any]:
     for column in _JSON_COLUMNS:
         value = fit[column]  # decoded by the connection's codec, or JSON text
         fit[column] = orjson.loads(value) if isinstance(value, str | bytes) else value
@@ -281,6 +284,23 @@ async def clv_model_of(uow: UnitOfWork, fit_id: str | None) -> ClvModel:
         _models[fit["id"]] = _clv_model(fit)
         if fit["id"] != fit_id:  # a newer fit in between: use it (the next chunk reads its id)
             return _models[fit["id"]]
+    return _models[fit_id]
+
+
+async def clv_model_by_id(uow: UnitOfWork, fit_id: str | None) -> ClvModel:
+    """The fit a snapshot was scored with (None: none), whether or not still the latest."""
+    if fit_id is None:
+        return NO_FIT
+    if fit_id not in _models:
+        row = await (await uow.connection()).fetchrow(
+            f"SELECT {', '.join(_FIT_COLUMNS)} FROM scoring.clv_fits"
+            " WHERE tenant_id = $1 AND id = $2::uuid",
+            uow.tenant_id,
+            fit_id,
+        )
+        if row is None:
+            return NO_FIT
+        _models[fit_id] = _clv_model(_decoded_fit(dict(row)))
     return _models[fit_id]
 
 

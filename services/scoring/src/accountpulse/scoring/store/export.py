@@ -18,7 +18,6 @@ ACCOUNT_TABLES = {
     "nps_responses": "responded_on, response_id",
     "contracts": "starts_on, contract_id",
     "opportunities": "opportunity_id",
-    "snapshots": "computed_at",
 }
 _TABLE_NAMES = {"account": "accounts", "current_score": "current_scores"}
 
@@ -35,3 +34,23 @@ async def rows_of(uow: UnitOfWork, part: str, account_id: str) -> list[dict[str,
         {"t": uow.tenant_id, "a": account_id},
     )
     return [row.row for row in result]
+
+
+# a compact snapshot's stored form, which the export shows rendered (as features, explanation)
+_COMPACT = ("layout", "numbers", "texts", "score_columns", "clv_fit_id", "features_digest")
+
+
+async def snapshots_of(uow: UnitOfWork, account_id: str) -> list[Any]:
+    """The account's snapshots, oldest first: ``row`` as exported (its compact form left
+    out), and what snapshot_reads.explained reads."""
+    without = "".join(f" - '{column}'" for column in _COMPACT)
+    result = await uow.session.execute(
+        text(
+            f"SELECT to_jsonb(t) - 'tenant_id'{without} AS row, layout, numbers, texts,"
+            " score_columns, clv_fit_id::text AS clv_fit_id, model_version, computed_at,"
+            " features, explanation FROM scoring.snapshots t"
+            " WHERE tenant_id = :t AND account_id = :a ORDER BY computed_at"
+        ),
+        {"t": uow.tenant_id, "a": account_id},
+    )
+    return list(result)

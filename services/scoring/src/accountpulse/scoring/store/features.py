@@ -149,7 +149,7 @@ SELECT a.account_id, a.version, a.owner_id, a.lifecycle_status, a.industry, a.em
   c.snapshot_id::text AS previous_snapshot_id, c.tier AS previous_tier,
   c.model_version AS previous_model_version, s.scores::text AS previous_scores,
   s.account_version AS previous_account_version, s.as_of AS previous_as_of,
-  s.features::text AS previous_features,
+  s.features::text AS previous_features, s.features_digest AS previous_features_digest,
   coalesce(c.published_scores, s.scores)::text AS published_scores,
   (SELECT fit_id FROM fit) AS fit_id,
   ret.retention_rate, ret.accounts_at_start, ret.accounts_retained, ret.active_accounts,
@@ -183,7 +183,8 @@ class Previous:
     scores: list[dict[str, float] | None]
     account_version: list[int | None]
     as_of: list[date | None]  # the day the current snapshot was evaluated as of
-    features: list[str | None]  # as stored (JSON text): read only by a sweep
+    features: list[str | None]  # as stored (JSON text; None: compact): read only by a sweep
+    features_digest: list[int | None]  # a compact snapshot's (compact.features_digest)
     published_scores: list[dict[str, float] | None]
 
 
@@ -236,6 +237,7 @@ async def load_chunk(uow: UnitOfWork, account_ids: list[str], today: date) -> Lo
             account_version=data["previous_account_version"],
             as_of=data["previous_as_of"],
             features=data["previous_features"],
+            features_digest=data["previous_features_digest"],
             published_scores=_decoded(data["published_scores"]),
         ),
         purchases=_purchases(data),
@@ -361,7 +363,7 @@ def _empty(today: date) -> LoadedChunk:
         [],
         columns,
         SnapshotInputs([], [], [], today),
-        Previous([], [], [], [], [], [], [], []),
+        Previous([], [], [], [], [], [], [], [], []),
         PurchaseColumns(nothing, nothing, nothing, nothing),
         nothing,
         Tenant(None, None),

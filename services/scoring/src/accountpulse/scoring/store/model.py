@@ -56,6 +56,20 @@ async def current_model(
     return model, dict(row.cuts or {})
 
 
+async def model_of_version(uow: UnitOfWork, version: int) -> ModelVersion:
+    """A stored version (the default model where the tenant never changed it)."""
+    row = (
+        await uow.session.execute(
+            text(
+                "SELECT config, created_at FROM scoring.scoring_models"
+                " WHERE tenant_id = :t AND version = :v"
+            ),
+            {"t": uow.tenant_id, "v": version},
+        )
+    ).first()
+    return _model(version, row.config if row else None, row.created_at if row else None)
+
+
 async def add_model_version(
     uow: UnitOfWork, body: ScoringModelBody, reason: str, now: datetime
 ) -> int:

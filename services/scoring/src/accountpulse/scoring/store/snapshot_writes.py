@@ -19,8 +19,16 @@ class SnapshotRows:
     account_ids: list[str] = field(default_factory=list)
     account_versions: list[int] = field(default_factory=list)
     scores: list[str] = field(default_factory=list)  # JSON text
-    features: list[str] = field(default_factory=list)
-    explanations: list[str] = field(default_factory=list)
+    # the compact form (domain/columnar/compact.py): each row's numbers and score columns
+    # concatenated (fixed widths per chunk), its texts as a JSON array
+    layout: int = 0
+    number_width: int = 0
+    score_width: int = 0
+    clv_fit_id: str | None = None
+    numbers: list[float] = field(default_factory=list)
+    score_columns: list[float] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    features_digests: list[int] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # comma-separated (names hold no comma)
     previous_ids: list[str | None] = field(default_factory=list)
     trace_ids: list[str | None] = field(default_factory=list)
@@ -41,21 +49,25 @@ class SnapshotRows:
         return len(self.ids)
 
 
+# Each row's compact arrays are slices of one flat array per chunk ($26, $27: a 2-D array
+# would unnest element by element), found by the row's ordinality and the widths ($29, $30).
 _WRITE = """
 WITH r AS (
-  SELECT * FROM unnest($4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[],
-    $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::bigint[],
-    $16::boolean[], $17::float8[], $18::float8[], $19::float8[], $20::float8[], $21::boolean[],
-    $22::text[], $23::text[], $24::text[])
-  AS r(id, account_id, account_version, scores, features, explanation, reasons, previous_id,
+  SELECT * FROM unnest($4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[],
+    $9::bigint[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[],
+    $15::bigint[], $16::boolean[], $17::float8[], $18::float8[], $19::float8[], $20::float8[],
+    $21::boolean[], $22::text[], $23::text[], $24::text[]) WITH ORDINALITY
+  AS r(id, account_id, account_version, scores, texts, features_digest, reasons, previous_id,
     trace_id, clv, tier, revenue_ttm, active, fit, potential, health, priority, at_risk,
-    tier_hint, metrics, published_scores)),
+    tier_hint, metrics, published_scores, n)),
 s AS (
   INSERT INTO scoring.snapshots (id, tenant_id, account_id, account_version, model_version,
-    scores, features, explanation, reasons, previous_snapshot_id, trace_id, computed_at, as_of)
+    scores, reasons, previous_snapshot_id, trace_id, computed_at, as_of, layout, numbers,
+    texts, score_columns, clv_fit_id, features_digest)
   SELECT r.id::uuid, $1, r.account_id, r.account_version, $2, r.scores::jsonb,
-    r.features::jsonb, r.explanation::jsonb, string_to_array(r.reasons, ','),
-    r.previous_id::uuid, r.trace_id, $3, $25
+    string_to_array(r.reasons, ','), r.previous_id::uuid, r.trace_id, $3, $25, $28,
+    ($26::float8[])[(r.n - 1) * $29 + 1 : r.n * $29], r.texts::jsonb,
+    ($27::float8[])[(r.n - 1) * $30 + 1 : r.n * $30], $31::uuid, r.features_digest
   FROM r)
 INSERT INTO scoring.current_scores (tenant_id, account_id, snapshot_id, clv, tier, computed_at,
   model_version, revenue_ttm, active, fit, potential, health, priority, at_risk, tier_hint,
@@ -84,9 +96,10 @@ async def write_snapshots(uow: UnitOfWork, rows: SnapshotRows) -> None:
         uow.tenant_id,
         rows.model_version,
         rows.computed_at,
-        rows.ids, rows.account_ids, rows.account_versions, rows.scores, rows.features,
-        rows.explanations, rows.reasons, rows.previous_ids, rows.trace_ids, rows.clv_cents,
+        rows.ids, rows.account_ids, rows.account_versions, rows.scores, rows.texts,
+        rows.features_digests, rows.reasons, rows.previous_ids, rows.trace_ids, rows.clv_cents,
         rows.tiers, rows.revenue_ttm_cents, rows.active, rows.fit, rows.potential, rows.health,
         rows.priority, rows.at_risk, rows.tier_hints, rows.metrics, rows.published_scores,
-        rows.computed_at.date(),
+        rows.computed_at.date(), rows.numbers, rows.score_columns, rows.layout,
+        rows.number_width, rows.score_width, rows.clv_fit_id,
     )  # fmt: skip

@@ -38,18 +38,48 @@ def details_of(
     model: ScoringModel,
     metrics: dict[str, list[float | None]],
     predictive: Predictive,
+    *,
+    explain: bool = True,
 ) -> Details:
+    """``explain`` False: no detail texts (what the features need only)."""
     wallets = [_wallet(p, model.wallet_per_employee) for p in inputs.profiles]
     how = [w[1] for w in wallets]
     nps = [None if math.isnan(v) else v for v in account_nps(accounts.nps).tolist()]
     at_risk = renewal_at_risk(accounts.contracts).tolist()
+    texts = (
+        _texts(accounts, batch, inputs, model, metrics, predictive, (how, nps, at_risk))
+        if explain
+        else {}
+    )
+    return Details(
+        factors={s: batch.score(s).factors for s in SCORES},
+        weights={s: batch.score(s).weights for s in SCORES},
+        texts=texts,
+        wallet_amount=[w[0] for w in wallets],
+        wallet_how=how,
+        nps=nps,
+        renewal_at_risk=at_risk,
+        lifetime_years=batch.features.lifetime_years,
+    )
+
+
+def _texts(
+    accounts: AccountColumns,
+    batch: ScoreColumns,
+    inputs: SnapshotInputs,
+    model: ScoringModel,
+    metrics: dict[str, list[float | None]],
+    predictive: Predictive,
+    known: tuple[list[str], list[float | None], list[bool]],
+) -> dict[str, list[list[str]]]:
+    how, nps, at_risk = known
     icp = _Icp.of(model.icp)
     form = predictive.ranked_form(model.value_clv)
     health = _health(accounts, batch, inputs, nps, at_risk)
     if "p_alive" in batch.health.factors:
         for texts_of, alive in zip(health, predictive.p_alive_details(len(nps)), strict=True):
             texts_of.append(alive)
-    texts = {
+    return {
         "fit": [_fit(p, icp) for p in inputs.profiles],
         "engagement": _engagement(accounts),
         "value": [[f"{form} CLV {clv:,.2f}, percentile in tenant"] for clv in metrics["clv"]],
@@ -62,16 +92,6 @@ def details_of(
         "health": health,
         "priority": _priority(batch),
     }
-    return Details(
-        factors={s: batch.score(s).factors for s in SCORES},
-        weights={s: batch.score(s).weights for s in SCORES},
-        texts=texts,
-        wallet_amount=[w[0] for w in wallets],
-        wallet_how=how,
-        nps=nps,
-        renewal_at_risk=at_risk,
-        lifetime_years=batch.features.lifetime_years,
-    )
 
 
 def _wallet(profile: ProfileText, per_employee: Mapping[str, Decimal]) -> tuple[str | None, str]:

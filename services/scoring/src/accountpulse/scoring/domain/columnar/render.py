@@ -15,6 +15,7 @@ from typing import Any
 
 from accountpulse.scoring.domain.columnar.batch import SCORES, ScoreColumns
 from accountpulse.scoring.domain.columnar.columns import AccountColumns
+from accountpulse.scoring.domain.columnar.exact import float_decimal
 from accountpulse.scoring.domain.columnar.explain_details import Details, details_of
 from accountpulse.scoring.domain.columnar.predictive import Predictive
 from accountpulse.scoring.domain.columnar.snapshot_inputs import SnapshotInputs
@@ -49,22 +50,28 @@ def render_batch(
     model: ScoringModel,
     predictive: Predictive,
     lifetime: LifetimeBasis | None = None,
+    *,
+    explain: bool = True,
 ) -> list[Rendered]:
     """Every account's snapshot JSON, in the batch's order: ``model`` as the scores applied it
     (with its lifetime basis), ``predictive`` the tenant's fit's figures, ``lifetime`` the
-    basis the explanation names (the scorecard's caller adds it; None: not named)."""
+    basis the explanation names (the scorecard's caller adds it; None: not named).
+    ``explain`` False: an empty explanation (a write stores the compact form instead)."""
     n = len(accounts)
     lists = _Lists.of(accounts, batch)
-    details = details_of(accounts, batch, inputs, model, lists.metrics, predictive)
+    details = details_of(accounts, batch, inputs, model, lists.metrics, predictive, explain=explain)
     predicted = predictive.features(n)
+    margins = _margin_texts(lists, model, details.lifetime_years)
     shared = {"predictive_clv": predictive.explanation_entry(model.value_clv)}
     if lifetime is not None:
         shared["expected_lifetime"] = lifetime_explanation(lifetime)
     return [
         Rendered(
             scores=lists.scores_of(i),
-            features=_features(lists, inputs, details, i) | predicted[i],
-            explanation=_explanation(lists, details, i) | shared,
+            features=_features(lists, inputs, details, i)
+            | {"clv_margin": margins[i]}
+            | predicted[i],
+            explanation=_explanation(lists, details, i) | shared if explain else {},
             metrics={m: lists.metrics[m][i] for m in METRICS},
         )
         for i in range(n)
@@ -140,6 +147,17 @@ def money_text(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     whole, part = divmod(abs(cents), 100)
     return f"{sign}{whole}.{part:02d}"
+
+
+def _margin_texts(lists: _Lists, model: ScoringModel, years: float) -> list[str]:
+    """The margin CLVs' texts: "-0.00" where the exact margin is below zero yet rounds to no
+    cent (a cost under half a cent), as the scalar code's Decimal keeps the sign."""
+    y = float_decimal(years)
+    costs = model.acquisition_cost + model.servicing_cost_per_year * y
+    return [
+        "-0.00" if cents == 0 and Decimal(ttm).scaleb(-2) * y - costs < 0 else money_text(cents)
+        for cents, ttm in zip(lists.columns["clv_margin"], lists.columns["ttm"], strict=True)
+    ]
 
 
 def _features(lists: _Lists, inputs: SnapshotInputs, details: Details, i: int) -> dict[str, Any]:
