@@ -19,27 +19,38 @@ from accountpulse.scoring.domain.portfolio import AccountPeriods
 # --- marks and schedule ---------------------------------------------------------------------
 
 
-async def mark_portfolio_dirty(uow: UnitOfWork) -> None:
-    """Tell the portfolio pass this tenant changed. DO NOTHING on an existing mark takes no row
-    lock, so concurrent consumers of one tenant never queue behind each other here."""
-    await uow.session.execute(
-        text(
-            "INSERT INTO scoring.portfolio_dirty (tenant_id) VALUES (:t)"
+async def mark_portfolio_dirty(uow: UnitOfWork, *, bulk: bool = False) -> None:
+    """Tell the portfolio pass this tenant changed; ``bulk`` when a rescore's or a sweep's lane
+    says so, served after the tenants live events marked. An existing mark takes no row lock
+    (concurrent consumers of one tenant never queue behind each other here) except when a live
+    change finds a bulk mark, which it makes live."""
+    if bulk:
+        statement = (
+            "INSERT INTO scoring.portfolio_dirty (tenant_id, bulk) VALUES (:t, true)"
             " ON CONFLICT (tenant_id) DO NOTHING"
-        ),
-        {"t": uow.tenant_id},
-    )
+        )
+    else:
+        statement = (
+            "INSERT INTO scoring.portfolio_dirty (tenant_id) VALUES (:t)"
+            " ON CONFLICT (tenant_id) DO UPDATE SET bulk = false WHERE portfolio_dirty.bulk"
+        )
+    await uow.session.execute(text(statement), {"t": uow.tenant_id})
 
 
-async def due_tenants(sessions: Sessions, now: datetime) -> list[str]:
-    """Tenants marked dirty, and tenants whose held key accounts fall due by ``now``."""
+async def due_tenants(sessions: Sessions, now: datetime, limit: int) -> list[str]:
+    """Up to ``limit`` tenants due a pass: those live events marked first, then those bulk work
+    marked and those whose held key accounts fall due by ``now``; the longest waiting first."""
     async with system_transaction(sessions) as session:
         rows = await session.execute(
             text(
-                "SELECT tenant_id FROM scoring.portfolio_dirty UNION"
-                " SELECT tenant_id FROM scoring.portfolio_schedule WHERE due_at <= :now"
+                "SELECT tenant_id, min(live) AS live, min(since) AS since FROM ("
+                "  SELECT tenant_id, CASE WHEN bulk THEN 1 ELSE 0 END AS live, marked_at AS since"
+                "    FROM scoring.portfolio_dirty"
+                "  UNION ALL SELECT tenant_id, 1, due_at FROM scoring.portfolio_schedule"
+                "    WHERE due_at <= :now) AS due"
+                " GROUP BY tenant_id ORDER BY live, since LIMIT :n"
             ),
-            {"now": now},
+            {"now": now, "n": limit},
         )
         return [r.tenant_id for r in rows]
 
