@@ -47,6 +47,8 @@ class LagSampler:
             with contextlib.suppress(KeyError):
                 CONSUMER_LAG.remove(self.group, tp.topic, str(tp.partition))
             self._next.pop(tp, None)
+        for tp in assigned - self._reported:  # newly ours: start from the group's commit
+            self._next.pop(tp, None)
         self._reported = assigned
         if not assigned:
             return
@@ -57,6 +59,7 @@ class LagSampler:
                 position = await consumer.committed(tp)
             if position is None:  # nothing committed yet: the group starts at the earliest
                 position = (await consumer.beginning_offsets([tp]))[tp]
+            self._next.setdefault(tp, position)  # asked once; a batch applied meanwhile wins
             CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(
                 max(0, ends[tp] - position)
             )
