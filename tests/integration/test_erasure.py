@@ -4,7 +4,7 @@ compacted topic gets a tombstone, and the erasure itself is audited."""
 from __future__ import annotations
 
 from sqlalchemy import text
-from support import Tenant, TopicTail, eventually, score_at
+from support import Tenant, TopicTail, consumers_caught_up, eventually, score_at
 
 from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.messaging.envelope import header_map
@@ -19,9 +19,14 @@ ACCOUNT_TABLES = {
     "scoring.snapshots": "account_id",
     "scoring.current_scores": "account_id",
     "scoring.revenue_lines": "account_id",
+    "planning.accounts": "account_id",
     "planning.plans": "account_id",
     "planning.contacts": "account_id",
+    "planning.revenue_lines": "account_id",
+    "planning.nps_responses": "account_id",
+    "notification.accounts": "account_id",
     "notification.alerts": "account_id",
+    "notification.health_readings": "account_id",
 }
 
 
@@ -66,13 +71,25 @@ async def test_an_erased_account_leaves_no_rows_anywhere_and_a_tombstone(
         )
     assert header_map(tombstones[0].headers)["ce_tenantid"] == tenant.id
 
+    async def left_behind() -> list[str]:
+        return [
+            table
+            for table, column in ACCOUNT_TABLES.items()
+            if await _rows(owner_sessions, tenant.id, table, "gone", column)
+        ]
+
     async def all_gone() -> bool:
-        for table, column in ACCOUNT_TABLES.items():
-            if await _rows(owner_sessions, tenant.id, table, "gone", column):
-                return False
-        return True
+        return not await left_behind()
 
     await eventually(all_gone, timeout_s=60)
+    # Stays gone: a score change or stale plan still on its way writes nothing back.
+    await eventually(
+        lambda: consumers_caught_up(
+            tenant.system.env["KAFKA_BOOTSTRAP_SERVERS"], ("planning", "notification", "scoring")
+        ),
+        timeout_s=60,
+    )
+    assert await left_behind() == []
     assert (await ingestion.get("/v1/accounts/gone")).status_code == 404
     async with tenant_transaction(owner_sessions, tenant.id) as session:
         audit = (

@@ -147,3 +147,18 @@ def drop_outbox_notify(schema: str) -> list[str]:
         f"DROP TRIGGER IF EXISTS outbox_notify ON {schema}.outbox",
         f"DROP FUNCTION IF EXISTS {schema}.notify_outbox()",
     ]
+
+
+def erased_accounts_table(schema: str) -> list[str]:
+    """The accounts a service has erased (:mod:`accountpulse.common.projections`): an id and
+    when, nothing about the account, so an event about it that arrives late on another topic
+    (a score change, a stale plan) is recognised and leaves nothing behind."""
+    return [
+        f"""CREATE TABLE {schema}.erased_accounts (
+            tenant_id text NOT NULL,
+            account_id text NOT NULL,
+            erased_at timestamptz NOT NULL,
+            PRIMARY KEY (tenant_id, account_id)
+        )""",
+        *tenant_rls(schema, "erased_accounts"),
+    ]

@@ -1,9 +1,14 @@
 """What every service's projection of accounts (``<schema>.accounts``: ``account_id``,
-``version``, ``merged_into``) does the same way: recording an ``account.merged``."""
+``version``, ``merged_into``) does the same way: recording an ``account.merged``, and
+remembering an ``account.erased`` (``<schema>.erased_accounts``).
+
+Events of one account on ``accounts.changes`` arrive in order, but a score change or a stale
+plan travels on another topic and may arrive after the erasure: a handler of such an event
+asks :func:`erased_among` first, so an erased account's data stays gone."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from accountpulse.common.uow import UnitOfWork
 
@@ -41,3 +46,27 @@ async def mark_merged(
         _ADVANCE_SURVIVOR.format(schema=schema), uow.tenant_id, survivor_id, version
     )
     return fresh
+
+
+async def remember_erased(uow: UnitOfWork, account_id: str) -> None:
+    """Record that the account was erased (its id and when: nothing about it)."""
+    await (await uow.connection()).execute(
+        f"INSERT INTO {uow.schema}.erased_accounts (tenant_id, account_id, erased_at)"
+        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        uow.tenant_id,
+        account_id,
+        uow.now(),
+    )
+
+
+async def erased_among(uow: UnitOfWork, account_ids: Collection[str]) -> set[str]:
+    """Which of these accounts were erased (one round trip; none asked, none read)."""
+    if not account_ids:
+        return set()
+    rows = await (await uow.connection()).fetch(
+        f"SELECT account_id FROM {uow.schema}.erased_accounts"
+        " WHERE tenant_id = $1 AND account_id = ANY($2::text[])",
+        uow.tenant_id,
+        list(set(account_ids)),
+    )
+    return {row["account_id"] for row in rows}

@@ -26,7 +26,7 @@ from accountpulse.common.events import (
 )
 from accountpulse.common.messaging.consumer import continuing, standing_by_version
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.common.projections import mark_merged
+from accountpulse.common.projections import erased_among, mark_merged, remember_erased
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.notification.domain import rules
 from accountpulse.notification.domain.config import AlertRules
@@ -51,6 +51,8 @@ class NotificationHandlers:
         """Set-based: the health readings of a run of score changes recorded, and what each
         change's rule needs read, in one statement; then the alerts, event by event in the
         run's order, each in its own event's trace."""
+        erased = await erased_among(uow, {envelope.payload.account_id for envelope in envelopes})
+        envelopes = [e for e in envelopes if e.payload.account_id not in erased]
         if not envelopes:
             return
         all_facts = await facts.record_health(
@@ -78,12 +80,16 @@ class NotificationHandlers:
 
     async def on_tier_changed(self, uow: UnitOfWork, envelope: Envelope[TierChanged]) -> None:
         event = envelope.payload
+        if await erased_among(uow, [event.account_id]):
+            return  # arrived after the account's erasure (another topic): nothing to alert
         tenant_rules = await load_rules(uow)
         drafts = rules.for_tier_changed(event, tenant_rules)
         await self._raise(uow, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
 
     async def on_plan_stale(self, uow: UnitOfWork, envelope: Envelope[PlanStale]) -> None:
         event = envelope.payload
+        if await erased_among(uow, [event.account_id]):
+            return
         tenant_rules = await load_rules(uow)
         drafts = rules.for_plan_stale(event, tenant_rules)
         await self._raise(uow, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
@@ -92,6 +98,8 @@ class NotificationHandlers:
         self, uow: UnitOfWork, envelope: Envelope[PlanGoalOffTrack]
     ) -> None:
         event = envelope.payload
+        if await erased_among(uow, [event.account_id]):
+            return
         tenant_rules = await load_rules(uow)
         drafts = rules.for_goal_off_track(event, tenant_rules)
         await self._raise(uow, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
@@ -161,7 +169,10 @@ class NotificationHandlers:
         await self.on_accounts_changed(uow, [envelope])
 
     async def on_account_erased(self, uow: UnitOfWork, envelope: Envelope[AccountErased]) -> None:
+        """Everything about the account goes; its id is remembered, so a score change or a
+        stale plan of it that arrives later (another topic) raises nothing."""
         await facts.erase_account(uow, envelope.payload.account_id)
+        await remember_erased(uow, envelope.payload.account_id)
 
     async def on_account_merged(self, uow: UnitOfWork, envelope: Envelope[AccountMerged]) -> None:
         """The merged accounts' alerts and contracts follow the survivor: open alerts the merge
