@@ -26,7 +26,12 @@ from accountpulse.common.auth import Principal
 from accountpulse.common.clock import Clock, system_clock
 from accountpulse.common.db import Sessions, driver, system_transaction, tenant_transaction
 from accountpulse.common.events import EventPayload
-from accountpulse.common.messaging.outbox import add_events, add_tombstone
+from accountpulse.common.messaging.outbox import (
+    EncodedEvent,
+    add_encoded_events,
+    add_events,
+    add_tombstone,
+)
 
 
 class Deferred(Protocol):
@@ -82,6 +87,22 @@ class UnitOfWork:
             schema=self.schema,
             tenant_id=self.tenant_id,
             payloads=payloads,
+            clock=self.clock,
+            trace_headers=trace_headers,
+        )
+
+    async def publish_encoded(
+        self,
+        events: Sequence[EncodedEvent],
+        *,
+        trace_headers: Sequence[Mapping[str, str] | None] | None = None,
+    ) -> list[str]:
+        """:meth:`publish_many` of events whose JSON the caller built (bulk writers)."""
+        return await add_encoded_events(
+            self.session,
+            schema=self.schema,
+            tenant_id=self.tenant_id,
+            events=events,
             clock=self.clock,
             trace_headers=trace_headers,
         )

@@ -122,7 +122,7 @@ class BatchScorer:
         for account in stored:
             staged.add(account, bulk=run.bulk)
         await write_snapshots(uow, staged.rows)
-        await uow.publish_many(staged.events, trace_headers=staged.traces)
+        await uow.publish_encoded(staged.events, trace_headers=staged.traces)
         return ChunkResult(len(staged.rows), staged.published)
 
     def _columnar(self, configured: ScoringModel, model: ScoringModel) -> ColumnarModel:

@@ -9,10 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 
 from accountpulse.common.events import EventPayload, ScoreChanged, ScoreSnapshot, TierChanged
+from accountpulse.common.messaging.outbox import EncodedEvent
 from accountpulse.common.telemetry import current_trace_id
 from accountpulse.scoring.domain.columnar import ScoreColumns
 from accountpulse.scoring.domain.columnar.compact import CompactSnapshot, features_digest
@@ -47,12 +50,13 @@ class StagedChunk:
 
     def __init__(self, chunk: LoadedChunk, batch: ScoreColumns, rows: SnapshotRows) -> None:
         self.rows = rows
-        self.events: list[EventPayload] = []
+        self.events: list[EncodedEvent] = []
         self.traces: list[Trace | None] = []
         self.published = 0
         self._chunk = chunk
         self._batch = batch
         self._trace_id = current_trace_id()
+        self._computed_at = json_time(rows.computed_at)
 
     def add(self, account: Scored, *, bulk: bool) -> None:
         """``bulk``: a rescore or sweep, which publishes the current snapshot only if it
@@ -94,48 +98,131 @@ class StagedChunk:
         base = scores if account.reasons or published is None else published
         r.published_scores.append(json_text(base))
 
-    def _events(self, account: Scored, snapshot_id: str, bulk: bool) -> list[EventPayload]:
+    def _events(self, account: Scored, snapshot_id: str, bulk: bool) -> list[EncodedEvent]:
+        """The account's events, their JSON built here (the models' own encoding, field for
+        field: ``test_score_event_encoding`` holds them to ``encode_payload``)."""
         chunk, i, tier = self._chunk, account.i, account.tier
         previous_tier, previous_scores = chunk.previous.tier[i], chunk.previous.scores[i]
         scores, at_risk = account.rendered.scores, bool(self._batch.at_risk[i])
-        now: datetime = self.rows.computed_at
-        common = {
-            "account_id": chunk.account_ids[i],
-            "version": chunk.versions[i],
-            "snapshot_id": snapshot_id,
-            "model_version": self.rows.model_version,
-            "owner_id": chunk.owner_ids[i],
-        }
-        events: list[EventPayload] = []
+        account_id = chunk.account_ids[i]
+        common = score_event_fields(
+            account_id, chunk.versions[i], snapshot_id, self.rows.model_version, chunk.owner_ids[i]
+        )
+        events: list[EncodedEvent] = []
         if not bulk or previous_scores != scores or previous_tier != tier:
-            whitespace = account.rendered.features["whitespace"]
+            features = account.rendered.features
             events.append(
-                ScoreSnapshot(
-                    **common,
-                    scores=scores,
-                    tier=tier,
-                    at_risk=at_risk,
-                    computed_at=now,
-                    revenue_ttm=Decimal(account.rendered.features["revenue_ttm"]),
-                    whitespace=None if whitespace is None else Decimal(whitespace),
+                snapshot_event(
+                    common, scores, tier, at_risk, self._computed_at,
+                    features["revenue_ttm"], features["whitespace"],
                 )
-            )
+            )  # fmt: skip
         if account.reasons:
             events.append(
-                ScoreChanged(
-                    **common,
-                    scores=scores,
-                    previous_scores=chunk.previous.published_scores[i] or {},
-                    tier=tier,
-                    previous_tier=previous_tier,
-                    at_risk=at_risk,
-                    reasons=account.reasons,
-                    computed_at=now,
+                score_changed_event(
+                    common, scores, chunk.previous.published_scores[i] or {}, tier,
+                    previous_tier, at_risk, account.reasons, self._computed_at,
                 )
-            )
+            )  # fmt: skip
         if tier_moved(previous_tier, tier):
-            events.append(TierChanged(**common, tier=tier, previous_tier=previous_tier))
+            events.append(tier_changed_event(common, tier, previous_tier))
         return events
+
+
+def score_event_fields(
+    account_id: str, version: int, snapshot_id: str, model_version: int, owner_id: str | None
+) -> dict[str, Any]:
+    """The fields every score event begins with, in the models' order."""
+    return {
+        "account_id": account_id,
+        "version": int(version),
+        "snapshot_id": snapshot_id,
+        "model_version": int(model_version),
+        "owner_id": owner_id,
+    }
+
+
+def json_time(at: datetime) -> str:
+    """A time as the event models write it."""
+    text: str = _TIME.dump_python(at, mode="json")
+    return text
+
+
+def snapshot_event(
+    common: Mapping[str, Any],
+    scores: Mapping[str, float],
+    tier: str | None,
+    at_risk: bool,
+    computed_at: str,
+    revenue_ttm: str | None,
+    whitespace: str | None,
+) -> EncodedEvent:
+    """``score.snapshot`` (ScoreSnapshot): ``computed_at`` from :func:`json_time`, the amounts
+    as decimal texts."""
+    return _encoded(
+        ScoreSnapshot,
+        common,
+        {
+            "scores": _floats(scores),
+            "tier": tier,
+            "at_risk": at_risk,
+            "computed_at": computed_at,
+            "revenue_ttm": _decimal(revenue_ttm),
+            "whitespace": _decimal(whitespace),
+        },
+    )
+
+
+def score_changed_event(
+    common: Mapping[str, Any],
+    scores: Mapping[str, float],
+    previous_scores: Mapping[str, float],
+    tier: str | None,
+    previous_tier: str | None,
+    at_risk: bool,
+    reasons: list[str],
+    computed_at: str,
+) -> EncodedEvent:
+    """``score.changed`` (ScoreChanged)."""
+    return _encoded(
+        ScoreChanged,
+        common,
+        {
+            "scores": _floats(scores),
+            "previous_scores": _floats(previous_scores),
+            "tier": tier,
+            "previous_tier": previous_tier,
+            "at_risk": at_risk,
+            "reasons": list(reasons),
+            "computed_at": computed_at,
+        },
+    )
+
+
+def tier_changed_event(
+    common: Mapping[str, Any], tier: str, previous_tier: str | None
+) -> EncodedEvent:
+    """``tier.changed`` (TierChanged)."""
+    return _encoded(TierChanged, common, {"tier": tier, "previous_tier": previous_tier})
+
+
+_TIME = TypeAdapter(datetime)
+
+
+def _encoded(
+    model: type[EventPayload], common: Mapping[str, Any], fields: Mapping[str, Any]
+) -> EncodedEvent:
+    return EncodedEvent(
+        model.topic, model.event_type, common["account_id"], orjson.dumps({**common, **fields})
+    )
+
+
+def _floats(scores: Mapping[str, float]) -> dict[str, float]:
+    return {name: float(value) for name, value in scores.items()}
+
+
+def _decimal(amount: str | None) -> str | None:
+    return None if amount is None else str(Decimal(amount))
 
 
 def trace_id_of(headers: Trace) -> str | None:

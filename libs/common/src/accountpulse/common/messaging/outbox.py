@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
@@ -67,26 +68,62 @@ async def add_events(
 
     Each event continues the current trace, or the one given for it in ``trace_headers``
     (when one transaction does the work of several traced events)."""
-    if not payloads:
+    return await add_encoded_events(
+        session,
+        schema=schema,
+        tenant_id=tenant_id,
+        events=[EncodedEvent.of(payload) for payload in payloads],
+        clock=clock,
+        trace_headers=trace_headers,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """An event whose payload is already its JSON: what a bulk writer that builds the JSON
+    from columns stages (it must be the JSON ``encode_payload`` makes of the payload model,
+    which its tests hold it to)."""
+
+    topic: str
+    event_type: str
+    key_id: str
+    payload: bytes
+
+    @classmethod
+    def of(cls, payload: EventPayload) -> EncodedEvent:
+        return cls(payload.topic, payload.event_type, payload.key_id, encode_payload(payload))
+
+
+async def add_encoded_events(
+    session: AsyncSession,
+    *,
+    schema: str,
+    tenant_id: str,
+    events: Sequence[EncodedEvent],
+    clock: Clock = system_clock,
+    trace_headers: Sequence[Mapping[str, str] | None] | None = None,
+) -> list[str]:
+    """:func:`add_events` of events already encoded."""
+    if not events:
         return []
     current = orjson.dumps(current_trace_headers()).decode()
     traces = [
         orjson.dumps(given).decode() if given else current
-        for given in (trace_headers or [None] * len(payloads))
+        for given in (trace_headers or [None] * len(events))
     ]
-    event_ids = [str(uuid.uuid4()) for _ in payloads]
+    event_ids = [str(uuid.uuid4()) for _ in events]
     _staged(session, schema)
     connection = await driver(session)
     await connection.execute(
         _INSERT_EVENTS.format(schema=schema),
         tenant_id,
         clock(),
-        [payload.topic for payload in payloads],
-        [record_key(tenant_id, payload.key_id) for payload in payloads],
+        [event.topic for event in events],
+        [record_key(tenant_id, event.key_id) for event in events],
         event_ids,
-        [payload.event_type for payload in payloads],
-        [payload.key_id for payload in payloads],
-        [encode_payload(payload) for payload in payloads],
+        [event.event_type for event in events],
+        [event.key_id for event in events],
+        [event.payload for event in events],
         traces,
     )
     return event_ids

@@ -58,7 +58,7 @@ def render_batch(
     basis the explanation names (the scorecard's caller adds it; None: not named).
     ``explain`` False: an empty explanation (a write stores the compact form instead)."""
     n = len(accounts)
-    lists = _Lists.of(accounts, batch)
+    lists = _Lists.of(accounts, batch, explain=explain)
     details = details_of(accounts, batch, inputs, model, lists.metrics, predictive, explain=explain)
     predicted = predictive.features(n)
     margins = _margin_texts(lists, model, details.lifetime_years)
@@ -95,7 +95,8 @@ class _Lists:
     ranking: dict[str, list[list[int]]]
 
     @classmethod
-    def of(cls, a: AccountColumns, b: ScoreColumns) -> _Lists:
+    def of(cls, a: AccountColumns, b: ScoreColumns, *, explain: bool = True) -> _Lists:
+        """``explain`` False: without the per-factor columns only the explanation reads."""
         f, r, e = b.features, a.revenue, a.engagement
         columns: dict[str, Any] = {
             "ttm": f.revenue_ttm_cents,
@@ -131,9 +132,11 @@ class _Lists:
             score_values={s: b.score(s).value.tolist() for s in SCORES},
             factor_scores={
                 s: [_optional(r) for r in b.score(s).factor_scores.tolist()] for s in SCORES
-            },
-            contributions={s: b.score(s).contributions.tolist() for s in SCORES},
-            ranking={s: b.score(s).ranking().tolist() for s in SCORES},
+            }
+            if explain
+            else {},
+            contributions={s: b.score(s).contributions.tolist() for s in SCORES} if explain else {},
+            ranking={s: b.score(s).ranking().tolist() for s in SCORES} if explain else {},
         )
 
     def scores_of(self, i: int) -> dict[str, float]:
