@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import floors as floor_runs
 import scale_parts as parts
+import scenarios
 from harness import BENCH_STATE, REPO, Stack, machine, new_tenant, running, start_stack
 from rich.console import Console
 from rich.table import Table
@@ -95,6 +96,8 @@ async def measure(args: argparse.Namespace, upload: Path | None) -> dict[str, An
     n, only = args.accounts, args.only
     results: dict[str, Any] = {}
     with running(stack):
+        for replica in range(2, args.scoring_replicas + 1):
+            scenarios.second_scoring(stack, replica)  # the lanes are shared out between them
         floors = await measure_floors(stack, n)
         console.print(f"  floors: {floors}")
         if {"rescore", "sweep"} & set(only):
@@ -128,6 +131,8 @@ async def measure(args: argparse.Namespace, upload: Path | None) -> dict[str, An
                 "upload_limit_raised": size > UPLOAD_LIMIT,
             }
             console.print(f"  import: {imported}")
+    for part in results.values():
+        part["scoring_replicas"] = args.scoring_replicas
     return {"floors": floors, "parts": results}
 
 
@@ -215,6 +220,12 @@ def main() -> int:
         help="revenue lines of each imported account (1: the file fits the default upload limit)",
     )
     parser.add_argument("--only", default=",".join(PARTS), help="parts: rescore,sweep,import")
+    parser.add_argument(
+        "--scoring-replicas",
+        type=int,
+        default=1,
+        help="scoring processes (a rescore's or sweep's lanes are shared out between them)",
+    )
     args = parser.parse_args()
     args.only = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = set(args.only) - set(PARTS)

@@ -375,13 +375,14 @@ async def full_rescore(stack: Stack) -> dict[str, float]:
     }
 
 
-def second_scoring(stack: Stack) -> ServiceProcess:
-    """Scale out: one more scoring process in the same consumer group."""
+def second_scoring(stack: Stack, replica: int = 2) -> ServiceProcess:
+    """Scale out: one more scoring process in the same consumer group (``replica`` ≥ 2 names
+    its port and log)."""
     extra = ServiceProcess(
         "scoring",
-        SECOND_SCORING_PORT,
+        SECOND_SCORING_PORT + replica - 2,
         dict(stack.services["scoring"].env),
-        stack.services["scoring"].log_path.with_name("scoring-2.log"),
+        stack.services["scoring"].log_path.with_name(f"scoring-{replica}.log"),
     )
     extra.start()
     extra.wait_ready(120)

@@ -12,5 +12,7 @@ from accountpulse.ingestion.settings import IngestionSettings
 
 def subscriptions(runtime: Runtime[IngestionSettings]) -> list[Subscription]:
     return [
-        Subscription("ingestion", [SCORES_CURRENT]).on(ScoreSnapshot, handlers.on_score_snapshot)
+        Subscription("ingestion", [SCORES_CURRENT]).on_batch(
+            [ScoreSnapshot], handlers.on_score_snapshots
+        )
     ]

@@ -4,27 +4,21 @@ scores. Ingestion consumes nothing else: it is where accounts and facts come fro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from accountpulse.common.events import ScoreSnapshot
+from accountpulse.common.messaging.consumer import latest_by_key
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.ingestion.store import account_scores
 
 
-async def on_score_snapshot(uow: UnitOfWork, envelope: Envelope[ScoreSnapshot]) -> None:
-    """Keep the snapshot unless a later one was applied. A tombstone (the account erased or
-    merged away) never reaches a handler: the erasure itself removed the row with its
-    account, and a merged account's scores are no longer shown."""
-    event = envelope.payload
-    await account_scores.apply_snapshot(
-        uow,
-        event.account_id,
-        snapshot_id=event.snapshot_id,
-        account_version=event.version,
-        model_version=event.model_version,
-        computed_at=event.computed_at,
-        tier=event.tier,
-        at_risk=event.at_risk,
-        scores=event.scores,
-        revenue_ttm=event.revenue_ttm,
-        whitespace=event.whitespace,
-    )
+async def on_score_snapshots(uow: UnitOfWork, envelopes: Sequence[Envelope[ScoreSnapshot]]) -> None:
+    """Set-based: per account the snapshot applying them one by one would leave (the last of
+    the latest account version and time), in one statement; one applied later than it wins.
+    A tombstone (the account erased or merged away) never reaches a handler: the erasure
+    itself removed the row with its account, and a merged account's scores are no longer
+    shown."""
+    ordered = sorted(envelopes, key=lambda e: (e.payload.version, e.payload.computed_at))
+    standing = latest_by_key(ordered, lambda e: e.payload.account_id)
+    await account_scores.apply_snapshots(uow, [envelope.payload for envelope in standing])

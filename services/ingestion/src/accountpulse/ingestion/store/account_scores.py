@@ -8,8 +8,7 @@ went with it: the foreign key cascades).
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+from collections.abc import Sequence
 
 from sqlalchemy import (
     BigInteger,
@@ -22,9 +21,9 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
-    text,
 )
 
+from accountpulse.common.events import ScoreSnapshot
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.ingestion.store.base import SCHEMA
 
@@ -50,21 +49,20 @@ _COLUMNS = (
     "snapshot_id", "account_version", "model_version", "computed_at", "tier", "at_risk",
     *SCORE_NAMES, "revenue_ttm", "whitespace",
 )  # fmt: skip
-_CASTS = {
-    "account_version": "bigint",
-    "model_version": "integer",
-    "computed_at": "timestamptz",
-    "at_risk": "boolean",
-    "revenue_ttm": "numeric",
-    "whitespace": "numeric",
-    **{name: "double precision" for name in SCORE_NAMES},
-}
-_APPLY = (
+_TYPES = (
+    "text", "bigint", "integer", "timestamptz", "text", "boolean",
+    *("double precision" for _ in SCORE_NAMES), "numeric", "numeric",
+)  # fmt: skip
+# A run of snapshots (at most one per account) in one statement; each applies as one alone
+# would: to an account held and not merged away, unless a later one was applied.
+_APPLY_MANY = (
     f"INSERT INTO {SCHEMA}.account_scores AS s (tenant_id, account_id, {', '.join(_COLUMNS)})"
-    " SELECT a.tenant_id, a.external_id, "
-    + ", ".join(f"CAST(:{c} AS {_CASTS[c]})" if c in _CASTS else f":{c}" for c in _COLUMNS)
-    + f" FROM {SCHEMA}.accounts a WHERE a.tenant_id = :t AND a.external_id = :a"
-    " AND a.merged_into IS NULL"
+    f" SELECT a.tenant_id, a.external_id, {', '.join(f'e.{c}' for c in _COLUMNS)}"
+    " FROM unnest($2::text[], "
+    + ", ".join(f"${n}::{t}[]" for n, t in enumerate(_TYPES, 3))
+    + f") AS e(account_id, {', '.join(_COLUMNS)})"
+    f" JOIN {SCHEMA}.accounts a ON a.tenant_id = $1 AND a.external_id = e.account_id"
+    " AND a.merged_into IS NULL ORDER BY e.account_id"
     " ON CONFLICT (tenant_id, account_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)
     + " WHERE (s.account_version, s.computed_at)"
@@ -72,31 +70,21 @@ _APPLY = (
 )
 
 
-async def apply_snapshot(
-    uow: UnitOfWork,
-    account_id: str,
-    *,
-    snapshot_id: str,
-    account_version: int,
-    model_version: int,
-    computed_at: datetime,
-    tier: str | None,
-    at_risk: bool,
-    scores: dict[str, float],
-    revenue_ttm: Decimal | None,
-    whitespace: Decimal | None,
-) -> None:
-    params = {
-        "t": uow.tenant_id,
-        "a": account_id,
-        "snapshot_id": snapshot_id,
-        "account_version": account_version,
-        "model_version": model_version,
-        "computed_at": computed_at,
-        "tier": tier,
-        "at_risk": at_risk,
-        "revenue_ttm": revenue_ttm,
-        "whitespace": whitespace,
-        **{name: scores.get(name) for name in SCORE_NAMES},
-    }
-    await uow.session.execute(text(_APPLY), params)
+async def apply_snapshots(uow: UnitOfWork, snapshots: Sequence[ScoreSnapshot]) -> None:
+    """Keep these snapshots (at most one per account), in one round trip."""
+    if not snapshots:
+        return
+    await (await uow.connection()).execute(
+        _APPLY_MANY,
+        uow.tenant_id,
+        [e.account_id for e in snapshots],
+        [e.snapshot_id for e in snapshots],
+        [e.version for e in snapshots],
+        [e.model_version for e in snapshots],
+        [e.computed_at for e in snapshots],
+        [e.tier for e in snapshots],
+        [e.at_risk for e in snapshots],
+        *([e.scores.get(name) for e in snapshots] for name in SCORE_NAMES),
+        [e.revenue_ttm for e in snapshots],
+        [e.whitespace for e in snapshots],
+    )
