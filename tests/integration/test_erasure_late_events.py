@@ -60,13 +60,26 @@ def erased(account_id: str) -> AccountErased:
     return AccountErased(account_id=account_id, version=3, requested_at=T0)
 
 
-async def _apply(
-    sessions: Sessions, principal: Principal, schema: str, handler: Any, payload: EventPayload
+async def _erase_then_late_events(
+    sessions: Sessions, principal: Principal, schema: str, by_type: dict[str, Any]
 ) -> None:
-    envelope = envelope_of(principal, payload, T0)
-    async with tenant_transaction(sessions, principal.tenant_id) as session:
-        uow = UnitOfWork(session, principal.tenant_id, schema, lambda: T0, principal)
-        await handler(uow, envelope)
+    """Accounts "gone" and "kept"; "gone" is erased; then the late events of both that the
+    service consumes (``by_type``: its handler of each event type), each in its own
+    transaction as the consumer runner's one-by-one path applies them."""
+
+    async def apply(payload: EventPayload) -> None:
+        envelope = envelope_of(principal, payload, T0)
+        async with tenant_transaction(sessions, principal.tenant_id) as session:
+            uow = UnitOfWork(session, principal.tenant_id, schema, lambda: T0, principal)
+            await by_type[payload.event_type](uow, envelope)
+
+    for account_id in ("gone", "kept"):
+        await apply(AccountUpserted(account_id=account_id, version=1, name="X", owner_id="olga"))
+    await apply(erased("gone"))
+    for account_id in ("gone", "kept"):
+        for event in late_events(account_id):
+            if event.event_type in by_type:
+                await apply(event)
 
 
 async def _count(sessions: Sessions, principal: Principal, table: str, account_id: str) -> int:
@@ -94,15 +107,7 @@ async def test_notification_raises_nothing_for_an_erased_account_from_late_event
         "plan.goal_off_track": handlers.on_goal_off_track,
     }
 
-    async def apply(payload: EventPayload) -> None:
-        await _apply(app_sessions, principal, "notification", by_type[payload.event_type], payload)
-
-    for account_id in ("gone", "kept"):
-        await apply(AccountUpserted(account_id=account_id, version=1, name="X", owner_id="olga"))
-    await apply(erased("gone"))
-    for account_id in ("gone", "kept"):
-        for event in late_events(account_id):
-            await apply(event)
+    await _erase_then_late_events(app_sessions, principal, "notification", by_type)
 
     for table in ("notification.alerts", "notification.health_readings"):
         assert await _count(app_sessions, principal, table, "gone") == 0, table
@@ -120,15 +125,7 @@ async def test_planning_keeps_nothing_of_an_erased_account_from_late_events(
         "tier.changed": planning.on_tier_changed,
     }
 
-    async def apply(payload: EventPayload) -> None:
-        await _apply(app_sessions, principal, "planning", by_type[payload.event_type], payload)
-
-    for account_id in ("gone", "kept"):
-        await apply(AccountUpserted(account_id=account_id, version=1, name="X", owner_id="olga"))
-    await apply(erased("gone"))
-    for account_id in ("gone", "kept"):
-        for event in late_events(account_id)[:2]:  # planning consumes the score events
-            await apply(event)
+    await _erase_then_late_events(app_sessions, principal, "planning", by_type)  # score events
 
     assert await _count(app_sessions, principal, "planning.accounts", "gone") == 0
     assert await _count(app_sessions, principal, "planning.accounts", "kept") == 1
