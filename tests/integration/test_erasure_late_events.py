@@ -3,7 +3,8 @@ change, a tier change or a stale plan of the same account on another topic, so a
 apply the erasure first and the other event after it. Applied in that order, in process on the
 real PostgreSQL as the application role, planning and notification write nothing about the
 erased account (before, a late stale plan raised a new alert for it: the whole-system erasure
-test found one left behind)."""
+test found one left behind). The same holds for an account merged away: its late events raise
+nothing under its old id."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from accountpulse.common.auth import Principal
 from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.events import (
     AccountErased,
+    AccountMerged,
     AccountUpserted,
     EventPayload,
     PlanGoalOffTrack,
@@ -63,8 +65,8 @@ def erased(account_id: str) -> AccountErased:
 async def _erase_then_late_events(
     sessions: Sessions, principal: Principal, schema: str, by_type: dict[str, Any]
 ) -> None:
-    """Accounts "gone" and "kept"; "gone" is erased; then the late events of both that the
-    service consumes (``by_type``: its handler of each event type), each in its own
+    """Accounts "gone", "merged" and "kept"; "gone" is erased, "merged" merged into "kept";
+    then the late events of all three that the service consumes (``by_type``: its handler of each event type), each in its own
     transaction as the consumer runner's one-by-one path applies them."""
 
     async def apply(payload: EventPayload) -> None:
@@ -73,10 +75,11 @@ async def _erase_then_late_events(
             uow = UnitOfWork(session, principal.tenant_id, schema, lambda: T0, principal)
             await by_type[payload.event_type](uow, envelope)
 
-    for account_id in ("gone", "kept"):
+    for account_id in ("gone", "merged", "kept"):
         await apply(AccountUpserted(account_id=account_id, version=1, name="X", owner_id="olga"))
     await apply(erased("gone"))
-    for account_id in ("gone", "kept"):
+    await apply(AccountMerged(account_id="kept", version=2, merged_account_ids=["merged"]))
+    for account_id in ("gone", "merged", "kept"):
         for event in late_events(account_id):
             if event.event_type in by_type:
                 await apply(event)
@@ -101,6 +104,7 @@ async def test_notification_raises_nothing_for_an_erased_account_from_late_event
     by_type = {
         "account.upserted": handlers.on_account_upserted,
         "account.erased": handlers.on_account_erased,
+        "account.merged": handlers.on_account_merged,
         "score.changed": handlers.on_score_changed,
         "tier.changed": handlers.on_tier_changed,
         "plan.stale": handlers.on_plan_stale,
@@ -111,6 +115,7 @@ async def test_notification_raises_nothing_for_an_erased_account_from_late_event
 
     for table in ("notification.alerts", "notification.health_readings"):
         assert await _count(app_sessions, principal, table, "gone") == 0, table
+        assert await _count(app_sessions, principal, table, "merged") == 0, table
         # The same events raise and record for an account that was not erased.
         assert await _count(app_sessions, principal, table, "kept") > 0, table
 
@@ -121,6 +126,7 @@ async def test_planning_keeps_nothing_of_an_erased_account_from_late_events(
     by_type = {
         "account.upserted": planning.on_account_upserted,
         "account.erased": planning.on_account_erased,
+        "account.merged": planning.on_account_merged,
         "score.changed": planning.on_score_changed,
         "tier.changed": planning.on_tier_changed,
     }
@@ -128,4 +134,10 @@ async def test_planning_keeps_nothing_of_an_erased_account_from_late_events(
     await _erase_then_late_events(app_sessions, principal, "planning", by_type)  # score events
 
     assert await _count(app_sessions, principal, "planning.accounts", "gone") == 0
-    assert await _count(app_sessions, principal, "planning.accounts", "kept") == 1
+    async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+        rows = await session.execute(
+            text("SELECT account_id, tier FROM planning.accounts WHERE tenant_id = :t"),
+            {"t": principal.tenant_id},
+        )
+        tiers: dict[str, str | None] = {r.account_id: r.tier for r in rows}
+    assert tiers == {"merged": None, "kept": "key"}  # the merged account takes no late tier

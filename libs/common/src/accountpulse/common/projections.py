@@ -3,8 +3,9 @@
 remembering an ``account.erased`` (``<schema>.erased_accounts``).
 
 Events of one account on ``accounts.changes`` arrive in order, but a score change or a stale
-plan travels on another topic and may arrive after the erasure: a handler of such an event
-asks :func:`erased_among` first, so an erased account's data stays gone."""
+plan travels on another topic and may arrive after the erasure or the merge: a handler of such
+an event asks :func:`retired_among` first, so an erased account's data stays gone and a merged
+account raises nothing under its old id."""
 
 from __future__ import annotations
 
@@ -59,13 +60,16 @@ async def remember_erased(uow: UnitOfWork, account_id: str) -> None:
     )
 
 
-async def erased_among(uow: UnitOfWork, account_ids: Collection[str]) -> set[str]:
-    """Which of these accounts were erased (one round trip; none asked, none read)."""
+async def retired_among(uow: UnitOfWork, account_ids: Collection[str]) -> set[str]:
+    """Which of these accounts were erased or merged away (one round trip; none asked, none
+    read): a late event of one belongs to no live account."""
     if not account_ids:
         return set()
     rows = await (await uow.connection()).fetch(
         f"SELECT account_id FROM {uow.schema}.erased_accounts"
-        " WHERE tenant_id = $1 AND account_id = ANY($2::text[])",
+        " WHERE tenant_id = $1 AND account_id = ANY($2::text[])"
+        f" UNION SELECT account_id FROM {uow.schema}.accounts WHERE tenant_id = $1"
+        " AND account_id = ANY($2::text[]) AND merged_into IS NOT NULL",
         uow.tenant_id,
         list(set(account_ids)),
     )

@@ -26,7 +26,7 @@ from accountpulse.common.events import (
 )
 from accountpulse.common.messaging.consumer import continuing, standing_by_version
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.common.projections import erased_among, mark_merged, remember_erased
+from accountpulse.common.projections import mark_merged, remember_erased, retired_among
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.notification.domain import rules
 from accountpulse.notification.domain.config import AlertRules
@@ -51,8 +51,8 @@ class NotificationHandlers:
         """Set-based: the health readings of a run of score changes recorded, and what each
         change's rule needs read, in one statement; then the alerts, event by event in the
         run's order, each in its own event's trace."""
-        erased = await erased_among(uow, {envelope.payload.account_id for envelope in envelopes})
-        envelopes = [e for e in envelopes if e.payload.account_id not in erased]
+        retired = await retired_among(uow, {envelope.payload.account_id for envelope in envelopes})
+        envelopes = [e for e in envelopes if e.payload.account_id not in retired]
         if not envelopes:
             return
         all_facts = await facts.record_health(
@@ -80,15 +80,15 @@ class NotificationHandlers:
 
     async def on_tier_changed(self, uow: UnitOfWork, envelope: Envelope[TierChanged]) -> None:
         event = envelope.payload
-        if await erased_among(uow, [event.account_id]):
-            return  # arrived after the account's erasure (another topic): nothing to alert
+        if await retired_among(uow, [event.account_id]):
+            return  # arrived after the account's erasure or merge (another topic)
         tenant_rules = await load_rules(uow)
         drafts = rules.for_tier_changed(event, tenant_rules)
         await self._raise(uow, envelope, event.account_id, event.owner_id, drafts, tenant_rules)
 
     async def on_plan_stale(self, uow: UnitOfWork, envelope: Envelope[PlanStale]) -> None:
         event = envelope.payload
-        if await erased_among(uow, [event.account_id]):
+        if await retired_among(uow, [event.account_id]):
             return
         tenant_rules = await load_rules(uow)
         drafts = rules.for_plan_stale(event, tenant_rules)
@@ -98,7 +98,7 @@ class NotificationHandlers:
         self, uow: UnitOfWork, envelope: Envelope[PlanGoalOffTrack]
     ) -> None:
         event = envelope.payload
-        if await erased_among(uow, [event.account_id]):
+        if await retired_among(uow, [event.account_id]):
             return
         tenant_rules = await load_rules(uow)
         drafts = rules.for_goal_off_track(event, tenant_rules)

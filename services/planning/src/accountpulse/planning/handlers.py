@@ -28,7 +28,7 @@ from accountpulse.common.events import (
 from accountpulse.common.events.plans import StaleReason
 from accountpulse.common.messaging.consumer import continuing, latest_by_key, standing_by_version
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.common.projections import erased_among, remember_erased
+from accountpulse.common.projections import remember_erased, retired_among
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.planning.commands.merges import fold_merge
 from accountpulse.planning.commands.staleness import (
@@ -50,10 +50,10 @@ async def on_scores_changed(uow: UnitOfWork, envelopes: Sequence[Envelope[ScoreC
     """Set-based: the tiers in one statement, the windows of the re-segmented accounts in
     one, and one to find the plans not yet flagged ``score_shifted``; only those are
     written, each as part of its account's first event (which flags it, one by one)."""
-    erased = await erased_among(uow, {envelope.payload.account_id for envelope in envelopes})
-    envelopes = [e for e in envelopes if e.payload.account_id not in erased]
+    retired = await retired_among(uow, {envelope.payload.account_id for envelope in envelopes})
+    envelopes = [e for e in envelopes if e.payload.account_id not in retired]
     if not envelopes:
-        return  # every one arrived after its account's erasure (another topic)
+        return  # every one arrived after its account's erasure or merge (another topic)
     events = [envelope.payload for envelope in envelopes]
     await accounts.apply_tiers(uow, tier_updates(events))
     # As one by one: an older event than the tier applied still opens the window.
@@ -73,8 +73,8 @@ async def on_tier_changed(uow: UnitOfWork, envelope: Envelope[TierChanged]) -> N
     """A tier change is a re-segmentation: the plan must be revisited now (score_shifted)
     and the move's effect evaluated in 45 days."""
     event = envelope.payload
-    if await erased_among(uow, [event.account_id]):
-        return  # arrived after the account's erasure (another topic)
+    if await retired_among(uow, [event.account_id]):
+        return  # arrived after the account's erasure or merge (another topic)
     before = await accounts.replace_tier(uow, event.account_id, event.version, event.tier)
     if before == event.tier:
         return  # already applied (score.changed carried the same tier change)
