@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from accountpulse.common.events import ScoreSnapshot
-from accountpulse.common.messaging.consumer import latest_by_key
+from accountpulse.common.messaging.consumer import standing_by_version
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.ingestion.store import account_scores
@@ -19,6 +19,5 @@ async def on_score_snapshots(uow: UnitOfWork, envelopes: Sequence[Envelope[Score
     A tombstone (the account erased or merged away) never reaches a handler: the erasure
     itself removed the row with its account, and a merged account's scores are no longer
     shown."""
-    ordered = sorted(envelopes, key=lambda e: (e.payload.version, e.payload.computed_at))
-    standing = latest_by_key(ordered, lambda e: e.payload.account_id)
+    standing = standing_by_version(envelopes, lambda e: (e.payload.version, e.payload.computed_at))
     await account_scores.apply_snapshots(uow, [envelope.payload for envelope in standing])

@@ -158,13 +158,16 @@ def _to_store(
     ).tolist()
     scored = []
     for i in range(len(chunk)):
-        if _already_scored(chunk, i, run) or (run.sweep and _unchanged(chunk, rendered[i], i)):
+        if _already_scored(chunk, i, run):
+            continue
+        digest = features_digest(rendered[i].features)  # compared (a sweep) and stored
+        if run.sweep and _unchanged(chunk, rendered[i], digest, i):
             continue
         reasons = reasons_of(flags[i], thresholds)
         if reasons and run.sweep and chunk.versions[i] == previous.account_version[i]:
             reasons.append(TIME_ELAPSED)  # only time moved since the last snapshot
         trace = traces.get(chunk.account_ids[i])
-        scored.append(Scored(i, rendered[i], compact[i], tiers[i], reasons, trace))
+        scored.append(Scored(i, rendered[i], compact[i], digest, tiers[i], reasons, trace))
     return scored
 
 
@@ -181,13 +184,13 @@ def _already_scored(chunk: LoadedChunk, i: int, run: _Run) -> bool:
     return as_of is not None and as_of >= run.today
 
 
-def _unchanged(chunk: LoadedChunk, rendered: Rendered, i: int) -> bool:
+def _unchanged(chunk: LoadedChunk, rendered: Rendered, digest: int, i: int) -> bool:
     """Nothing time moved: the same scores and features as the current snapshot (compared
     as stored, JSON), so a sweep stores no snapshot of a day that changed nothing."""
     previous = chunk.previous
-    stored, digest = previous.features[i], previous.features_digest[i]
-    if digest is not None:  # a compact snapshot: its features' digest
-        same_features = digest == features_digest(rendered.features)
+    stored, stored_digest = previous.features[i], previous.features_digest[i]
+    if stored_digest is not None:  # a compact snapshot: its features' digest
+        same_features = stored_digest == digest
     else:
         dumped = orjson.dumps(rendered.features, default=str)
         same_features = stored is not None and orjson.loads(stored) == orjson.loads(dumped)

@@ -18,7 +18,7 @@ from accountpulse.common.events import EventPayload, ScoreChanged, ScoreSnapshot
 from accountpulse.common.messaging.outbox import EncodedEvent
 from accountpulse.common.telemetry import current_trace_id
 from accountpulse.scoring.domain.columnar import ScoreColumns
-from accountpulse.scoring.domain.columnar.compact import CompactSnapshot, features_digest
+from accountpulse.scoring.domain.columnar.compact import CompactSnapshot
 from accountpulse.scoring.domain.columnar.render import Rendered
 from accountpulse.scoring.store.features import LoadedChunk
 from accountpulse.scoring.store.snapshot_writes import SnapshotRows
@@ -40,6 +40,7 @@ class Scored:
     i: int
     rendered: Rendered
     compact: CompactSnapshot  # what is stored of it
+    features_digest: int  # compact.features_digest of its features
     tier: str
     reasons: list[str]
     trace: Trace | None
@@ -79,7 +80,7 @@ class StagedChunk:
         r.numbers += account.compact.numbers
         r.score_columns += account.compact.score_columns
         r.texts.append(json_text(account.compact.texts))
-        r.features_digests.append(features_digest(rendered.features))
+        r.features_digests.append(account.features_digest)
         r.reasons.append(",".join(account.reasons))
         r.previous_ids.append(chunk.previous.snapshot_id[i])
         r.trace_ids.append(trace_id_of(account.trace) if account.trace else self._trace_id)

@@ -34,10 +34,13 @@ def latest_by_key(envelopes: Sequence[E], key: Callable[[E], str]) -> list[E]:
     return [last[k] for k in sorted(last)]
 
 
-def standing_by_version(envelopes: Sequence[E], version: Callable[[E], int]) -> list[E]:
+def standing_by_version(
+    envelopes: Sequence[E], version: Callable[[E], int | tuple[Any, ...]]
+) -> list[E]:
     """Per subject, the event that applying them one by one to a version-gated upsert (an
     older version ignored, an equal one applied again) leaves standing: the last of the
-    highest version — not simply the last. Sorted by subject, as :func:`latest_by_key`."""
+    highest version — not simply the last. A version may be a tuple, compared in order
+    (account version, then computed time). Sorted by subject, as :func:`latest_by_key`."""
     return latest_by_key(sorted(envelopes, key=version), lambda e: e.payload.key_id)
 
 
