@@ -142,6 +142,10 @@ def _pg_ctl_start(layout: Layout, run_as: RunAs, bin_dir: Path) -> subprocess.Co
         *("-k", str(pg_socket_dir(layout, run_as))),
         *("-c", "max_connections=300", "-c", "shared_buffers=256MB"),
         *("-c", "fsync=on", "-c", "synchronous_commit=on"),
+        # bulk work (a full rescore, a daily sweep) writes ~1 GB of WAL per 150,000 accounts:
+        # the default 1 GB between checkpoints made one every few seconds, each followed by a
+        # full-page image of every page touched again
+        *("-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=15min"),
     ]
     return run_as.run(
         [

@@ -4,7 +4,6 @@ event continuing the trace of the event that asked for the account."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ import orjson
 from pydantic import TypeAdapter
 
 from accountpulse.common.events import EventPayload, ScoreChanged, ScoreSnapshot, TierChanged
+from accountpulse.common.ids import new_id
 from accountpulse.common.messaging.outbox import EncodedEvent
 from accountpulse.common.telemetry import current_trace_id
 from accountpulse.scoring.domain.columnar import ScoreColumns
@@ -62,7 +62,7 @@ class StagedChunk:
     def add(self, account: Scored, *, bulk: bool) -> None:
         """``bulk``: a rescore or sweep, which publishes the current snapshot only if it
         changed."""
-        snapshot_id = str(uuid.uuid4())
+        snapshot_id = new_id()
         self._row(account, snapshot_id)
         events = self._events(account, snapshot_id, bulk)
         self.events += events

@@ -15,7 +15,6 @@ service commit one at a time (``Lock:object`` waits on ``COMMIT`` under load).
 
 from __future__ import annotations
 
-import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from accountpulse.common.clock import Clock, system_clock
 from accountpulse.common.db import Sessions, driver, system_transaction
 from accountpulse.common.events import EventPayload
+from accountpulse.common.ids import new_id
 from accountpulse.common.messaging.envelope import encode_payload, record_key
 
 
@@ -111,7 +111,7 @@ async def add_encoded_events(
         orjson.dumps(given).decode() if given else current
         for given in (trace_headers or [None] * len(events))
     ]
-    event_ids = [str(uuid.uuid4()) for _ in events]
+    event_ids = [new_id() for _ in events]
     _staged(session, schema)
     connection = await driver(session)
     await connection.execute(
@@ -152,7 +152,7 @@ async def add_tombstone(
         tenant_id,
         topic,
         record_key(tenant_id, key_id),
-        str(uuid.uuid4()),
+        new_id(),
         key_id,
         orjson.dumps(current_trace_headers()).decode(),
     )
@@ -214,4 +214,7 @@ def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
         acks="all",
         linger_ms=2,
         max_batch_size=1_048_576,
+        # JSON events shrink ~4x: fewer bytes for the broker to write, replicate and serve
+        # (lz4 costs the relay a few µs an event; bench/NOTES.md, session 8)
+        compression_type="lz4",
     )
