@@ -44,6 +44,7 @@ MAX_RETRY_DELAY_S = 300.0
 MAX_FAILURE_CHARS = 1000
 # what the database raises when it refuses a statement (through SQLAlchemy, or raw asyncpg)
 REFUSALS = (DBAPIError, asyncpg.PostgresError)
+ERASED_REASON = "external_id: this account was erased; an erased account's id is not used again"
 
 
 def jobs(runtime: Runtime[IngestionSettings]) -> list[PeriodicJob]:
@@ -125,15 +126,20 @@ async def _apply(
 async def _write(uow: UnitOfWork, writes: list[AccountWrite]) -> dict[str, str]:
     """Write the chunk's accounts in one go; if the database refuses the set for what a record
     holds, write them one by one, each in a savepoint, keeping the others. Returns the refused
-    accounts' external ids with the database's reason."""
+    accounts' external ids with the database's reason. An erased account's id is refused
+    (its lines rejected), as the API refuses it."""
+    erased = await store.accounts.erased_among(uow, [write.external_id for write in writes])
+    refused = {external_id: ERASED_REASON for external_id in erased}
+    writes = [write for write in writes if write.external_id not in erased]
+    if not writes:
+        return refused
     try:
         async with uow.session.begin_nested():
             await upsert_accounts(uow, writes)
-        return {}
+        return refused
     except REFUSALS as exc:
         if not refused_for_its_data(exc):
             raise
-    refused: dict[str, str] = {}
     for write in writes:
         try:
             async with uow.session.begin_nested():

@@ -18,10 +18,19 @@ PositiveMoney = Annotated[Decimal, DecimalString(15, 2, positive=True)]
 FxRate = Annotated[Decimal, DecimalString(9, 8, positive=True, example="1.08250000")]
 Hours = Annotated[Decimal, DecimalString(8, 2, example="36.5")]  # numeric(10, 2)
 
-# (start hour, end hour), said without `prefixItems`, which schemathesis 4.32 mishandles
+# (start hour, end hour), said without `prefixItems`, which schemathesis 4.32 mishandles; hours
+# of the day as notification's preferences take them (an unbounded one was a 500: int4 column)
+_Hour = Annotated[int, Field(ge=0, le=23)]
 QuietHours = Annotated[
-    tuple[int, int],
-    WithJsonSchema({"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}),
+    tuple[_Hour, _Hour],
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 0, "maximum": 23},
+            "minItems": 2,
+            "maxItems": 2,
+        }
+    ),
 ]
 
 EMAIL = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"

@@ -35,7 +35,8 @@ async def put_account(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create or replace an account. Publishes `account.upserted` (and
-    `account.owner_changed` when the owner moves)."""
+    `account.owner_changed` when the owner moves). The id of an erased account is not used
+    again: `409`, rule `not_erased`."""
 
     async def write(uow: UnitOfWork) -> Answer:
         account, created = await accounts.upsert_account(uow, external_id, body)

@@ -47,7 +47,7 @@ async def upsert_batch(uow: UnitOfWork, body: BatchIn) -> BatchOut:
         AccountWrite(item.external_id, AccountIn(**item.model_dump(exclude={"external_id"})))
         for item in body.items
     ]
-    return BatchOut(items=await upsert_accounts(uow, writes))
+    return BatchOut(items=await upsert_accounts(uow, writes, lambda k: f"items.{k}.external_id"))
 
 
 async def reassign_account(uow: UnitOfWork, external_id: str, body: ReassignIn) -> AccountOut:

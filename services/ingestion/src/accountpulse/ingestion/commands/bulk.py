@@ -7,7 +7,7 @@ revenue lines in one, stage all events in one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +19,7 @@ from accountpulse.common.events import (
     EventPayload,
     RevenueRecorded,
 )
+from accountpulse.common.problems import Conflict
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.ingestion import store
 from accountpulse.ingestion.domain.money import rate_applied
@@ -34,11 +35,41 @@ class AccountWrite:
     revenue: Sequence[tuple[str, RevenueIn, Decimal]] = ()  # (line id, line, reporting amount)
 
 
-async def upsert_accounts(uow: UnitOfWork, writes: Sequence[AccountWrite]) -> list[BatchResult]:
+class ErasedAccount(Conflict):
+    """A write that would create an erased account again. Every service ignores what follows
+    an erasure of an id, so the account would never be scored: the caller is told instead."""
+
+    def __init__(self, erased: Sequence[tuple[str, str]]) -> None:
+        shown = ", ".join(f"'{external_id}'" for _, external_id in erased)
+        super().__init__(
+            f"Account {shown} was erased; an erased account's id is not used again.",
+            errors=[
+                {
+                    "field": field,
+                    "rule": "not_erased",
+                    "message": f"account '{external_id}' was erased; choose another id",
+                }
+                for field, external_id in erased
+            ],
+        )
+
+
+async def upsert_accounts(
+    uow: UnitOfWork,
+    writes: Sequence[AccountWrite],
+    field: Callable[[int], str] = lambda _: "external_id",
+) -> list[BatchResult]:
     """Create or replace many accounts (and add their revenue lines) in the caller's
-    transaction. ``writes`` must not repeat an external id."""
+    transaction. ``writes`` must not repeat an external id. An id of an erased account is
+    refused (:class:`ErasedAccount`, naming each by ``field`` of its position)."""
     now, by = uow.now(), store.base.written_by(uow)
     existing = await store.accounts.lock_many(uow, [w.external_id for w in writes])
+    new_ids = [w.external_id for w in writes if w.external_id not in existing]
+    erased = await store.accounts.erased_among(uow, new_ids) if new_ids else set()
+    if erased:
+        raise ErasedAccount(
+            [(field(k), w.external_id) for k, w in enumerate(writes) if w.external_id in erased]
+        )
     plan = _Plan(uow.tenant_id, now, by)
     for write in writes:
         plan.add(write, existing.get(write.external_id))

@@ -126,8 +126,16 @@ async def set_owner(
 
 async def erase(uow: UnitOfWork, account_id: str) -> None:
     """Delete the account, its facts and the accounts merged into it (part of its history);
-    its children lose their parent."""
+    its children lose their parent. Their ids are remembered (:func:`erased_among`)."""
     params = {"t": uow.tenant_id, "a": account_id}
+    await uow.session.execute(
+        text(
+            f"INSERT INTO {SCHEMA}.erased_accounts (tenant_id, account_id, erased_at)"
+            f" SELECT tenant_id, external_id, :now FROM {SCHEMA}.accounts WHERE tenant_id = :t"
+            " AND (external_id = :a OR merged_into = :a) ON CONFLICT DO NOTHING"
+        ),
+        {**params, "now": uow.now()},
+    )
     for table in HISTORY_TABLES:
         await uow.session.execute(
             text(f"DELETE FROM {SCHEMA}.{table} WHERE tenant_id = :t AND account_id = :a"),
@@ -147,3 +155,18 @@ async def erase(uow: UnitOfWork, account_id: str) -> None:
         ),
         params,
     )
+
+
+async def erased_among(uow: UnitOfWork, external_ids: Sequence[str]) -> set[str]:
+    """Which of these ids name an erased account that does not exist (again): such an id is
+    not created anew, since every other service ignores what follows its erasure."""
+    if not external_ids:
+        return set()
+    rows = await (await uow.connection()).fetch(
+        f"SELECT e.account_id FROM {SCHEMA}.erased_accounts e WHERE e.tenant_id = $1"
+        " AND e.account_id = ANY($2::text[]) AND NOT EXISTS (SELECT 1 FROM"
+        f" {SCHEMA}.accounts a WHERE a.tenant_id = $1 AND a.external_id = e.account_id)",
+        uow.tenant_id,
+        list(set(external_ids)),
+    )
+    return {row["account_id"] for row in rows}
