@@ -232,10 +232,29 @@ _SWEEP = (
 
 
 async def sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[str, Any]:
-    """``sweep_1m``: the services' clock is moved past the tenant's next daily sweep (a day
-    and a minute after its last one, so every account's revenue windows and tenure move by at
-    least a day); timed from the move until the sweep run is done and every event it staged is
-    on Kafka. The scheduler's tick (SCHEDULER_INTERVAL_S) is inside the figure."""
+    """``sweep_1m``: the tenant's daily sweep on an ordinary day. The services' clock is moved
+    past the tenant's next sweep three times (each time a day and a minute after its last one,
+    so every account's revenue windows and tenure move by at least a day); each is timed from
+    the move until the sweep run is done and every event it staged is on Kafka. The
+    scheduler's tick (SCHEDULER_INTERVAL_S) is inside each figure.
+
+    The first two days after a tenant's first scoring are not ordinary: that scoring ranked
+    every account against the distributions of a tenant without a portfolio pass yet, and
+    each pass recomputes the distributions and the tenant's observed retention (which scales
+    every CLV) from the scores of the day before, so the value percentiles of most accounts
+    move on the first sweep and again on the second (bench/NOTES.md, session 8). They are
+    reported apart (``first_sweep``, ``second_sweep``); ``seconds`` is the third day."""
+    first = await _one_sweep(stack, clock, accounts)
+    second = await _one_sweep(stack, clock, accounts)
+    third = await _one_sweep(stack, clock, accounts)
+    return third | {"first_sweep": _summary(first), "second_sweep": _summary(second)}
+
+
+def _summary(sweep: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sweep.items() if k != "floor_work"}
+
+
+async def _one_sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[str, Any]:
     dsn, tenant = stack.admin_dsn, stack.tenant_id
 
     async def registered() -> bool:  # the first portfolio pass counts the tenant's sweeps
@@ -251,6 +270,7 @@ async def sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[str, An
     by = timedelta(days=1, minutes=1) + max(timedelta(0), behind)
     bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
     before = await kafka_records(bootstrap)
+    changes_before = await scalar(dsn, _CHANGES, tenant)
     started = time.perf_counter()
     clock.move(by)
     as_of = (datetime.now(UTC) + clock.offset()).date()
@@ -277,6 +297,7 @@ async def sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[str, An
         tenant,
         as_of,
     )
+    await portfolio_quiet(dsn, tenant)  # the sweep's own pass, before the next day
     return {
         "accounts": accounts,
         "seconds": elapsed,
@@ -284,10 +305,17 @@ async def sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[str, An
         "scored_s": scored,
         "accounts_per_s": accounts / elapsed,
         "snapshots_stored": int(stored),
+        "score_changes_published": int(await scalar(dsn, _CHANGES, tenant) - changes_before),
         "clock_moved_h": by.total_seconds() / 3600,
         "events": work.events,
         "floor_work": work,
     }
+
+
+# score.changed events the tenant has staged (sent rows are kept for a day: both sweeps')
+_CHANGES = (
+    "SELECT count(*) FROM scoring.outbox WHERE tenant_id = $1 AND event_type = 'score.changed'"
+)
 
 
 async def portfolio_quiet(dsn: str, tenant: str) -> None:

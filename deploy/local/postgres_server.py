@@ -146,6 +146,8 @@ def _pg_ctl_start(layout: Layout, run_as: RunAs, bin_dir: Path) -> subprocess.Co
         # the default 1 GB between checkpoints made one every few seconds, each followed by a
         # full-page image of every page touched again
         *("-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=15min"),
+        # what each statement costs, for an operator (CREATE EXTENSION pg_stat_statements)
+        *("-c", "shared_preload_libraries=pg_stat_statements"),
     ]
     return run_as.run(
         [
