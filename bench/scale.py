@@ -7,8 +7,10 @@ the floors measured in the same run on the same stack, merged into docs/performa
   scoring's projection (setup, not timed), then a full rescore after a model change, timed
   until the run is done and every event it staged is on Kafka.
 - ``sweep``    (``sweep_1m``): the services' clock moved a day past the tenant's last sweep,
-  timed until the sweep run is done and every event it staged is on Kafka. It needs the
-  accounts scored: without ``rescore`` the rescore still runs first, as setup.
+  timed until the sweep run is done and every event it staged is on Kafka; three days in a
+  row, the third reported (the first two after a tenant's first scoring catch up with its
+  distributions and retention, and are reported apart). It needs the accounts scored: without
+  ``rescore`` the rescore still runs first, as setup.
 - ``import``   (``import_1m``): an NDJSON file of N accounts with their revenue lines uploaded
   through ``POST /v1/imports``, timed until durable and until every account is scored and
   tiered.
