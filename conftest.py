@@ -71,6 +71,14 @@ async def tenant(owner_sessions: Sessions, system: System) -> AsyncIterator[Tena
     await created.close()
 
 
+@pytest.fixture
+async def other_tenant(owner_sessions: Sessions, system: System) -> AsyncIterator[Tenant]:
+    """A second tenant, for what one tenant must never see or disturb of another."""
+    created = await new_tenant(owner_sessions, system)
+    yield created
+    await created.close()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that touches the real infrastructure carries the ``integration`` mark."""
     for item in items:

@@ -3,21 +3,9 @@ key's request rate is limited — through the REST API of the running services."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 from integration.test_dependencies import extra_replica, wait_for
-from support import System, Tenant, new_tenant
-
-from accountpulse.common.db import Sessions
-
-
-@pytest.fixture
-async def other_tenant(owner_sessions: Sessions, system: System) -> AsyncIterator[Tenant]:
-    created = await new_tenant(owner_sessions, system)
-    yield created
-    await created.close()
+from support import System, Tenant
 
 
 async def test_an_admin_creates_lists_and_revokes_a_key_and_the_revoked_key_is_refused(

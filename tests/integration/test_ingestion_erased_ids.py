@@ -5,24 +5,13 @@ ingestion refuses it, with a 409 naming the field, or as a rejected import line.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
-import pytest
-from support import System, Tenant, eventually, new_tenant
-
-from accountpulse.common.db import Sessions
+from support import Tenant, eventually
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-async def other_tenant(owner_sessions: Sessions, system: System) -> AsyncIterator[Tenant]:
-    created = await new_tenant(owner_sessions, system)
-    yield created
-    await created.close()
 
 
 async def _erased(client: httpx.AsyncClient, account_id: str) -> None:

@@ -16,10 +16,9 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 from processes import ServiceProcess
 from sqlalchemy import text
-from support import System, Tenant, eventually, new_tenant
+from support import System, Tenant, eventually
 
 from accountpulse.common.db import Sessions
 
@@ -302,13 +301,6 @@ def rss_bytes(process: ServiceProcess) -> int:
 
 
 # --- fixtures and helpers ---
-
-
-@pytest.fixture
-async def other_tenant(owner_sessions: Sessions, system: System) -> AsyncIterator[Tenant]:
-    created = await new_tenant(owner_sessions, system)
-    yield created
-    await created.close()
 
 
 @contextmanager
