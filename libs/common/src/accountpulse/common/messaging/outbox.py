@@ -32,6 +32,7 @@ from accountpulse.common.db import Sessions, driver, system_transaction
 from accountpulse.common.events import EventPayload
 from accountpulse.common.ids import new_id
 from accountpulse.common.messaging.envelope import encode_payload, record_key
+from accountpulse.common.messaging.record_batches import MAX_BATCH_BYTES
 
 
 def current_trace_headers() -> dict[str, str]:
@@ -213,8 +214,6 @@ def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
         enable_idempotence=True,
         acks="all",
         linger_ms=2,
-        max_batch_size=1_048_576,
-        # JSON events shrink ~4x: fewer bytes for the broker to write, replicate and serve
-        # (lz4 costs the relay a few µs an event; bench/NOTES.md, session 8)
-        compression_type="lz4",
+        max_batch_size=MAX_BATCH_BYTES,
+        # the relay compresses large rounds itself (record_batches.COMPRESS_FROM_ROWS)
     )
