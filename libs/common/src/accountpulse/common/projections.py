@@ -10,8 +10,12 @@ account raises nothing under its old id."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any, TypeVar
 
+from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.common.uow import UnitOfWork
+
+E = TypeVar("E", bound=Envelope[Any])
 
 _LOCK_MERGE = (
     "SELECT account_id, merged_into FROM {schema}.accounts WHERE tenant_id = $1"
@@ -74,3 +78,9 @@ async def retired_among(uow: UnitOfWork, account_ids: Collection[str]) -> set[st
         list(set(account_ids)),
     )
     return {row["account_id"] for row in rows}
+
+
+async def of_live_accounts(uow: UnitOfWork, envelopes: Sequence[E]) -> list[E]:
+    """These events but those of accounts erased or merged away (:func:`retired_among`)."""
+    retired = await retired_among(uow, {envelope.payload.account_id for envelope in envelopes})
+    return [envelope for envelope in envelopes if envelope.payload.account_id not in retired]

@@ -32,7 +32,7 @@ from accountpulse.common.scheduler import PeriodicJob
 from accountpulse.common.service import Runtime
 from accountpulse.common.uow import UnitOfWork, UnitsOfWork
 from accountpulse.ingestion import store
-from accountpulse.ingestion.commands.bulk import AccountWrite, upsert_accounts
+from accountpulse.ingestion.commands.bulk import AccountWrite, ErasedAccount, upsert_accounts
 from accountpulse.ingestion.commands.import_lines import parse_chunk
 from accountpulse.ingestion.settings import IngestionSettings
 
@@ -124,31 +124,34 @@ async def _apply(
 
 
 async def _write(uow: UnitOfWork, writes: list[AccountWrite]) -> dict[str, str]:
-    """Write the chunk's accounts in one go; if the database refuses the set for what a record
-    holds, write them one by one, each in a savepoint, keeping the others. Returns the refused
-    accounts' external ids with the database's reason. An erased account's id is refused
-    (its lines rejected), as the API refuses it."""
-    erased = await store.accounts.erased_among(uow, [write.external_id for write in writes])
-    refused = {external_id: ERASED_REASON for external_id in erased}
-    writes = [write for write in writes if write.external_id not in erased]
-    if not writes:
-        return refused
+    """Write the chunk's accounts in one go; if the set is refused for what a record holds (by
+    the database, or an erased account's id, which the API refuses too), write them one by
+    one, each in a savepoint, keeping the others. Returns the refused accounts' external ids
+    with the reason."""
     try:
         async with uow.session.begin_nested():
             await upsert_accounts(uow, writes)
-        return refused
-    except REFUSALS as exc:
-        if not refused_for_its_data(exc):
+        return {}
+    except (ErasedAccount, *REFUSALS) as exc:
+        if _refusal(exc) is None:
             raise
+    refused: dict[str, str] = {}
     for write in writes:
         try:
             async with uow.session.begin_nested():
                 await upsert_accounts(uow, [write])
-        except REFUSALS as exc:
-            if not refused_for_its_data(exc):
+        except (ErasedAccount, *REFUSALS) as exc:
+            if (reason := _refusal(exc)) is None:
                 raise
-            refused[write.external_id] = failure_reason(exc, "record")
+            refused[write.external_id] = reason
     return refused
+
+
+def _refusal(exc: Exception) -> str | None:
+    """Why a record was refused, if it was for what it holds; None for any other failure."""
+    if isinstance(exc, ErasedAccount):
+        return ERASED_REASON
+    return failure_reason(exc, "record") if refused_for_its_data(exc) else None
 
 
 def _refused_lines(

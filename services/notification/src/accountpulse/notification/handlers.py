@@ -26,7 +26,12 @@ from accountpulse.common.events import (
 )
 from accountpulse.common.messaging.consumer import continuing, standing_by_version
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.common.projections import mark_merged, remember_erased, retired_among
+from accountpulse.common.projections import (
+    mark_merged,
+    of_live_accounts,
+    remember_erased,
+    retired_among,
+)
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.notification.domain import rules
 from accountpulse.notification.domain.config import AlertRules
@@ -51,8 +56,7 @@ class NotificationHandlers:
         """Set-based: the health readings of a run of score changes recorded, and what each
         change's rule needs read, in one statement; then the alerts, event by event in the
         run's order, each in its own event's trace."""
-        retired = await retired_among(uow, {envelope.payload.account_id for envelope in envelopes})
-        envelopes = [e for e in envelopes if e.payload.account_id not in retired]
+        envelopes = await of_live_accounts(uow, envelopes)
         if not envelopes:
             return
         all_facts = await facts.record_health(

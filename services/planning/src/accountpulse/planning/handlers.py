@@ -28,7 +28,7 @@ from accountpulse.common.events import (
 from accountpulse.common.events.plans import StaleReason
 from accountpulse.common.messaging.consumer import continuing, latest_by_key, standing_by_version
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.common.projections import remember_erased, retired_among
+from accountpulse.common.projections import of_live_accounts, remember_erased, retired_among
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.planning.commands.merges import fold_merge
 from accountpulse.planning.commands.staleness import (
@@ -50,8 +50,7 @@ async def on_scores_changed(uow: UnitOfWork, envelopes: Sequence[Envelope[ScoreC
     """Set-based: the tiers in one statement, the windows of the re-segmented accounts in
     one, and one to find the plans not yet flagged ``score_shifted``; only those are
     written, each as part of its account's first event (which flags it, one by one)."""
-    retired = await retired_among(uow, {envelope.payload.account_id for envelope in envelopes})
-    envelopes = [e for e in envelopes if e.payload.account_id not in retired]
+    envelopes = await of_live_accounts(uow, envelopes)
     if not envelopes:
         return  # every one arrived after its account's erasure or merge (another topic)
     events = [envelope.payload for envelope in envelopes]

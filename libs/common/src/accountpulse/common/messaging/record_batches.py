@@ -33,6 +33,7 @@ tracer = trace.get_tracer(__name__)
 # way to score.changed took 60 ms at the median instead of 29 (bench/NOTES.md, session 8).
 COMPRESS_FROM_ROWS = 64
 MAX_BATCH_BYTES = 1_048_576  # a record batch before compression (the producer's max_batch_size)
+_LZ4 = has_lz4()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ class Round:
 
     def _builder(self, producer: AIOKafkaProducer) -> BatchBuilder:
         """A record batch of the producer's; lz4-compressed for a large round."""
-        if len(self.rows) < COMPRESS_FROM_ROWS or not has_lz4():
+        if len(self.rows) < COMPRESS_FROM_ROWS or not _LZ4:
             return producer.create_batch()
         return BatchBuilder(MAX_BATCH_BYTES, DefaultRecordBatch.CODEC_LZ4, is_transactional=False)
 
