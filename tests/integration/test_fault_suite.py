@@ -265,12 +265,14 @@ async def _fault(
     targets = await _eventually(kafka.log_ends, "log end offsets", timeout_s=60)
     first = await _eventually(lambda: ledger.first_acked_after(back), "a write", timeout_s=60)
 
-    async def caught_up() -> bool:
-        return (
-            await _all_ready(stack.system)
-            and await kafka.groups_reached(targets)
-            and await db.line_applied(first)
-        )
+    async def caught_up() -> bool | Unmet:
+        if not await _all_ready(stack.system):
+            return Unmet(f"not ready: {await _not_ready(stack.system)}")
+        if behind := await kafka.groups_behind(targets):
+            return Unmet(f"consumer groups behind the log ends of the recovery: {behind}")
+        if not await db.line_applied(first):
+            return Unmet(f"line {first} not applied by scoring and planning")
+        return True
 
     await _eventually(caught_up, f"recovery from the {name} crash", timeout_s=RECOVERY_TIMEOUT_S)
     recovered = time.monotonic()
@@ -293,14 +295,35 @@ async def _quiescent(stack: FaultStack, db: Database, kafka: Kafka) -> bool:
 
 
 async def _all_ready(system: System) -> bool:
+    return not await _not_ready(system)
+
+
+async def _not_ready(system: System) -> dict[str, str]:
+    """Each service that is not ready, with what its ``/readyz`` said."""
+    answers: dict[str, str] = {}
     async with httpx.AsyncClient(timeout=5) as client:
         for name in SERVICES:
             try:
-                if (await client.get(f"{system.url(name)}/readyz")).status_code != 200:
-                    return False
-            except httpx.TransportError:
-                return False
-    return True
+                response = await client.get(f"{system.url(name)}/readyz")
+            except httpx.TransportError as exc:
+                answers[name] = repr(exc)
+                continue
+            if response.status_code != 200:
+                answers[name] = f"{response.status_code} {response.text[:300]}"
+    return answers
+
+
+class Unmet:
+    """A probe's answer that is not yet: false, and says why (in the timeout's message)."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return self.why
 
 
 async def _reconcile(ledger: Ledger, db: Database) -> None:
@@ -492,17 +515,27 @@ class Kafka:
 
     async def groups_reached(self, targets: dict[TopicPartition, int]) -> bool:
         """Whether every group has committed at least ``targets`` on each of its partitions."""
+        return not await self.groups_behind(targets)
+
+    async def groups_behind(self, targets: dict[TopicPartition, int]) -> dict[str, str]:
+        """Each group's partitions whose committed offset is short of ``targets``:
+        ``topic[partition]: committed/target``."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
         await asyncio.wait_for(admin.start(), 15)
+        behind: dict[str, str] = {}
         try:
             for group, topics in GROUP_TOPICS.items():
                 committed = await asyncio.wait_for(admin.list_consumer_group_offsets(group), 15)
+                short = []
                 for topic in topics:
                     for tp in self.partitions[topic]:
                         meta = committed.get(tp)
-                        if (meta.offset if meta else 0) < targets.get(tp, 0):
-                            return False
-            return True
+                        offset = meta.offset if meta else 0
+                        if offset < targets.get(tp, 0):
+                            short.append(f"{tp.topic}[{tp.partition}]: {offset}/{targets[tp]}")
+                if short:
+                    behind[group] = ", ".join(short)
+            return behind
         finally:
             await admin.close()
 
