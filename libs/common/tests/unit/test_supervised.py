@@ -1,14 +1,19 @@
 """A supervised loop's restart pause doubles while it keeps failing, and is small again for a
-failure after a long healthy run (a later outage must not wait for the last one's pause)."""
+failure after a long healthy run (a later outage must not wait for the last one's pause).
+SIGUSR1 logs what every task waits on."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
 from types import SimpleNamespace
 
 import pytest
 
 from accountpulse.common import lifecycle
+from accountpulse.common.lifecycle import dump_tasks_on_signal
 
 
 async def test_the_pause_doubles_while_failing_and_is_small_again_after_a_healthy_run(
@@ -36,3 +41,27 @@ async def test_the_pause_doubles_while_failing_and_is_small_again_after_a_health
 
     await lifecycle.supervised("test-loop", loop, stop, max_pause_s=30.0)
     assert pauses == [0.5, 1.0, 2.0, 4.0, 0.5, 1.0, 2.0]
+
+
+async def test_sigusr1_logs_every_task_with_the_stack_it_waits_in(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def waits_for_ever(event: asyncio.Event) -> None:
+        await event.wait()
+
+    never = asyncio.Event()
+    waiting = asyncio.create_task(waits_for_ever(never), name="the-stuck-loop")
+    await asyncio.sleep(0)
+    dump_tasks_on_signal()
+    try:
+        with caplog.at_level(logging.WARNING, logger="accountpulse.common.lifecycle"):
+            os.kill(os.getpid(), signal.SIGUSR1)
+            await asyncio.sleep(0.05)  # the handler runs on the loop
+        dumped = {r.getMessage(): r for r in caplog.records}
+        assert "task the-stuck-loop" in dumped
+        stack = dumped["task the-stuck-loop"].stack  # type: ignore[attr-defined]
+        assert "in waits_for_ever" in stack
+        assert "await event.wait()" in stack
+    finally:
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGUSR1)
+        waiting.cancel()

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -116,3 +118,17 @@ async def _until_either(event: asyncio.Event, stop: asyncio.Event) -> None:
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+def dump_tasks_on_signal(signum: int = signal.SIGUSR1) -> None:
+    """On ``signum`` (``kill -USR1 <pid>``), log every asyncio task with the stack it waits
+    in: what a service that looks alive but does nothing is waiting on."""
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # not on the main thread
+        asyncio.get_running_loop().add_signal_handler(signum, _dump_tasks)
+
+
+def _dump_tasks() -> None:
+    for task in asyncio.all_tasks():
+        stack = io.StringIO()
+        task.print_stack(file=stack)
+        log.warning("task %s", task.get_name(), extra={"stack": stack.getvalue()})

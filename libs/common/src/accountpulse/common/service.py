@@ -28,7 +28,13 @@ from accountpulse.common.clock import Clock, clock_for, system_clock
 from accountpulse.common.db import Sessions, create_engine, create_sessions
 from accountpulse.common.health import Check, health_router
 from accountpulse.common.json_guard import JsonGuard
-from accountpulse.common.lifecycle import KafkaConnection, Loop, stop_all, supervised
+from accountpulse.common.lifecycle import (
+    KafkaConnection,
+    Loop,
+    dump_tasks_on_signal,
+    stop_all,
+    supervised,
+)
 from accountpulse.common.logs import configure_logging
 from accountpulse.common.messaging.consumer import (
     ConsumerRunner,
@@ -124,6 +130,7 @@ def create_app(spec: ServiceSpec[S], settings: S, clock: Clock | None = None) ->
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        dump_tasks_on_signal()
         tasks = [
             asyncio.create_task(supervised(name, loop, stop, after=after), name=name)
             for name, loop, after in _background_loops(spec, runtime, runners, kafka)
