@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
@@ -129,6 +129,21 @@ def dump_tasks_on_signal(signum: int = signal.SIGUSR1) -> None:
 
 def _dump_tasks() -> None:
     for task in asyncio.all_tasks():
-        stack = io.StringIO()
-        task.print_stack(file=stack)
-        log.warning("task %s", task.get_name(), extra={"stack": stack.getvalue()})
+        log.warning("task %s", task.get_name(), extra={"stack": "\n".join(awaiting(task))})
+
+
+def awaiting(task: asyncio.Task[Any]) -> list[str]:
+    """Where ``task`` waits: each coroutine of its ``await`` chain, outermost first (a task's
+    own stack shows only the outermost one), and the future it waits for at the end."""
+    chain: list[str] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:  # a future's iterator: name the future the task waits on
+            waiter = getattr(task, "_fut_waiter", None) or awaited
+            chain.append(f"waiting for {waiter!r}"[:500])
+            break
+        code = frame.f_code
+        chain.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return chain
