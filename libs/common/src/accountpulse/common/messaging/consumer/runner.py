@@ -47,10 +47,13 @@ from accountpulse.common.messaging.consumer.dead_letters import DeadLetters
 from accountpulse.common.messaging.consumer.lag import LagSampler
 from accountpulse.common.messaging.consumer.subscription import Subscription
 from accountpulse.common.messaging.envelope import MalformedEvent, decode, header_map
+from accountpulse.common.messaging.kafka_client import metadata_task, metadata_task_end
 from accountpulse.common.messaging.topics import TopicSettings, dead_letter_spec, ensure_topics
 from accountpulse.common.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 10.0  # the last commit and the client's stop, each, when the runner ends
 
 EVENTS_CONSUMED = Counter(
     "accountpulse_events_consumed_total",
@@ -84,6 +87,25 @@ class RunnerSettings:
     commit_interval_s: float = 0.1
     lag_interval_s: float = 5.0  # how often the lag gauge is sampled (consumer.lag)
     topics: TopicSettings = field(default_factory=TopicSettings)
+
+
+class ConsumerStalled(Exception):
+    """The consumer's client lost its metadata task, so every request that needs fresh
+    metadata (finding the group's coordinator, committing, rejoining) waits for ever: the
+    consumer is started again with a new client (supervised)."""
+
+    def __init__(self, group: str) -> None:
+        super().__init__(f"consumer of {group}: aiokafka's metadata task ended; starting again")
+
+
+async def metadata_task_ended(consumer: AIOKafkaConsumer) -> BaseException:
+    """Returns once the consumer's client has lost its metadata task (:func:`metadata_task_end`),
+    with what the task ended with."""
+    task = metadata_task(consumer._client)
+    await asyncio.wait({task} if task else {asyncio.get_running_loop().create_future()})
+    ended = metadata_task_end(consumer._client) or RuntimeError("the metadata task ended")
+    log.error("aiokafka's metadata task ended: %r", ended, exc_info=ended)
+    return ended
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -147,25 +169,39 @@ class ConsumerRunner:
         await consumer.start()
         self.ready.set()
         lag = asyncio.create_task(self._lag.run(consumer, stop), name=f"{self.group}-lag")
+        consuming = asyncio.create_task(self._consume(consumer, stop), name=f"{self.group}-poll")
+        watching = asyncio.create_task(metadata_task_ended(consumer), name=f"{self.group}-watch")
         try:
-            while not stop.is_set():
-                batches = await consumer.getmany(
-                    timeout_ms=200, max_records=self._settings.batch_size
-                )
-                async with self._in_flight:
-                    if batches:
-                        await self._process_batch(batches)
-                    if not batches or self._commit_due():
-                        await self._commit()
+            await asyncio.wait({consuming, watching}, return_when=asyncio.FIRST_COMPLETED)
+            if not consuming.done():  # the client can no longer reach the cluster
+                consuming.cancel()
+                await asyncio.wait({consuming})
+                raise ConsumerStalled(self.group) from watching.result()
+            consuming.result()  # stopped, or failed: raises what it raised
         finally:
-            lag.cancel()
+            stalled = watching.done() and not watching.cancelled()
+            for task in (lag, watching, consuming):
+                task.cancel()
             self.ready.clear()
-            try:
-                async with self._in_flight:
-                    await self._commit()
+            try:  # a stalled client cannot commit (it cannot find the coordinator): no try
+                if not stalled:
+                    async with self._in_flight:
+                        await asyncio.wait_for(self._commit(), STOP_TIMEOUT_S)
             except Exception:  # stopping anyway: the next owner re-reads, the inbox dedupes
                 log.warning("offset commit on stop failed", exc_info=True)
-            await consumer.stop()
+            try:
+                await asyncio.wait_for(consumer.stop(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("consumer of %s did not stop in time; abandoned", self.group)
+
+    async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=self._settings.batch_size)
+            async with self._in_flight:
+                if batches:
+                    await self._process_batch(batches)
+                if not batches or self._commit_due():
+                    await self._commit()
 
     def _commit_due(self) -> bool:
         return time.monotonic() - self._committed_at >= self._settings.commit_interval_s

@@ -1,0 +1,31 @@
+"""What aiokafka does not say about its clients' health."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+def metadata_task_end(client: Any) -> BaseException | None:
+    """What the background task that keeps ``client``'s cluster metadata fresh ended with
+    (its exception, or a ``CancelledError``); None while it runs.
+
+    aiokafka (0.14) runs one such task per client and never starts it again. Once it has
+    ended, every wait for fresh metadata lasts for ever: finding a group's coordinator after a
+    broker restart, a commit, a rejoin, a producer's retry to a new leader
+    (aio-libs/aiokafka#712). Seen in the fault suite: a consumer group stopped consuming after
+    the broker's restart, with nothing in its log and ``/readyz`` green. aiokafka offers no
+    public signal for it, so this reads the client's private task; if aiokafka renames it,
+    this answers None (healthy), as before it existed."""
+    task = metadata_task(client)
+    if task is None or not task.done():
+        return None
+    if task.cancelled():
+        return asyncio.CancelledError()
+    return task.exception() or RuntimeError("the metadata task returned")
+
+
+def metadata_task(client: Any) -> asyncio.Task[Any] | None:
+    """``client``'s metadata task (:func:`metadata_task_end`), None before it starts."""
+    task = getattr(client, "_sync_task", None)
+    return task if isinstance(task, asyncio.Task) else None
