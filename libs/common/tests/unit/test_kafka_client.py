@@ -1,5 +1,6 @@
 """A client whose metadata task has ended is told apart from a healthy one, and ``/readyz``
-says so for the service's producer (aio-libs/aiokafka#712)."""
+says so for the service's producer (aio-libs/aiokafka#712), as it does for a producer whose
+sender task ended."""
 
 from __future__ import annotations
 
@@ -44,3 +45,19 @@ async def test_readyz_names_a_producer_whose_metadata_task_ended() -> None:
     kafka.connected.set()
     with pytest.raises(ConnectionError, match=r"producer's metadata task ended.*socket went away"):
         await kafka.check()
+
+
+async def test_readyz_names_a_producer_whose_sender_task_ended() -> None:
+    running = asyncio.create_task(asyncio.sleep(3600))
+    failed = asyncio.create_task(_fails())
+    await asyncio.wait({failed})
+    producer = SimpleNamespace(
+        client=SimpleNamespace(_sync_task=running), _sender=SimpleNamespace(sender_task=failed)
+    )
+    kafka = KafkaConnection(producer, "127.0.0.1:1", TopicSettings())
+    kafka.connected.set()
+    try:
+        with pytest.raises(ConnectionError, match=r"producer's sender task ended.*socket went"):
+            await kafka.check()
+    finally:
+        running.cancel()

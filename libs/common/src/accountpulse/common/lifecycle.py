@@ -23,7 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
-from accountpulse.common.messaging.kafka_client import metadata_task_end
+from accountpulse.common.messaging.kafka_client import metadata_task_end, sender_task_end
 from accountpulse.common.messaging.topics import TopicSettings, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,11 @@ class KafkaConnection:
         """For ``/readyz``: the broker answers a metadata request."""
         if not self.connected.is_set():
             raise ConnectionError("not connected to Kafka yet")
+        # aiokafka's producer does not recover from these; a restart of the service does
         if (ended := metadata_task_end(self.producer.client)) is not None:
-            # the relay's sends may wait for ever: say so; a restart of the service heals it
             raise ConnectionError(f"the producer's metadata task ended ({ended!r})")
+        if (ended := sender_task_end(self.producer)) is not None:
+            raise ConnectionError(f"the producer's sender task ended ({ended!r})")
         await self.producer.client.fetch_all_metadata()
 
     async def close(self, timeout_s: float) -> None:

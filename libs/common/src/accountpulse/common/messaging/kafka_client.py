@@ -29,3 +29,15 @@ def metadata_task(client: Any) -> asyncio.Task[Any] | None:
     """``client``'s metadata task (:func:`metadata_task_end`), None before it starts."""
     task = getattr(client, "_sync_task", None)
     return task if isinstance(task, asyncio.Task) else None
+
+
+def sender_task_end(producer: Any) -> BaseException | None:
+    """What a producer's sender task ended with; None while it runs. aiokafka ends it for an
+    error it will not retry (``OutOfOrderSequenceNumber`` after a broker lost records, or an
+    unexpected one), and from then on every send fails: the producer is of no more use."""
+    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    if not isinstance(task, asyncio.Task) or not task.done():
+        return None
+    if task.cancelled():
+        return asyncio.CancelledError()
+    return task.exception() or RuntimeError("the sender task returned")

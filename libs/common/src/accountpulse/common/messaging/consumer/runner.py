@@ -54,6 +54,7 @@ from accountpulse.common.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 10.0  # the last commit and the client's stop, each, when the runner ends
+STALLED_STOP_S = 2.0  # the stop of a client that lost its metadata task (it cannot finish)
 
 EVENTS_CONSUMED = Counter(
     "accountpulse_events_consumed_total",
@@ -189,8 +190,10 @@ class ConsumerRunner:
                         await asyncio.wait_for(self._commit(), STOP_TIMEOUT_S)
             except Exception:  # stopping anyway: the next owner re-reads, the inbox dedupes
                 log.warning("offset commit on stop failed", exc_info=True)
-            try:
-                await asyncio.wait_for(consumer.stop(), STOP_TIMEOUT_S)
+            try:  # a stalled client's stop waits for the coordinator too: not for long
+                await asyncio.wait_for(
+                    consumer.stop(), STALLED_STOP_S if stalled else STOP_TIMEOUT_S
+                )
             except TimeoutError:
                 log.warning("consumer of %s did not stop in time; abandoned", self.group)
 
