@@ -28,7 +28,7 @@ from accountpulse.common.db import (
     tenant_transaction,
 )
 from accountpulse.common.events import RevenueRecorded
-from accountpulse.common.lifecycle import supervised
+from accountpulse.common.lifecycle import KafkaConnection, supervised
 from accountpulse.common.messaging.consumer import (
     ConsumerRunner,
     RetryPolicy,
@@ -52,6 +52,7 @@ from accountpulse.common.messaging.record_batches import Round
 from accountpulse.common.messaging.relay import OutboxRelay, PublishFailed
 from accountpulse.common.messaging.topics import (
     ACCOUNTS_CHANGES,
+    TopicSettings,
     TopicSpec,
     dead_letter_topic,
     ensure_topics,
@@ -424,6 +425,45 @@ async def test_the_relay_publishes_in_order_with_the_writers_trace_and_marks_row
     )
     assert {header_map(r.headers)["traceparent"].split("-")[1] for r in records} == {trace_id}
     assert await pending_count(kit.sessions, kit.schema) == 0
+
+
+async def test_a_producer_that_broke_is_replaced_and_the_relay_publishes_with_the_new_one(
+    kit: Kit,
+) -> None:
+    """aiokafka's producer is of no more use once its sender task has ended (it ends it on
+    ``OutOfOrderSequenceNumber``) or its metadata task has: every send fails or waits for ever.
+    The service's Kafka connection replaces it, ``/readyz`` names it until then, and the relay
+    asks for the current producer each round, so what waits in the outbox is published."""
+    kafka = KafkaConnection(
+        create_producer(kit.bootstrap, client_id="renewed"), kit.bootstrap, TopicSettings(),
+        renew=lambda: create_producer(kit.bootstrap, client_id="renewed"),
+    )  # fmt: skip
+    stop = asyncio.Event()
+    connecting = asyncio.create_task(supervised("kafka", kafka.connect, stop))
+    relay = OutboxRelay(schema=kit.schema, source="/test", sessions=kit.sessions,
+                        producer=kafka.current_producer)  # fmt: skip
+    relaying = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.wait_for(kafka.connected.wait(), 30)
+        await kafka.check()  # ready
+        broken = kafka.producer
+        broken._sender.sender_task.cancel()  # as aiokafka ends it for an error it won't retry
+        await eventually(lambda: kafka.renewed == 1 and kafka.producer is not broken)
+        await kafka.check()  # ready again, with the new producer
+        async with TopicTail(kit.bootstrap, ACCOUNTS_CHANGES) as tail:
+            async with tenant_transaction(kit.sessions, kit.tenant) as session:
+                await add_event(
+                    session, schema=kit.schema, tenant_id=kit.tenant, payload=revenue("renewed", 1)
+                )
+            await eventually(lambda: _pending_is(kit, 0))
+            records = await tail.collect(of_tenant(kit.tenant), until=lambda found: len(found) >= 1)
+        assert [RevenueRecorded.model_validate_json(r.value).account_id for r in records] == [
+            "renewed"
+        ]
+    finally:
+        stop.set()
+        await asyncio.wait({connecting, relaying}, timeout=15)
+        await kafka.close(timeout_s=5)
 
 
 async def test_a_commit_that_staged_events_wakes_the_relay(kit: Kit) -> None:

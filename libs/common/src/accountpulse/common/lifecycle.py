@@ -23,7 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
-from accountpulse.common.messaging.kafka_client import metadata_task_end, sender_task_end
+from accountpulse.common.messaging.kafka_client import producer_broken, until_producer_broken
 from accountpulse.common.messaging.topics import TopicSettings, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -37,35 +37,64 @@ LOOP_RESTARTS = Counter(
 
 @dataclass
 class KafkaConnection:
-    """Connects the service's producer once the broker answers, creating the topics first."""
+    """Connects the service's producer once the broker answers, creating the topics first, and
+    replaces it by a new one (``renew``) when aiokafka's breaks: its metadata task or its
+    sender task ended (docs/RELIABILITY.md). Whoever publishes asks :meth:`current_producer`
+    each time."""
 
     producer: AIOKafkaProducer
     bootstrap_servers: str
     topics: TopicSettings
+    renew: Callable[[], AIOKafkaProducer] | None = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    renewed: int = 0  # producers replaced since the service started
+
+    def current_producer(self) -> AIOKafkaProducer:
+        return self.producer
 
     async def connect(self, stop: asyncio.Event) -> None:
-        await ensure_topics(self.bootstrap_servers, settings=self.topics)
-        await self.producer.start()
-        self.connected.set()
-        log.info("connected to Kafka")
+        if not self.connected.is_set():
+            await ensure_topics(self.bootstrap_servers, settings=self.topics)
+            await self.producer.start()
+            self.connected.set()
+            log.info("connected to Kafka")
+        while self.renew is not None:
+            watching = asyncio.ensure_future(until_producer_broken(self.producer))
+            await _until_either_done(watching, stop)
+            if stop.is_set():
+                return
+            log.error("the producer broke (%r); a new one replaces it", watching.result())
+            replacement = self.renew()
+            await replacement.start()  # Kafka away: raises, and the supervisor tries again
+            broken, self.producer = self.producer, replacement
+            self.renewed += 1
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(broken.stop(), 2.0)
         await stop.wait()
 
     async def check(self) -> None:
-        """For ``/readyz``: the broker answers a metadata request."""
+        """For ``/readyz``: the broker answers a metadata request, and the producer can
+        publish (a broken one is named here until it has been replaced)."""
         if not self.connected.is_set():
             raise ConnectionError("not connected to Kafka yet")
-        # aiokafka's producer does not recover from these; a restart of the service does
-        if (ended := metadata_task_end(self.producer.client)) is not None:
-            raise ConnectionError(f"the producer's metadata task ended ({ended!r})")
-        if (ended := sender_task_end(self.producer)) is not None:
-            raise ConnectionError(f"the producer's sender task ended ({ended!r})")
+        if (broken := producer_broken(self.producer)) is not None:
+            raise ConnectionError(f"the producer broke ({broken!r}); being replaced")
         await self.producer.client.fetch_all_metadata()
 
     async def close(self, timeout_s: float) -> None:
         if self.connected.is_set():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.producer.stop(), timeout_s)
+
+
+async def _until_either_done(future: asyncio.Future[Any], stop: asyncio.Event) -> None:
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({future, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not future.done():
+            future.cancel()
 
 
 Loop = Callable[[asyncio.Event], Awaitable[None]]

@@ -124,8 +124,13 @@ def create_app(spec: ServiceSpec[S], settings: S, clock: Clock | None = None) ->
     provider = setup_tracing(spec.name)
     runtime = build_runtime(spec.name, settings, clock)
     topics = TopicSettings(settings.kafka_replication_factor, settings.kafka_min_insync_replicas)
-    kafka = KafkaConnection(runtime.producer, settings.kafka_bootstrap_servers, topics)
-    runners = _consumer_runners(spec, runtime, topics)
+    kafka = KafkaConnection(
+        runtime.producer,
+        settings.kafka_bootstrap_servers,
+        topics,
+        renew=lambda: create_producer(settings.kafka_bootstrap_servers, client_id=spec.name),
+    )
+    runners = _consumer_runners(spec, runtime, topics, kafka)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -178,7 +183,7 @@ def create_app(spec: ServiceSpec[S], settings: S, clock: Clock | None = None) ->
 
 
 def _consumer_runners(
-    spec: ServiceSpec[S], runtime: Runtime[S], topics: TopicSettings
+    spec: ServiceSpec[S], runtime: Runtime[S], topics: TopicSettings, kafka: KafkaConnection
 ) -> list[ConsumerRunner]:
     settings = runtime.settings
     runner_settings = RunnerSettings(
@@ -194,7 +199,7 @@ def _consumer_runners(
             subscription,
             schema=spec.name,
             sessions=runtime.sessions,
-            producer=runtime.producer,
+            producer=kafka.current_producer,
             settings=runner_settings,
             clock=runtime.clock,
         )
@@ -215,7 +220,7 @@ def _background_loops(
         schema=spec.name,
         source=f"/accountpulse/{spec.name}",
         sessions=runtime.sessions,
-        producer=runtime.producer,
+        producer=kafka.current_producer,
         batch_size=settings.outbox_batch_size,
         poll_interval_s=settings.outbox_poll_interval_s,
         retention_hours=settings.outbox_retention_hours,
@@ -228,7 +233,7 @@ def _background_loops(
         samplers=spec.samplers(runtime),
     )
     loops: list[tuple[str, Loop, asyncio.Event | None]] = [
-        (f"{spec.name}-kafka", _once_connected(kafka), None),
+        (f"{spec.name}-kafka", kafka.connect, None),
         (f"{spec.name}-outbox-relay", relay.run, kafka.connected),
         (f"{spec.name}-monitor", monitor.run, None),
     ]
@@ -240,16 +245,6 @@ def _background_loops(
 
         loops.append((job.name, periodic, None))
     return loops
-
-
-def _once_connected(kafka: KafkaConnection) -> Loop:
-    async def connect(stop: asyncio.Event) -> None:
-        if not kafka.connected.is_set():
-            await kafka.connect(stop)
-        else:
-            await stop.wait()
-
-    return connect
 
 
 def current_runtime(request: Request) -> Runtime[Any]:

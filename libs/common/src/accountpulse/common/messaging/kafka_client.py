@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+from aiokafka import AIOKafkaProducer
+
+# A producer, or where to ask for the current one each time (the service's producer is
+# replaced when aiokafka's breaks: lifecycle.KafkaConnection)
+Producer: TypeAlias = AIOKafkaProducer | Callable[[], AIOKafkaProducer]
+
+
+def producer_getter(producer: Producer) -> Callable[[], AIOKafkaProducer]:
+    if isinstance(producer, AIOKafkaProducer):
+        return lambda: producer
+    return producer
 
 
 def metadata_task_end(client: Any) -> BaseException | None:
@@ -41,3 +54,20 @@ def sender_task_end(producer: Any) -> BaseException | None:
     if task.cancelled():
         return asyncio.CancelledError()
     return task.exception() or RuntimeError("the sender task returned")
+
+
+def producer_broken(producer: AIOKafkaProducer) -> BaseException | None:
+    """Why ``producer`` can no longer publish (its metadata or sender task ended); None: it
+    can."""
+    ended = metadata_task_end(producer.client)
+    return ended if ended is not None else sender_task_end(producer)
+
+
+async def until_producer_broken(producer: AIOKafkaProducer) -> BaseException:
+    """Returns once ``producer`` is broken (:func:`producer_broken`), with why."""
+    tasks = {metadata_task(producer.client), getattr(producer._sender, "sender_task", None)}
+    watched: set[asyncio.Future[Any]] = {t for t in tasks if isinstance(t, asyncio.Task)}
+    while (broken := producer_broken(producer)) is None:
+        await asyncio.wait(watched or {asyncio.get_running_loop().create_future()},
+                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+    return broken

@@ -42,6 +42,7 @@ from prometheus_client import Counter
 from sqlalchemy import text
 
 from accountpulse.common.db import Sessions, driver, system_transaction
+from accountpulse.common.messaging.kafka_client import Producer, producer_getter
 from accountpulse.common.messaging.outbox import register_relay
 from accountpulse.common.messaging.record_batches import Acknowledged, OutboxRow, Round
 
@@ -67,7 +68,7 @@ class OutboxRelay:
         schema: str,
         source: str,
         sessions: Sessions,
-        producer: AIOKafkaProducer,
+        producer: Producer,
         batch_size: int = 5000,
         poll_interval_s: float = 0.25,
         retention_hours: float = 24.0,
@@ -75,7 +76,7 @@ class OutboxRelay:
         self._schema = schema
         self._source = source
         self._sessions = sessions
-        self._producer = producer
+        self._producer = producer_getter(producer)  # the current one: it can be replaced
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._retention_hours = retention_hours
@@ -123,28 +124,31 @@ class OutboxRelay:
             # The mark need not wait for its WAL flush: if a crash loses it, the rows are
             # published again and every consumer's inbox drops the duplicates.
             await connection.execute("SET LOCAL synchronous_commit = off")
-            current = await self._claim(connection, in_flight=set())
+            producer = self._producer()
+            current = await self._claim(connection, producer, in_flight=set())
             if current is not None:
-                await current.send(self._producer)
+                await current.send(producer)
             for number in range(1, ROUNDS_PER_TRANSACTION + 1):
                 if current is None:
                     break
                 following = None
                 if number < ROUNDS_PER_TRANSACTION:
-                    following = await self._claim(connection, in_flight=current.ids)
+                    following = await self._claim(connection, producer, in_flight=current.ids)
                 acknowledged = await current.acknowledged()
                 failure = acknowledged.failure
                 if following is not None and failure is not None:
                     following.abandon(failure)
                 elif following is not None:
-                    await following.send(self._producer)
+                    await following.send(producer)
                 published += await self._mark_sent(connection, acknowledged)
                 current = following if failure is None else None
         if failure is not None:
             raise PublishFailed("a round was published in part") from failure
         return published
 
-    async def _claim(self, connection: Any, *, in_flight: set[int]) -> Round | None:
+    async def _claim(
+        self, connection: Any, producer: AIOKafkaProducer, *, in_flight: set[int]
+    ) -> Round | None:
         """The oldest unsent rows but those ``in_flight``, built into a round (None: none).
 
         Not "the rows after the last one claimed": a transaction that took its id earlier
@@ -161,7 +165,7 @@ class OutboxRelay:
             return None  # nothing to send, or another replica's relay is publishing
         rows = await connection.fetch(self._rows_sql, ids)
         claimed = Round(self._schema, [OutboxRow(*row) for row in rows])
-        await claimed.build(self._producer, self._source)
+        await claimed.build(producer, self._source)
         return claimed
 
     async def _mark_sent(self, connection: Any, acknowledged: Acknowledged) -> int:

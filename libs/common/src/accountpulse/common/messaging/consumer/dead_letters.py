@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from prometheus_client import Counter
 
+from accountpulse.common.messaging.kafka_client import Producer, producer_getter
 from accountpulse.common.messaging.topics import dead_letter_spec
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,8 @@ DEAD_LETTERS = Counter(
 
 
 class DeadLetters:
-    def __init__(self, producer: AIOKafkaProducer, group: str) -> None:
-        self._producer = producer
+    def __init__(self, producer: Producer, group: str) -> None:
+        self._producer = producer_getter(producer)
         self._group = group
 
     async def send(
@@ -39,7 +40,7 @@ class DeadLetters:
             ("dlq_original_offset", str(record.offset).encode()),
         ]
         topic = dead_letter_spec(record.topic, self._group).name
-        await self._producer.send_and_wait(
+        await self._producer().send_and_wait(
             topic, value=record.value, key=record.key, headers=headers
         )
         DEAD_LETTERS.labels(self._group, record.topic, reason).inc()

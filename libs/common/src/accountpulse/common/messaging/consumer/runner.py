@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
@@ -47,7 +47,7 @@ from accountpulse.common.messaging.consumer.dead_letters import DeadLetters
 from accountpulse.common.messaging.consumer.lag import LagSampler
 from accountpulse.common.messaging.consumer.subscription import Subscription
 from accountpulse.common.messaging.envelope import MalformedEvent, decode, header_map
-from accountpulse.common.messaging.kafka_client import metadata_task, metadata_task_end
+from accountpulse.common.messaging.kafka_client import Producer, metadata_task, metadata_task_end
 from accountpulse.common.messaging.topics import TopicSettings, dead_letter_spec, ensure_topics
 from accountpulse.common.uow import UnitOfWork
 
@@ -132,7 +132,7 @@ class ConsumerRunner:
         *,
         schema: str,
         sessions: Sessions,
-        producer: AIOKafkaProducer,
+        producer: Producer,
         settings: RunnerSettings,
         clock: Clock = system_clock,
     ) -> None:
