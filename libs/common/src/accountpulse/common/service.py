@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -124,12 +125,8 @@ def create_app(spec: ServiceSpec[S], settings: S, clock: Clock | None = None) ->
     provider = setup_tracing(spec.name)
     runtime = build_runtime(spec.name, settings, clock)
     topics = TopicSettings(settings.kafka_replication_factor, settings.kafka_min_insync_replicas)
-    kafka = KafkaConnection(
-        runtime.producer,
-        settings.kafka_bootstrap_servers,
-        topics,
-        renew=lambda: create_producer(settings.kafka_bootstrap_servers, client_id=spec.name),
-    )
+    renew = functools.partial(create_producer, settings.kafka_bootstrap_servers, spec.name)
+    kafka = KafkaConnection(runtime.producer, settings.kafka_bootstrap_servers, topics, renew)
     runners = _consumer_runners(spec, runtime, topics, kafka)
 
     @contextlib.asynccontextmanager
