@@ -60,7 +60,7 @@ class KafkaConnection:
             log.info("connected to Kafka")
         while self.renew is not None:
             watching = asyncio.ensure_future(until_producer_broken(self.producer))
-            await _until_either_done(watching, stop)
+            await _first_of(watching, asyncio.ensure_future(stop.wait()))
             if stop.is_set():
                 return
             log.error("the producer broke (%r); a new one replaces it", watching.result())
@@ -85,16 +85,6 @@ class KafkaConnection:
         if self.connected.is_set():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.producer.stop(), timeout_s)
-
-
-async def _until_either_done(future: asyncio.Future[Any], stop: asyncio.Event) -> None:
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({future, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        if not future.done():
-            future.cancel()
 
 
 Loop = Callable[[asyncio.Event], Awaitable[None]]
@@ -142,7 +132,11 @@ async def stop_all(tasks: list[asyncio.Task[None]], stop: asyncio.Event, grace_s
 
 
 async def _until_either(event: asyncio.Event, stop: asyncio.Event) -> None:
-    waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())]
+    await _first_of(asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait()))
+
+
+async def _first_of(*waits: asyncio.Future[Any]) -> None:
+    """Until one of ``waits`` is done; the others are cancelled."""
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -30,12 +30,7 @@ def metadata_task_end(client: Any) -> BaseException | None:
     the broker's restart, with nothing in its log and ``/readyz`` green. aiokafka offers no
     public signal for it, so this reads the client's private task; if aiokafka renames it,
     this answers None (healthy), as before it existed."""
-    task = metadata_task(client)
-    if task is None or not task.done():
-        return None
-    if task.cancelled():
-        return asyncio.CancelledError()
-    return task.exception() or RuntimeError("the metadata task returned")
+    return _ended(metadata_task(client), "the metadata task returned")
 
 
 def metadata_task(client: Any) -> asyncio.Task[Any] | None:
@@ -48,12 +43,20 @@ def sender_task_end(producer: Any) -> BaseException | None:
     """What a producer's sender task ended with; None while it runs. aiokafka ends it for an
     error it will not retry (``OutOfOrderSequenceNumber`` after a broker lost records, or an
     unexpected one), and from then on every send fails: the producer is of no more use."""
+    return _ended(sender_task(producer), "the sender task returned")
+
+
+def sender_task(producer: Any) -> asyncio.Task[Any] | None:
     task = getattr(getattr(producer, "_sender", None), "sender_task", None)
-    if not isinstance(task, asyncio.Task) or not task.done():
+    return task if isinstance(task, asyncio.Task) else None
+
+
+def _ended(task: asyncio.Task[Any] | None, returned: str) -> BaseException | None:
+    if task is None or not task.done():
         return None
     if task.cancelled():
         return asyncio.CancelledError()
-    return task.exception() or RuntimeError("the sender task returned")
+    return task.exception() or RuntimeError(returned)
 
 
 def producer_broken(producer: AIOKafkaProducer) -> BaseException | None:
@@ -65,8 +68,8 @@ def producer_broken(producer: AIOKafkaProducer) -> BaseException | None:
 
 async def until_producer_broken(producer: AIOKafkaProducer) -> BaseException:
     """Returns once ``producer`` is broken (:func:`producer_broken`), with why."""
-    tasks = {metadata_task(producer.client), getattr(producer._sender, "sender_task", None)}
-    watched: set[asyncio.Future[Any]] = {t for t in tasks if isinstance(t, asyncio.Task)}
+    tasks = (metadata_task(producer.client), sender_task(producer))
+    watched: set[asyncio.Future[Any]] = {t for t in tasks if t is not None}
     while (broken := producer_broken(producer)) is None:
         await asyncio.wait(watched or {asyncio.get_running_loop().create_future()},
                            return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
