@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from accountpulse.scoring.domain.columnar.batch import SCORES, ScoreColumns
 from accountpulse.scoring.domain.columnar.columns import AccountColumns
+from accountpulse.scoring.domain.columnar.exact import float_decimal
 from accountpulse.scoring.domain.columnar.predictive import Predictive
 from accountpulse.scoring.domain.columnar.scores import account_nps, renewal_at_risk
 from accountpulse.scoring.domain.columnar.snapshot_inputs import ProfileText, SnapshotInputs
@@ -82,7 +83,12 @@ def _texts(
     return {
         "fit": [_fit(p, icp) for p in inputs.profiles],
         "engagement": _engagement(accounts),
-        "value": [[f"{form} CLV {clv:,.2f}, percentile in tenant"] for clv in metrics["clv"]],
+        "value": [
+            [f"{form} CLV {clv}, percentile in tenant"]
+            for clv in _clv_texts(
+                metrics["clv"], below_zero_margins(batch, model) if form == "margin" else None
+            )
+        ],
         "potential": [
             _potential(rp, ws, h)
             for rp, ws, h in zip(
@@ -92,6 +98,28 @@ def _texts(
         "health": health,
         "priority": _priority(batch),
     }
+
+
+def below_zero_margins(batch: ScoreColumns, model: ScoringModel) -> list[bool]:
+    """Where the margin CLV is below zero yet rounds to no cent (a cost under half a cent): the
+    scalar code's Decimal keeps the sign, and writes "-0.00"."""
+    f = batch.features
+    years = float_decimal(f.lifetime_years)
+    costs = model.acquisition_cost + model.servicing_cost_per_year * years
+    return [
+        cents == 0 and Decimal(ttm).scaleb(-2) * years - costs < 0
+        for cents, ttm in zip(
+            f.clv_margin_cents.tolist(), f.revenue_ttm_cents.tolist(), strict=True
+        )
+    ]
+
+
+def _clv_texts(clvs: list[float | None], below_zero: list[bool] | None) -> list[str]:
+    """The CLVs as the value score words them (``f"{clv:,.2f}"`` of the scalar float)."""
+    texts = [f"{clv:,.2f}" for clv in clvs]
+    if below_zero is None:
+        return texts
+    return ["-0.00" if below else text for text, below in zip(texts, below_zero, strict=True)]
 
 
 def _wallet(profile: ProfileText, per_employee: Mapping[str, Decimal]) -> tuple[str | None, str]:

@@ -15,8 +15,11 @@ from typing import Any
 
 from accountpulse.scoring.domain.columnar.batch import SCORES, ScoreColumns
 from accountpulse.scoring.domain.columnar.columns import AccountColumns
-from accountpulse.scoring.domain.columnar.exact import float_decimal
-from accountpulse.scoring.domain.columnar.explain_details import Details, details_of
+from accountpulse.scoring.domain.columnar.explain_details import (
+    Details,
+    below_zero_margins,
+    details_of,
+)
 from accountpulse.scoring.domain.columnar.predictive import Predictive
 from accountpulse.scoring.domain.columnar.snapshot_inputs import SnapshotInputs
 from accountpulse.scoring.domain.features import size_band
@@ -61,7 +64,7 @@ def render_batch(
     lists = _Lists.of(accounts, batch, explain=explain)
     details = details_of(accounts, batch, inputs, model, lists.metrics, predictive, explain=explain)
     predicted = predictive.features(n)
-    margins = _margin_texts(lists, model, details.lifetime_years)
+    margins = _margin_texts(lists, below_zero_margins(batch, model))
     shared = {"predictive_clv": predictive.explanation_entry(model.value_clv)}
     if lifetime is not None:
         shared["expected_lifetime"] = lifetime_explanation(lifetime)
@@ -152,14 +155,12 @@ def money_text(cents: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
-def _margin_texts(lists: _Lists, model: ScoringModel, years: float) -> list[str]:
+def _margin_texts(lists: _Lists, below_zero: list[bool]) -> list[str]:
     """The margin CLVs' texts: "-0.00" where the exact margin is below zero yet rounds to no
     cent (a cost under half a cent), as the scalar code's Decimal keeps the sign."""
-    y = float_decimal(years)
-    costs = model.acquisition_cost + model.servicing_cost_per_year * y
     return [
-        "-0.00" if cents == 0 and Decimal(ttm).scaleb(-2) * y - costs < 0 else money_text(cents)
-        for cents, ttm in zip(lists.columns["clv_margin"], lists.columns["ttm"], strict=True)
+        "-0.00" if below else money_text(cents)
+        for cents, below in zip(lists.columns["clv_margin"], below_zero, strict=True)
     ]
 
 
