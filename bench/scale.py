@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import floors as floor_runs
 import scale_parts as parts
 import scenarios
+from cpu import CpuMeter
 from harness import BENCH_STATE, REPO, Stack, machine, new_tenant, running, start_stack
 from rich.console import Console
 from rich.table import Table
@@ -100,13 +101,14 @@ async def measure(args: argparse.Namespace, upload: Path | None) -> dict[str, An
     with running(stack):
         for replica in range(2, args.scoring_replicas + 1):
             scenarios.second_scoring(stack, replica)  # the lanes are shared out between them
+        meter = CpuMeter.of(stack)  # every scoring process is running by now
         floors = await measure_floors(stack, n)
         console.print(f"  floors: {floors}")
         if {"rescore", "sweep"} & set(only):
             seeded_s = await parts.seed(stack.admin_dsn, stack.tenant_id, n, args.lines_per_account)
             console.print(f"  seeded {n:,} accounts in {seeded_s:.1f} s")
             load = os.getloadavg()[0]
-            rescored = await parts.rescore(stack, n, args.lines_per_account)
+            rescored = await parts.rescore(stack, meter, n, args.lines_per_account)
             console.print(f"  rescore: {rescored}")
             if "rescore" in only:
                 results["rescore"] = rescored | {"seed_copy_s": seeded_s, "load_avg_1m": load}
@@ -118,16 +120,18 @@ async def measure(args: argparse.Namespace, upload: Path | None) -> dict[str, An
             console.print(f"  core on the same rows: {floors['core_same_rows_us_per_account']}")
             if "sweep" in only:
                 load = os.getloadavg()[0]
-                swept = await parts.sweep(stack, clock, n)
+                swept = await parts.sweep(stack, meter, clock, n)
                 results["sweep"] = swept | {"load_avg_1m": load}
                 console.print(f"  sweep: {swept}")
         if "import" in only and upload is not None:
             new_tenant(stack)
             load = os.getloadavg()[0]
-            imported = await parts.import_file(
-                stack, clock, upload, n, args.import_lines_per_account
-            )
+            with meter.measuring() as cpu:
+                imported = await parts.import_file(
+                    stack, clock, upload, n, args.import_lines_per_account
+                )
             results["import"] = imported | {
+                "cpu_s": cpu,
                 "load_avg_1m": load,
                 "upload_bytes": size,
                 "upload_limit_raised": size > UPLOAD_LIMIT,
@@ -191,6 +195,8 @@ def table(measured: dict[str, Any], accounts: int) -> Table:
         out.add_row(
             label, f"{part[field]:.1f} s", scaled, f"{floor:.2f} s", f"{part[field] / floor:.1f}×"
         )
+        if field in ("seconds", "all_scored_s") and part.get("cpu_s"):
+            out.add_row("  its CPU, seconds", cpu_text(part["cpu_s"]), "", "", "")
     for name, value in (
         ("core µs/account, synthetic, one batch", floors["core_us_per_account"]),
         ("core µs/account, same rows, chunks of 500", floors.get("core_same_rows_us_per_account")),
@@ -206,6 +212,12 @@ def table(measured: dict[str, Any], accounts: int) -> Table:
         "",
     )
     return out
+
+
+def cpu_text(cpu: dict[str, float]) -> str:
+    """``scoring 23.0 · postgresql 21.9 · … · machine 61.2`` (biggest first, machine last)."""
+    parts = sorted(((v, k) for k, v in cpu.items() if k != "machine"), reverse=True)
+    return " · ".join([*(f"{k} {v:.1f}" for v, k in parts), f"machine {cpu['machine']:.1f}"])
 
 
 def main() -> int:

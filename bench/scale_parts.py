@@ -18,6 +18,7 @@ import orjson
 import scenarios
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from cpu import CpuMeter
 from harness import Stack, fetch, scalar, wait_until
 
 from accountpulse.common.clock import OffsetClock
@@ -206,12 +207,13 @@ async def seed(dsn: str, tenant_id: str, accounts: int, lines_per_account: int) 
 # --- the parts --------------------------------------------------------------------------------
 
 
-async def rescore(stack: Stack, accounts: int, lines: int) -> dict[str, Any]:
+async def rescore(stack: Stack, meter: CpuMeter, accounts: int, lines: int) -> dict[str, Any]:
     """``rescore_1m``: a model change's full rescore (``POST /v1/scoring-model:rescore``) until
     the run is done and every event it staged is on Kafka (scenario 4 at this size)."""
     bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
     before = await kafka_records(bootstrap)
-    run = await scenarios.full_rescore(stack)
+    with meter.measuring() as cpu:
+        run = await scenarios.full_rescore(stack)
     work = Work(accounts, await kafka_records(bootstrap) - before, accounts)
     return {
         "accounts": accounts,
@@ -222,6 +224,7 @@ async def rescore(stack: Stack, accounts: int, lines: int) -> dict[str, Any]:
         "accounts_per_s": run["accounts_per_s"],
         "material_changes": run["material_changes"],
         "events": work.events,
+        "cpu_s": cpu,
     }
 
 
@@ -231,7 +234,7 @@ _SWEEP = (
 )
 
 
-async def sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[str, Any]:
+async def sweep(stack: Stack, meter: CpuMeter, clock: OffsetClock, accounts: int) -> dict[str, Any]:
     """``sweep_1m``: the tenant's daily sweep on an ordinary day. The services' clock is moved
     past the tenant's next sweep three times (each time a day and a minute after its last one,
     so every account's revenue windows and tenure move by at least a day); each is timed from
@@ -244,9 +247,9 @@ async def sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[str, An
     every CLV) from the scores of the day before, so the value percentiles of most accounts
     move on the first sweep and again on the second (bench/NOTES.md, session 8). They are
     reported apart (``first_sweep``, ``second_sweep``); ``seconds`` is the third day."""
-    first = await _one_sweep(stack, clock, accounts)
-    second = await _one_sweep(stack, clock, accounts)
-    third = await _one_sweep(stack, clock, accounts)
+    first = await _one_sweep(stack, meter, clock, accounts)
+    second = await _one_sweep(stack, meter, clock, accounts)
+    third = await _one_sweep(stack, meter, clock, accounts)
     return third | {"first_sweep": _summary(first), "second_sweep": _summary(second)}
 
 
@@ -254,7 +257,9 @@ def _summary(sweep: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in sweep.items() if k != "floor_work"}
 
 
-async def _one_sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[str, Any]:
+async def _one_sweep(
+    stack: Stack, meter: CpuMeter, clock: OffsetClock, accounts: int
+) -> dict[str, Any]:
     dsn, tenant = stack.admin_dsn, stack.tenant_id
 
     async def registered() -> bool:  # the first portfolio pass counts the tenant's sweeps
@@ -284,12 +289,13 @@ async def _one_sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[st
         )
 
     timeout = max(600.0, accounts / 100)
-    await wait_until(lambda: run_is(None), timeout_s=timeout, interval_s=0.2)
-    started_after = time.perf_counter() - started
-    await wait_until(lambda: run_is("done"), timeout_s=timeout, interval_s=0.5)
-    scored = time.perf_counter() - started
-    await wait_until(lambda: _zero(dsn, UNSENT), timeout_s=timeout, interval_s=0.5)
-    elapsed = time.perf_counter() - started
+    with meter.measuring() as cpu:
+        await wait_until(lambda: run_is(None), timeout_s=timeout, interval_s=0.2)
+        started_after = time.perf_counter() - started
+        await wait_until(lambda: run_is("done"), timeout_s=timeout, interval_s=0.5)
+        scored = time.perf_counter() - started
+        await wait_until(lambda: _zero(dsn, UNSENT), timeout_s=timeout, interval_s=0.5)
+        elapsed = time.perf_counter() - started
     work = Work(accounts, await kafka_records(bootstrap) - before, accounts)
     stored = await scalar(
         dsn,
@@ -309,6 +315,7 @@ async def _one_sweep(stack: Stack, clock: OffsetClock, accounts: int) -> dict[st
         "clock_moved_h": by.total_seconds() / 3600,
         "events": work.events,
         "floor_work": work,
+        "cpu_s": cpu,
     }
 
 

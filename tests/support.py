@@ -36,7 +36,7 @@ from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions
 from accountpulse.common.events import EventPayload
 from accountpulse.common.messaging.envelope import Envelope, header_map
-from accountpulse.scoring.domain.columnar.compact import NUMBERS
+from accountpulse.scoring.domain.columnar.layout import NUMBERS
 
 TEST_STATE = REPO_ROOT / os.environ.get("TEST_STACK_DIR", ".stack-test")
 # TEST_SERVICE_PORT_BASE moves the services' ports (base+1..base+4), so that two suites can run
@@ -52,10 +52,13 @@ INFRA_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "MIGRATIONS_DATABASE_UR
 
 
 # A snapshot's revenue_ttm (numeric text) in SQL, whichever form it is stored in: JSON (before
-# compact snapshots) or compact (scoring's domain/columnar/compact.py, arrays count from 1).
+# compact snapshots), compact as arrays (they count from 1) or packed (from 0), see scoring's
+# domain/columnar/compact.py.
 SNAPSHOT_REVENUE_TTM = (
-    "coalesce(features->>'revenue_ttm',"
-    f" (numbers[{NUMBERS.index('f_revenue_ttm_cents') + 1}]::numeric / 100)::text)"
+    "coalesce(features->>'revenue_ttm', (coalesce("
+    f"numbers[{NUMBERS.index('f_revenue_ttm_cents') + 1}],"
+    f" scoring.packed_number(packed, {NUMBERS.index('f_revenue_ttm_cents')})"
+    ")::numeric / 100)::text)"
 )
 
 

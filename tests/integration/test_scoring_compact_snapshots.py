@@ -1,7 +1,8 @@
 """Snapshots are stored compact (numbers, stated texts, score columns; no rendered JSON) and
 the read paths render them: ``/score``, ``/score/history`` and the export answer byte for
 byte what they answer for the same snapshots stored as JSON — the form every snapshot had
-before, which a history may still mix with compact ones."""
+before, which a history may still mix with compact ones — or with their numbers as the two
+float8 arrays compact snapshots were stored with before they were packed into one bytea."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import text
 from support import Tenant, eventually, score_at
 
 from accountpulse.common.db import Sessions, tenant_transaction
+from accountpulse.scoring.domain.columnar.layout import NUMBERS
 
 ACCOUNT = "compact"
 
@@ -37,7 +39,11 @@ async def test_compact_snapshots_read_exactly_as_the_same_snapshots_stored_as_js
     assert latest["features"]["revenue_ttm"] == "1700.00"
     assert latest["factor_changes"], "the revenue moved some factor"
     assert [i["account_version"] for i in history] == [3, 2, 1]
+    assert await _packed(owner_sessions, tenant.id) == [True, True, True]
 
+    await _as_arrays(owner_sessions, tenant.id, history[:2])  # packed_number read in SQL
+    assert await _packed(owner_sessions, tenant.id) == [True, False, False]
+    assert await _bodies(scoring) == compact
     await _as_json(owner_sessions, tenant.id, history[-1:])  # a history mixing both forms
     assert await _bodies(scoring) == compact
     await _as_json(owner_sessions, tenant.id, history)
@@ -92,7 +98,7 @@ async def _as_json(sessions: Sessions, tenant_id: str, items: list[dict[str, Any
                 text(
                     "UPDATE scoring.snapshots SET features = CAST(:f AS jsonb),"
                     " explanation = CAST(:e AS jsonb), layout = NULL, numbers = NULL,"
-                    " texts = NULL, score_columns = NULL, clv_fit_id = NULL,"
+                    " texts = NULL, score_columns = NULL, packed = NULL, clv_fit_id = NULL,"
                     " features_digest = NULL WHERE id = CAST(:id AS uuid)"
                 ),
                 {
@@ -101,3 +107,33 @@ async def _as_json(sessions: Sessions, tenant_id: str, items: list[dict[str, Any
                     "id": item["snapshot_id"],
                 },
             )
+
+
+async def _as_arrays(sessions: Sessions, tenant_id: str, items: list[dict[str, Any]]) -> None:
+    """Store these snapshots' packed numbers and score columns as the two float8 arrays, read
+    from the bytes in SQL (``scoring.packed_number``), as compact snapshots were first stored."""
+    async with tenant_transaction(sessions, tenant_id) as session:
+        for item in items:
+            await session.execute(
+                text(
+                    "UPDATE scoring.snapshots SET"
+                    " numbers = ARRAY(SELECT scoring.packed_number(packed, k)"
+                    "   FROM generate_series(0, :n - 1) AS k ORDER BY k),"
+                    " score_columns = ARRAY(SELECT scoring.packed_number(packed, k)"
+                    "   FROM generate_series(:n, length(packed) / 8 - 1) AS k ORDER BY k),"
+                    " packed = NULL WHERE id = CAST(:id AS uuid)"
+                ),
+                {"n": len(NUMBERS), "id": item["snapshot_id"]},
+            )
+
+
+async def _packed(sessions: Sessions, tenant_id: str) -> list[bool]:
+    async with tenant_transaction(sessions, tenant_id) as session:
+        rows = await session.execute(
+            text(
+                "SELECT packed IS NOT NULL AS packed FROM scoring.snapshots"
+                " WHERE tenant_id = :t AND account_id = :a ORDER BY computed_at"
+            ),
+            {"t": tenant_id, "a": ACCOUNT},
+        )
+        return [r.packed for r in rows]

@@ -15,12 +15,16 @@ from hypothesis import strategies as st
 from accountpulse.scoring.domain.clv_forecast import ClvModel
 from accountpulse.scoring.domain.columnar import ColumnarModel, PredictiveInputs, score_batch
 from accountpulse.scoring.domain.columnar.compact import (
-    NUMBERS,
-    CompactSnapshot,
     RenderContext,
     compact_batch,
     lifetime_of,
     render_compact,
+)
+from accountpulse.scoring.domain.columnar.layout import (
+    NUMBERS,
+    CompactBatch,
+    CompactSnapshot,
+    unpacked,
 )
 from accountpulse.scoring.domain.columnar.predictive import Predictive
 from accountpulse.scoring.domain.columnar.render import Rendered, render_batch
@@ -49,11 +53,18 @@ deals = st.lists(
 )
 
 
-def _stored(row: CompactSnapshot) -> CompactSnapshot:
-    """Through float8 (the stored array's element type) and back."""
-    packed = struct.pack(f"<{len(row.numbers)}d", *row.numbers)
-    numbers = list(struct.unpack(f"<{len(row.numbers)}d", packed))
-    return CompactSnapshot(numbers, list(row.texts), list(row.score_columns))
+def _stored(batch: CompactBatch) -> list[CompactSnapshot]:
+    """Through the stored form (the packed bytes of each row, texts through JSON) and back."""
+    packed, width = batch.packed(range(len(batch))), batch.row_bytes
+    return [
+        unpacked(packed[i * width : (i + 1) * width], orjson.loads(orjson.dumps(batch.texts[i])))
+        for i in range(len(batch))
+    ]
+
+
+def _bits(row: CompactSnapshot) -> bytes:
+    values = [*row.numbers, *row.score_columns]
+    return struct.pack(f"<{len(values)}d", *values)
 
 
 def _with_deals(inputs: SnapshotInputs, drawn: list[tuple[int, int, str, str]]) -> SnapshotInputs:
@@ -105,7 +116,10 @@ def test_a_compact_snapshot_renders_on_read_to_the_json_rendered_at_write(
         orjson.loads(orjson.dumps([r.scores, r.features], default=str)) for r in unexplained
     ], "a write renders no explanation, and the same scores and features"
 
-    stored = [_stored(r) for r in compact_batch(columns, batch, inputs, predictive, basis)]
+    compact = compact_batch(columns, batch, inputs, predictive, basis)
+    stored = _stored(compact)
+    assert [_bits(r) for r in stored] == [_bits(r) for r in compact], "each float exactly"
+    assert [r.texts for r in stored] == compact.texts
     assert all(len(r.numbers) == len(NUMBERS) for r in stored)
     assert {lifetime_of(r) for r in stored} == {basis}
     context = RenderContext(model, columnar, clv_model)

@@ -29,13 +29,8 @@ from accountpulse.scoring.domain.columnar import (
     reasons_of,
     score_batch,
 )
-from accountpulse.scoring.domain.columnar.compact import (
-    LAYOUT,
-    NUMBERS,
-    CompactSnapshot,
-    compact_batch,
-    features_digest,
-)
+from accountpulse.scoring.domain.columnar.compact import compact_batch, features_digest
+from accountpulse.scoring.domain.columnar.layout import LAYOUT
 from accountpulse.scoring.domain.columnar.predictive import Predictive
 from accountpulse.scoring.domain.columnar.render import Rendered, render_batch
 from accountpulse.scoring.domain.lifetime import lifetime_basis, with_lifetime
@@ -113,15 +108,12 @@ class BatchScorer:
         )
         compact = compact_batch(chunk.columns, batch, chunk.inputs, predictive, lifetime)
         run = _Run(now.date(), model.version, bulk or sweep, sweep)
-        rows = SnapshotRows(
-            model.version, now, layout=LAYOUT, number_width=len(NUMBERS),
-            score_width=len(compact[0].score_columns), clv_fit_id=clv_model.fit_id,
-        )  # fmt: skip
-        staged = StagedChunk(chunk, batch, rows)
-        stored = _to_store(chunk, batch, (rendered, compact), scoring_model, run, traces or {})
+        rows = SnapshotRows(model.version, now, layout=LAYOUT, clv_fit_id=clv_model.fit_id)
+        staged = StagedChunk(chunk, batch, compact, rows)
+        stored = _to_store(chunk, batch, rendered, scoring_model, run, traces or {})
         for account in stored:
             staged.add(account, bulk=run.bulk)
-        await write_snapshots(uow, staged.rows)
+        await write_snapshots(uow, staged.written())
         await uow.publish_encoded(staged.events, trace_headers=staged.traces)
         return ChunkResult(len(staged.rows), staged.published)
 
@@ -140,14 +132,13 @@ class BatchScorer:
 def _to_store(
     chunk: LoadedChunk,
     batch: ScoreColumns,
-    snapshots: tuple[list[Rendered], list[CompactSnapshot]],
+    rendered: list[Rendered],
     model: ScoringModel,
     run: _Run,
     traces: Mapping[str, Trace],
 ) -> list[Scored]:
     """The accounts of the chunk that get a snapshot, with the reasons each is published."""
     previous, thresholds = chunk.previous, model.thresholds
-    rendered, compact = snapshots
     tiers = _tiers(previous, batch)
     flags = material_flags(
         _published(previous),
@@ -167,7 +158,7 @@ def _to_store(
         if reasons and run.sweep and chunk.versions[i] == previous.account_version[i]:
             reasons.append(TIME_ELAPSED)  # only time moved since the last snapshot
         trace = traces.get(chunk.account_ids[i])
-        scored.append(Scored(i, rendered[i], compact[i], digest, tiers[i], reasons, trace))
+        scored.append(Scored(i, rendered[i], digest, tiers[i], reasons, trace))
     return scored
 
 

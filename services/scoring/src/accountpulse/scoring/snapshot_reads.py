@@ -12,12 +12,8 @@ from typing import Any
 import orjson
 
 from accountpulse.common.uow import UnitOfWork
-from accountpulse.scoring.domain.columnar.compact import (
-    CompactSnapshot,
-    RenderContext,
-    lifetime_of,
-    render_compact,
-)
+from accountpulse.scoring.domain.columnar.compact import RenderContext, lifetime_of, render_compact
+from accountpulse.scoring.domain.columnar.layout import CompactSnapshot, unpacked
 from accountpulse.scoring.domain.columnar.model import ColumnarModel
 from accountpulse.scoring.domain.lifetime import with_lifetime
 from accountpulse.scoring.store import clv as clv_store
@@ -42,7 +38,7 @@ async def explained(
         if row.layout is None:
             result[i] = Explained(row.features, row.explanation)
             continue
-        compact[i] = CompactSnapshot(list(row.numbers), list(row.texts), list(row.score_columns))
+        compact[i] = stored_compact(row)
         key = (row.model_version, row.clv_fit_id, lifetime_of(compact[i]))
         groups.setdefault(key, []).append(i)
     for (version, fit_id, lifetime), indexes in groups.items():
@@ -58,6 +54,13 @@ async def explained(
         for i, snapshot in zip(indexes, rendered, strict=True):
             result[i] = Explained(as_jsonb(snapshot.features), as_jsonb(snapshot.explanation))
     return [r for r in result if r is not None]
+
+
+def stored_compact(row: Any) -> CompactSnapshot:
+    """A compact row as stored: packed (since scoring migration 0012) or as two arrays."""
+    if row.packed is not None:
+        return unpacked(row.packed, list(row.texts))
+    return CompactSnapshot(list(row.numbers), list(row.texts), list(row.score_columns))
 
 
 def as_jsonb(value: Any) -> Any:

@@ -18,7 +18,7 @@ from accountpulse.common.ids import new_id
 from accountpulse.common.messaging.outbox import EncodedEvent
 from accountpulse.common.telemetry import current_trace_id
 from accountpulse.scoring.domain.columnar import ScoreColumns
-from accountpulse.scoring.domain.columnar.compact import CompactSnapshot
+from accountpulse.scoring.domain.columnar.layout import CompactBatch
 from accountpulse.scoring.domain.columnar.render import Rendered
 from accountpulse.scoring.store.features import LoadedChunk
 from accountpulse.scoring.store.snapshot_writes import SnapshotRows
@@ -39,7 +39,6 @@ class Scored:
 
     i: int
     rendered: Rendered
-    compact: CompactSnapshot  # what is stored of it
     features_digest: int  # compact.features_digest of its features
     tier: str
     reasons: list[str]
@@ -49,13 +48,17 @@ class Scored:
 class StagedChunk:
     """The snapshot rows (columns, for one write) and events of a chunk."""
 
-    def __init__(self, chunk: LoadedChunk, batch: ScoreColumns, rows: SnapshotRows) -> None:
+    def __init__(
+        self, chunk: LoadedChunk, batch: ScoreColumns, compact: CompactBatch, rows: SnapshotRows
+    ) -> None:
         self.rows = rows
         self.events: list[EncodedEvent] = []
         self.traces: list[Trace | None] = []
         self.published = 0
         self._chunk = chunk
         self._batch = batch
+        self._compact = compact
+        self._stored: list[int] = []  # the chunk's rows that get a snapshot, in order
         self._trace_id = current_trace_id()
         self._computed_at = json_time(rows.computed_at)
 
@@ -69,6 +72,12 @@ class StagedChunk:
         self.traces += [account.trace] * len(events)
         self.published += bool(account.reasons)
 
+    def written(self) -> SnapshotRows:
+        """The rows to write, their compact numbers packed as one byte string."""
+        self.rows.row_bytes = self._compact.row_bytes
+        self.rows.packed = self._compact.packed(self._stored)
+        return self.rows
+
     def _row(self, account: Scored, snapshot_id: str) -> None:
         chunk, batch, i = self._chunk, self._batch, account.i
         r, scores, rendered = self.rows, account.rendered.scores, account.rendered
@@ -77,9 +86,8 @@ class StagedChunk:
         r.account_ids.append(chunk.account_ids[i])
         r.account_versions.append(chunk.versions[i])
         r.scores.append(json_text(scores))
-        r.numbers += account.compact.numbers
-        r.score_columns += account.compact.score_columns
-        r.texts.append(json_text(account.compact.texts))
+        self._stored.append(i)
+        r.texts.append(json_text(self._compact.texts[i]))
         r.features_digests.append(account.features_digest)
         r.reasons.append(",".join(account.reasons))
         r.previous_ids.append(chunk.previous.snapshot_id[i])

@@ -37,7 +37,9 @@ async def rows_of(uow: UnitOfWork, part: str, account_id: str) -> list[dict[str,
 
 
 # a compact snapshot's stored form, which the export shows rendered (as features, explanation)
-_COMPACT = ("layout", "numbers", "texts", "score_columns", "clv_fit_id", "features_digest")
+_COMPACT = (
+    "layout", "numbers", "texts", "score_columns", "packed", "clv_fit_id", "features_digest",
+)  # fmt: skip
 
 
 async def snapshots_of(uow: UnitOfWork, account_id: str) -> list[Any]:
@@ -47,7 +49,7 @@ async def snapshots_of(uow: UnitOfWork, account_id: str) -> list[Any]:
     result = await uow.session.execute(
         text(
             f"SELECT to_jsonb(t) - 'tenant_id'{without} AS row, layout, numbers, texts,"
-            " score_columns, clv_fit_id::text AS clv_fit_id, model_version, computed_at,"
+            " score_columns, packed, clv_fit_id::text AS clv_fit_id, model_version, computed_at,"
             " features, explanation FROM scoring.snapshots t"
             " WHERE tenant_id = :t AND account_id = :a ORDER BY computed_at"
         ),

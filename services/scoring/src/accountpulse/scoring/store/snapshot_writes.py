@@ -19,14 +19,12 @@ class SnapshotRows:
     account_ids: list[str] = field(default_factory=list)
     account_versions: list[int] = field(default_factory=list)
     scores: list[str] = field(default_factory=list)  # JSON text
-    # the compact form (domain/columnar/compact.py): each row's numbers and score columns
-    # concatenated (fixed widths per chunk), its texts as a JSON array
+    # the compact form (domain/columnar/compact.py): the rows' packed numbers and score
+    # columns one after the other (``row_bytes`` each), each row's texts as a JSON array
     layout: int = 0
-    number_width: int = 0
-    score_width: int = 0
+    row_bytes: int = 0
     clv_fit_id: str | None = None
-    numbers: list[float] = field(default_factory=list)
-    score_columns: list[float] = field(default_factory=list)
+    packed: bytes = b""
     texts: list[str] = field(default_factory=list)
     features_digests: list[int] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # comma-separated (names hold no comma)
@@ -49,8 +47,8 @@ class SnapshotRows:
         return len(self.ids)
 
 
-# Each row's compact arrays are slices of one flat array per chunk ($26, $27: a 2-D array
-# would unnest element by element), found by the row's ordinality and the widths ($29, $30).
+# Each row's packed form is a slice of one byte string per chunk ($26), found by the row's
+# ordinality and the width ($28).
 _WRITE = """
 WITH r AS (
   SELECT * FROM unnest($4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[],
@@ -62,12 +60,12 @@ WITH r AS (
     tier_hint, metrics, published_scores, n)),
 s AS (
   INSERT INTO scoring.snapshots (id, tenant_id, account_id, account_version, model_version,
-    scores, reasons, previous_snapshot_id, trace_id, computed_at, as_of, layout, numbers,
-    texts, score_columns, clv_fit_id, features_digest)
+    scores, reasons, previous_snapshot_id, trace_id, computed_at, as_of, layout, packed,
+    texts, clv_fit_id, features_digest)
   SELECT r.id::uuid, $1, r.account_id, r.account_version, $2, r.scores::jsonb,
-    string_to_array(r.reasons, ','), r.previous_id::uuid, r.trace_id, $3, $25, $28,
-    ($26::float8[])[(r.n - 1) * $29 + 1 : r.n * $29], r.texts::jsonb,
-    ($27::float8[])[(r.n - 1) * $30 + 1 : r.n * $30], $31::uuid, r.features_digest
+    string_to_array(r.reasons, ','), r.previous_id::uuid, r.trace_id, $3, $25, $27,
+    substring($26::bytea FROM ((r.n - 1) * $28::integer + 1)::integer FOR $28::integer),
+    r.texts::jsonb, $29::uuid, r.features_digest
   FROM r)
 INSERT INTO scoring.current_scores (tenant_id, account_id, snapshot_id, clv, tier, computed_at,
   model_version, revenue_ttm, active, fit, potential, health, priority, at_risk, tier_hint,
@@ -100,6 +98,5 @@ async def write_snapshots(uow: UnitOfWork, rows: SnapshotRows) -> None:
         rows.features_digests, rows.reasons, rows.previous_ids, rows.trace_ids, rows.clv_cents,
         rows.tiers, rows.revenue_ttm_cents, rows.active, rows.fit, rows.potential, rows.health,
         rows.priority, rows.at_risk, rows.tier_hints, rows.metrics, rows.published_scores,
-        rows.computed_at.date(), rows.numbers, rows.score_columns, rows.layout,
-        rows.number_width, rows.score_width, rows.clv_fit_id,
+        rows.computed_at.date(), rows.packed, rows.layout, rows.row_bytes, rows.clv_fit_id,
     )  # fmt: skip

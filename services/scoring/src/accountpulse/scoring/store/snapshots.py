@@ -24,7 +24,7 @@ async def latest_snapshots(
     rows = await uow.session.execute(
         text(
             "SELECT id, account_version, model_version, scores, features, explanation, reasons,"
-            " trace_id, computed_at, layout, numbers, texts, score_columns,"
+            " trace_id, computed_at, layout, numbers, texts, score_columns, packed,"
             " clv_fit_id::text AS clv_fit_id FROM scoring.snapshots WHERE tenant_id = :t"
             " AND account_id = :a AND (CAST(:at AS timestamptz) IS NULL"
             " OR (computed_at, account_version, model_version) < (:at, :v, :m))"

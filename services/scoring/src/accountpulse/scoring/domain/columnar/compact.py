@@ -3,15 +3,7 @@ and the score columns — no rendered JSON. The explanation, features and metric
 from it on read by :func:`render_batch` itself (the write-time renderer), over columns rebuilt
 from the stored rows, so the JSON read is the JSON a write would have stored.
 
-Encoding (layout ``LAYOUT``, versioned: a new layout gets a new number and its own decoder):
-
-- ``numbers``: float8 per entry of :data:`NUMBERS`, in that order. Counts and cents are
-  integers below 2**53, so a float8 holds them exactly; NaN keeps "none"; a float8[] is 8 bytes
-  an entry with no key names, and PostgreSQL stores it without parsing (unlike jsonb).
-- ``texts``: the stated strings of :data:`TEXTS` (None where none), then the pain points.
-- ``score_columns``: per score in ``SCORES`` order its value, has-data flag, then the factor
-  scores and the contributions in the model's factor order (NaN: no data). The factor names
-  and weights are the stored model version's, so they are not stored per snapshot.
+The stored form and its layout are in :mod:`.layout`.
 """
 
 from __future__ import annotations
@@ -42,6 +34,21 @@ from accountpulse.scoring.domain.columnar.columns import (
 )
 from accountpulse.scoring.domain.columnar.combine import ScoreColumn
 from accountpulse.scoring.domain.columnar.features import FeatureColumns
+from accountpulse.scoring.domain.columnar.layout import (
+    CONTRACTS,
+    ENGAGEMENT,
+    FEATURES,
+    NPS,
+    NUMBERS,
+    PREDICTIVE,
+    PROFILE,
+    REVENUE,
+    TEXTS,
+    CompactBatch,
+    CompactSnapshot,
+)
+from accountpulse.scoring.domain.columnar.layout import INTEGRAL as _INTEGRAL
+from accountpulse.scoring.domain.columnar.layout import POSITION as _AT
 from accountpulse.scoring.domain.columnar.model import ColumnarModel
 from accountpulse.scoring.domain.columnar.predictive import Predictive
 from accountpulse.scoring.domain.columnar.render import METRICS, Rendered, render_batch
@@ -53,58 +60,6 @@ from accountpulse.scoring.domain.columnar.snapshot_inputs import (
 from accountpulse.scoring.domain.lifetime import LifetimeBasis
 from accountpulse.scoring.domain.model import ScoringModel
 
-LAYOUT = 1
-
-_REVENUE = (
-    "revenue_ttm_cents", "revenue_prev_12m_cents", "orders_ttm", "orders_3y",
-    "days_since_first_order_3y", "days_since_first_order", "products_ttm",
-)  # fmt: skip
-_ENGAGEMENT = (
-    "web_visits_30d", "social_interactions_30d", "meetings_90d", "activity_30d",
-    "activity_prior_60d", "tickets_opened_90d", "resolution_hours_90d",
-    "resolutions_timed_90d", "days_since_contact",
-)  # fmt: skip
-_NPS = ("promoters", "detractors", "responses")
-_CONTRACTS = ("active_contracts", "days_to_manual_renewal")
-_PROFILE = ("employees", "wallet_cents", "wallet_given", "active")
-_DEALS = ("orders_prev_12m", "contract_arr_cents", "deals_won", "deals_lost")
-_FEATURES = (
-    "f_revenue_ttm_cents", "growth", "average_order_value_cents", "purchase_frequency",
-    "tenure_years", "lifetime_years", "clv_transactional_cents", "clv_margin_cents",
-    "has_wallet", "wallet_scaled", "wallet_places", "revenue_potential_cents",
-    "whitespace_cents",
-)  # fmt: skip
-_METRICS = tuple(f"metric_{m}" for m in METRICS)
-_PREDICTIVE = (
-    "p_alive", "expected_purchases_12m", "expected_residual_lifetime_years", "horizon_years",
-)  # fmt: skip
-_OTHER = ("churn_risk", "lifetime_rate", "lifetime_years_basis")
-NUMBERS = (
-    *_REVENUE, *_ENGAGEMENT, *_NPS, *_CONTRACTS, *_PROFILE, *_DEALS, *_FEATURES, *_METRICS,
-    *_PREDICTIVE, *_OTHER,
-)  # fmt: skip
-TEXTS = (
-    "industry", "annual_revenue_band", "country", "region", "wallet", "next_renewal_on",
-    "won_total", "open_pipeline", "predicted_clv_12m", "predicted_clv_horizon",
-    "lifetime_source",
-)  # fmt: skip
-_AT = {name: k for k, name in enumerate(NUMBERS)}
-_INTEGRAL = {
-    *_REVENUE[:4], "products_ttm", *_ENGAGEMENT[:6], "resolutions_timed_90d", *_NPS,
-    "active_contracts", "wallet_cents", *_DEALS, "f_revenue_ttm_cents",
-    "average_order_value_cents", "clv_transactional_cents", "clv_margin_cents",
-    "wallet_scaled", "revenue_potential_cents", "whitespace_cents",
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class CompactSnapshot:
-    """One snapshot's stored form (see the module's docstring)."""
-
-    numbers: list[float]
-    texts: list[str | None]
-    score_columns: list[float]
-
 
 def compact_batch(
     accounts: AccountColumns,
@@ -112,16 +67,13 @@ def compact_batch(
     inputs: SnapshotInputs,
     predictive: Predictive,
     lifetime: LifetimeBasis,
-) -> list[CompactSnapshot]:
+) -> CompactBatch:
     """Every account's compact snapshot, in the batch's order."""
     numbers = _number_columns(accounts, batch, inputs, predictive, lifetime)
     table = np.stack([np.asarray(numbers[name], dtype=np.float64) for name in NUMBERS], axis=1)
     scores = np.concatenate([_score_block(batch.score(s)) for s in SCORES], axis=1)
     texts = _text_rows(inputs, predictive, lifetime)
-    return [
-        CompactSnapshot(row, text, score)
-        for row, text, score in zip(table.tolist(), texts, scores.tolist(), strict=True)
-    ]
+    return CompactBatch(np.concatenate([table, scores], axis=1), texts)
 
 
 def _number_columns(
@@ -136,23 +88,23 @@ def _number_columns(
     nan = np.full(n, np.nan)
     forecast = predictive.forecast
     columns: dict[str, Any] = {
-        **{name: getattr(accounts.revenue, name) for name in _REVENUE},
-        **{name: getattr(accounts.engagement, name) for name in _ENGAGEMENT},
-        **{name: getattr(accounts.nps, name) for name in _NPS},
-        **{name: getattr(accounts.contracts, name) for name in _CONTRACTS},
-        **{name: getattr(p, name) for name in _PROFILE},
+        **{name: getattr(accounts.revenue, name) for name in REVENUE},
+        **{name: getattr(accounts.engagement, name) for name in ENGAGEMENT},
+        **{name: getattr(accounts.nps, name) for name in NPS},
+        **{name: getattr(accounts.contracts, name) for name in CONTRACTS},
+        **{name: getattr(p, name) for name in PROFILE},
         "orders_prev_12m": inputs.orders_prev_12m,
         "contract_arr_cents": [d.contract_arr_cents for d in deals],
         "deals_won": [d.deals_won for d in deals],
         "deals_lost": [d.deals_lost for d in deals],
-        **{name: getattr(f, name.removeprefix("f_")) for name in _FEATURES},
+        **{name: getattr(f, name.removeprefix("f_")) for name in FEATURES},
         **{f"metric_{m}": batch.metrics[m] for m in METRICS},
         "churn_risk": batch.churn_risk,
         "horizon_years": np.full(n, predictive.horizon_years),
         "lifetime_rate": np.full(n, _nan_if_none(lifetime.retention_rate)),
         "lifetime_years_basis": np.full(n, lifetime.years),
     }
-    for name in _PREDICTIVE[:3]:
+    for name in PREDICTIVE[:3]:
         columns[name] = nan if forecast is None else getattr(forecast, name)
     for name in ("lifetime_years", "wallet_places"):
         columns[name] = np.full(n, columns[name])
@@ -277,10 +229,10 @@ def _accounts(c: _Decoded, texts: list[list[str | None]]) -> AccountColumns:
     )
     return AccountColumns(
         profile,
-        RevenueColumns(*(c(name) for name in _REVENUE)),
-        EngagementColumns(*(c(name) for name in _ENGAGEMENT)),
-        NpsColumns(*(c(name) for name in _NPS)),
-        ContractColumns(*(c(name) for name in _CONTRACTS)),
+        RevenueColumns(*(c(name) for name in REVENUE)),
+        EngagementColumns(*(c(name) for name in ENGAGEMENT)),
+        NpsColumns(*(c(name) for name in NPS)),
+        ContractColumns(*(c(name) for name in CONTRACTS)),
     )
 
 
