@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import clv_fit
 import floors
 import scenarios
+from cpu import CpuMeter
 from harness import (
     REPO,
     machine,
@@ -79,6 +82,7 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
     stack = start_stack()
     bootstrap, dsn = stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.admin_dsn
     results: dict[str, Any] = {"machine": machine(), "params": params, "runs": {}}
+    meter = CpuMeter.of(stack)
     with running(stack):
         for run in range(params["runs"]):
             console.print(f"[bold]run {run + 1}/{params['runs']}[/]")
@@ -107,8 +111,8 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
             fresh = await scenarios.create_accounts(
                 stack, f"h{run}", params["issue_rate_accounts"], plans=True
             )
-            r["latency_100"] = await scenarios.latency(
-                stack, fresh, params["issue_rate"], 200 + run
+            r["latency_100"] = await _with_cpu(
+                meter, scenarios.latency(stack, fresh, params["issue_rate"], 200 + run)
             )
             console.print(
                 f"  latency at {params['issue_rate']}/s: {r['latency_100']['to_score_changed_ms']}"
@@ -156,6 +160,23 @@ async def measure(params: dict[str, Any]) -> dict[str, Any]:
                 )
             console.print(f"  1M import: {results['scale_import']}")
     return results
+
+
+async def _with_cpu(meter: CpuMeter, scenario: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """A latency scenario with where the CPU went: each process's milliseconds per change,
+    and the share of the machine's cores busy while it ran (near 100 %: the rate saturates
+    the machine, and the latency is the queue that builds)."""
+    started = time.perf_counter()
+    with meter.measuring() as cpu:
+        result = await scenario
+    wall = time.perf_counter() - started
+    changes = max(1, int(result["accepted"]))
+    per_change = {k: round(1000 * v / changes, 2) for k, v in cpu.items() if k != "machine"}
+    cores = os.cpu_count() or 1
+    return result | {
+        "cpu_ms_per_change": per_change | {"summed": round(sum(per_change.values()), 2)},
+        "machine_busy_pct": round(100 * cpu.get("machine", 0.0) / (cores * wall), 1),
+    }
 
 
 def report(results: dict[str, Any]) -> tuple[Table, str]:
@@ -228,6 +249,14 @@ def report(results: dict[str, Any]) -> tuple[Table, str]:
             )
             for q in ("p50", "p95", "p99")
         ]
+        if all("machine_busy_pct" in run["latency_100"] for run in runs):
+            at_rate = at("3. Import: rows/s until processed")
+            rows[at_rate:at_rate] = [
+                (f"2. At {rate}/s: CPU per change, all processes",
+                 stat("latency_100.cpu_ms_per_change.summed"), "ms", None),
+                (f"2. At {rate}/s: the machine's cores busy",
+                 stat("latency_100.machine_busy_pct"), "%", None),
+            ]  # fmt: skip
     if all("latency_target" in run for run in runs):
         rate = results["params"]["target_rate"]
         first_import = at("3. Import: rows/s until processed")

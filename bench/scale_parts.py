@@ -370,9 +370,12 @@ _SCORED = (
     "SELECT count(DISTINCT account_id) FROM scoring.snapshots"
     " WHERE tenant_id = $1 AND account_version >= $2"
 )
+# a pass ran after the last snapshot was computed (not after the count above saw them all: a
+# count of a million snapshots takes seconds, and the last pass may fall before it ends)
 _TIERED = (
     "SELECT NOT EXISTS (SELECT FROM scoring.portfolio_dirty WHERE tenant_id = $1)"
-    " AND EXISTS (SELECT FROM scoring.distributions WHERE tenant_id = $1 AND refreshed_at >= $2)"
+    " AND EXISTS (SELECT FROM scoring.distributions WHERE tenant_id = $1 AND refreshed_at >="
+    " (SELECT max(computed_at) FROM scoring.snapshots WHERE tenant_id = $1))"
 )
 
 
@@ -416,10 +419,9 @@ async def import_file(
 
     await wait_until(scored, timeout_s=timeout, interval_s=poll)
     scored_s = time.perf_counter() - started
-    seen_at = datetime.now(UTC) + clock.offset()  # every account scored by then
 
     async def tiered() -> bool:
-        return bool(await scalar(dsn, _TIERED, tenant, seen_at))
+        return bool(await scalar(dsn, _TIERED, tenant))
 
     await wait_until(tiered, timeout_s=3600, interval_s=0.5)
     all_scored = time.perf_counter() - started

@@ -59,7 +59,7 @@ def jobs(runtime: Runtime[ScoringSettings]) -> list[PeriodicJob]:
         budget_s=settings.rescore_budget_s,
         concurrency=settings.rescore_concurrency,
     )
-    portfolio = PortfolioJob(runtime.units)
+    portfolio = PortfolioJob(runtime.units, spacing=settings.portfolio_spacing)
     clv_fit = ClvFitJob(runtime.units, fit_schedule(settings))
     sweep = SweepJob(
         runtime.units, timedelta(hours=settings.sweep_every_hours), settings.rescore_lanes
@@ -181,16 +181,20 @@ class PortfolioJob:
     tenants whose held key accounts fall due: fresh distributions and tiers, once. A batch of
     tenants per tick, those live events marked first: a tenant whose account just changed does
     not wait behind the hundreds a daily sweep marks. One tenant's failing pass is logged and
-    the others go on (its mark stays: it is tried again at the next tick)."""
+    the others go on (its mark stays: it is tried again at the next tick). A tenant's next pass
+    waits ``spacing`` times as long as its last one took: a tenant of a million accounts (a
+    pass of seconds) under a stream of events gets a pass every few tens of seconds, not back
+    to back; a small one still gets its pass at the next tick."""
 
-    def __init__(self, units: UnitsOfWork, batch: int = 20) -> None:
+    def __init__(self, units: UnitsOfWork, batch: int = 20, spacing: float = 0.0) -> None:
         self._units = units
         self._batch = batch
+        self._spacing = spacing
 
     async def run(self) -> bool:
         """The due tenants' passes; True if more may be due (the scheduler runs it again)."""
         due = await portfolio_store.due_tenants(
-            self._units.sessions, self._units.clock(), self._batch
+            self._units.sessions, self._units.clock(), self._batch, self._spacing
         )
         passed = 0
         for tenant_id in due:
@@ -202,12 +206,15 @@ class PortfolioJob:
         return len(due) == self._batch and passed > 0
 
     async def _pass(self, tenant_id: str) -> None:
+        started = time.perf_counter()
         async with self._units.for_tenant(tenant_id) as uow:
-            await portfolio_store.clear_dirty(uow)
+            mark = await portfolio_store.dirty_mark(uow)
             await refresh_distributions(uow, uow.now())
             await retention_store.refresh_retention(uow, uow.now().date())
             await recompute_tiers(uow, uow.now())
             await sweep_store.register_tenant(uow, uow.now())
+            await portfolio_store.clear_dirty(uow, mark)
+            await portfolio_store.record_pass(uow, time.perf_counter() - started)
 
 
 class SweepJob:

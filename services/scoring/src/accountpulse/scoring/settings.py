@@ -18,6 +18,12 @@ class ScoringSettings(ServiceSettings):
         validation_alias="SCORING_PORTFOLIO_INTERVAL_S",
         description="How often changed tenants get fresh distributions and tiers (debounce)",
     )
+    portfolio_spacing: float = Field(
+        3.0,
+        ge=0,
+        validation_alias="SCORING_PORTFOLIO_SPACING",
+        description="A tenant's next pass waits this many times as long as its last one took",
+    )
     rescore_interval_s: float = Field(0.5, gt=0, validation_alias="SCORING_RESCORE_INTERVAL_S")
     rescore_budget_s: float = Field(
         2.0,

@@ -21,44 +21,82 @@ from accountpulse.scoring.domain.portfolio import AccountPeriods
 
 async def mark_portfolio_dirty(uow: UnitOfWork, *, bulk: bool = False) -> None:
     """Tell the portfolio pass this tenant changed; ``bulk`` when a rescore's or a sweep's lane
-    says so, served after the tenants live events marked. An existing mark takes no row lock
-    (concurrent consumers of one tenant never queue behind each other here) except when a live
-    change finds a bulk mark, which it makes live."""
+    says so, served after the tenants live events marked (a live mark makes a bulk one live).
+
+    An existing mark is updated, not left alone: the new row version tells a pass running
+    meanwhile that something changed after it began, so it keeps the mark (see
+    :func:`clear_dirty`). The pass holds no lock on the mark while it runs, so a mark waits at
+    most for the pass's last statement, not for the pass (a pass over a tenant of a million
+    accounts takes seconds: marks behind it hit the lock timeout and their whole batch was
+    retried, again and again)."""
     if bulk:
         statement = (
             "INSERT INTO scoring.portfolio_dirty (tenant_id, bulk) VALUES (:t, true)"
-            " ON CONFLICT (tenant_id) DO NOTHING"
+            " ON CONFLICT (tenant_id) DO UPDATE SET marked_at = portfolio_dirty.marked_at"
         )
     else:
         statement = (
             "INSERT INTO scoring.portfolio_dirty (tenant_id) VALUES (:t)"
-            " ON CONFLICT (tenant_id) DO UPDATE SET bulk = false WHERE portfolio_dirty.bulk"
+            " ON CONFLICT (tenant_id) DO UPDATE SET bulk = false"
         )
     await uow.session.execute(text(statement), {"t": uow.tenant_id})
 
 
-async def due_tenants(sessions: Sessions, now: datetime, limit: int) -> list[str]:
+async def due_tenants(
+    sessions: Sessions, now: datetime, limit: int, spacing: float = 0.0
+) -> list[str]:
     """Up to ``limit`` tenants due a pass: those live events marked first, then those bulk work
-    marked and those whose held key accounts fall due by ``now``; the longest waiting first."""
+    marked and those whose held key accounts fall due by ``now``; the longest waiting first.
+    A tenant whose last pass took t seconds is not due before ``spacing`` × t after it ended
+    (its marks wait: a large tenant under a stream of events is not passed back to back)."""
     async with system_transaction(sessions) as session:
         rows = await session.execute(
             text(
-                "SELECT tenant_id, min(live) AS live, min(since) AS since FROM ("
+                "SELECT due.tenant_id, min(live) AS live, min(since) AS since FROM ("
                 "  SELECT tenant_id, CASE WHEN bulk THEN 1 ELSE 0 END AS live, marked_at AS since"
                 "    FROM scoring.portfolio_dirty"
                 "  UNION ALL SELECT tenant_id, 1, due_at FROM scoring.portfolio_schedule"
                 "    WHERE due_at <= :now) AS due"
-                " GROUP BY tenant_id ORDER BY live, since LIMIT :n"
+                " LEFT JOIN scoring.portfolio_passes p ON p.tenant_id = due.tenant_id"
+                " WHERE p.tenant_id IS NULL"
+                "  OR p.passed_at + make_interval(secs => p.took_s * :spacing) <= :now"
+                " GROUP BY due.tenant_id ORDER BY live, since LIMIT :n"
             ),
-            {"now": now, "n": limit},
+            {"now": now, "n": limit, "spacing": spacing},
         )
         return [r.tenant_id for r in rows]
 
 
-async def clear_dirty(uow: UnitOfWork) -> None:
+async def record_pass(uow: UnitOfWork, took_s: float) -> None:
+    """The tenant's pass ended now and took ``took_s`` seconds (see :func:`due_tenants`)."""
     await uow.session.execute(
-        text("DELETE FROM scoring.portfolio_dirty WHERE tenant_id = :t"), {"t": uow.tenant_id}
+        text(
+            "INSERT INTO scoring.portfolio_passes (tenant_id, passed_at, took_s)"
+            " VALUES (:t, :at, :took) ON CONFLICT (tenant_id)"
+            " DO UPDATE SET passed_at = EXCLUDED.passed_at, took_s = EXCLUDED.took_s"
+        ),
+        {"t": uow.tenant_id, "at": uow.now(), "took": took_s},
     )
+
+
+async def dirty_mark(uow: UnitOfWork) -> str | None:
+    """The version of the tenant's mark a pass begins from (None: not marked), read without a
+    lock; the pass then reads the data, which is at least as new."""
+    version = await uow.session.scalar(
+        text("SELECT xmin::text FROM scoring.portfolio_dirty WHERE tenant_id = :t"),
+        {"t": uow.tenant_id},
+    )
+    return None if version is None else str(version)
+
+
+async def clear_dirty(uow: UnitOfWork, mark: str | None) -> None:
+    """At the end of a pass: drop the mark it began from, unless marked again since (a newer
+    row version: that change may not be in the pass, the next one takes it)."""
+    if mark is not None:
+        await uow.session.execute(
+            text("DELETE FROM scoring.portfolio_dirty WHERE tenant_id = :t AND xmin::text = :mark"),
+            {"t": uow.tenant_id, "mark": mark},
+        )
 
 
 async def schedule_pass(uow: UnitOfWork, due_at: datetime | None) -> None:
