@@ -79,15 +79,22 @@ async def _bodies(scoring: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def _forms(sessions: Sessions, tenant_id: str) -> list[tuple[int | None, bool]]:
+    """Each snapshot's layout (None: JSON) and whether it holds JSON, oldest first."""
+    rows = await _stored_forms(sessions, tenant_id)
+    return [(r.layout, r.has_json) for r in rows]
+
+
+async def _stored_forms(sessions: Sessions, tenant_id: str) -> list[Any]:
     async with tenant_transaction(sessions, tenant_id) as session:
         rows = await session.execute(
             text(
-                "SELECT layout, features IS NOT NULL AS has_json FROM scoring.snapshots"
-                " WHERE tenant_id = :t AND account_id = :a ORDER BY computed_at"
+                "SELECT layout, features IS NOT NULL AS has_json, packed IS NOT NULL AS packed"
+                " FROM scoring.snapshots WHERE tenant_id = :t AND account_id = :a"
+                " ORDER BY computed_at"
             ),
             {"t": tenant_id, "a": ACCOUNT},
         )
-        return [(r.layout, r.has_json) for r in rows]
+        return list(rows)
 
 
 async def _as_json(sessions: Sessions, tenant_id: str, items: list[dict[str, Any]]) -> None:
@@ -128,12 +135,5 @@ async def _as_arrays(sessions: Sessions, tenant_id: str, items: list[dict[str, A
 
 
 async def _packed(sessions: Sessions, tenant_id: str) -> list[bool]:
-    async with tenant_transaction(sessions, tenant_id) as session:
-        rows = await session.execute(
-            text(
-                "SELECT packed IS NOT NULL AS packed FROM scoring.snapshots"
-                " WHERE tenant_id = :t AND account_id = :a ORDER BY computed_at"
-            ),
-            {"t": tenant_id, "a": ACCOUNT},
-        )
-        return [r.packed for r in rows]
+    """Whether each snapshot holds its numbers packed (else as arrays or JSON), oldest first."""
+    return [r.packed for r in await _stored_forms(sessions, tenant_id)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import httpx
 from sqlalchemy import text
 from support import Tenant, eventually
 
@@ -22,10 +23,7 @@ BACKLOG = 400  # tenants marked by bulk work, served after live marks
 async def test_a_tenant_marked_by_a_live_event_is_passed_before_a_backlog_of_bulk_marks(
     tenant: Tenant, owner_sessions: Sessions
 ) -> None:
-    ingestion = tenant.client("ingestion")
-    account = {"name": "Live GmbH", "lifecycle_status": "active"}
-    assert (await ingestion.put("/v1/accounts/live", json=account)).is_success
-    await eventually(lambda: _marks_of(owner_sessions, tenant.id, expected=0))  # first pass done
+    ingestion = await _live_account_passed(tenant, owner_sessions)
 
     batch = f"backlog-{uuid.uuid4().hex[:8]}"
     async with system_transaction(owner_sessions) as session:
@@ -57,11 +55,7 @@ async def test_a_tenant_marked_by_a_live_event_is_passed_before_a_backlog_of_bul
 async def test_a_tenant_whose_last_pass_took_long_waits_in_proportion_for_its_next(
     tenant: Tenant, owner_sessions: Sessions
 ) -> None:
-    ingestion = tenant.client("ingestion")
-    account = {"name": "Live GmbH", "lifecycle_status": "active"}
-    assert (await ingestion.put("/v1/accounts/live", json=account)).is_success
-    await eventually(lambda: _passed(owner_sessions, tenant.id))  # the first pass, recorded
-    await eventually(lambda: _marks_of(owner_sessions, tenant.id, expected=0))
+    ingestion = await _live_account_passed(tenant, owner_sessions)
 
     # the last pass ended now and took an hour: the next is due three hours after (spacing 3);
     # "now" a long way ahead of any clock the suite's tests move
@@ -97,6 +91,16 @@ async def test_a_mark_made_while_a_pass_runs_neither_waits_for_the_pass_nor_is_l
     async with units.for_tenant(tenant.id) as next_pass:
         await portfolio_store.clear_dirty(next_pass, await portfolio_store.dirty_mark(next_pass))
     assert await _marks_of(owner_sessions, tenant.id, expected=0), "nothing new: dropped"
+
+
+async def _live_account_passed(tenant: Tenant, sessions: Sessions) -> httpx.AsyncClient:
+    """The account ``live``, and its tenant's first portfolio pass done (and recorded)."""
+    ingestion = tenant.client("ingestion")
+    account = {"name": "Live GmbH", "lifecycle_status": "active"}
+    assert (await ingestion.put("/v1/accounts/live", json=account)).is_success
+    await eventually(lambda: _passed(sessions, tenant.id))
+    await eventually(lambda: _marks_of(sessions, tenant.id, expected=0))
+    return ingestion
 
 
 async def _passed(sessions: Sessions, tenant_id: str) -> bool:
