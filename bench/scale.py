@@ -127,9 +127,7 @@ async def measure(args: argparse.Namespace, upload: Path | None) -> dict[str, An
             new_tenant(stack)
             load = os.getloadavg()[0]
             with meter.measuring() as cpu:
-                imported = await parts.import_file(
-                    stack, clock, upload, n, args.import_lines_per_account
-                )
+                imported = await parts.import_file(stack, upload, n, args.import_lines_per_account)
             results["import"] = imported | {
                 "cpu_s": cpu,
                 "load_avg_1m": load,

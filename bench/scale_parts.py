@@ -379,9 +379,7 @@ _TIERED = (
 )
 
 
-async def import_file(
-    stack: Stack, clock: OffsetClock, path: Path, rows: int, lines: int
-) -> dict[str, Any]:
+async def import_file(stack: Stack, path: Path, rows: int, lines: int) -> dict[str, Any]:
     """``import_1m``: the file uploaded through ``POST /v1/imports`` on a fresh tenant.
     ``durable_s``: until the 202 answer (the upload COPYed into ingestion's staging table and
     committed; a crash of ingestion from then on loses nothing). ``processed_s``: until the

@@ -29,6 +29,7 @@ class Details:
     wallet_how: list[str]
     nps: list[float | None]
     renewal_at_risk: list[bool]
+    below_zero_margin: list[bool]  # the margin CLV is "-0.00" (see below_zero_margins)
     lifetime_years: float
 
 
@@ -47,8 +48,9 @@ def details_of(
     how = [w[1] for w in wallets]
     nps = [None if math.isnan(v) else v for v in account_nps(accounts.nps).tolist()]
     at_risk = renewal_at_risk(accounts.contracts).tolist()
+    below_zero = below_zero_margins(batch, model)
     texts = (
-        _texts(accounts, batch, inputs, model, metrics, predictive, (how, nps, at_risk))
+        _texts(accounts, batch, inputs, model, metrics, predictive, (how, nps, at_risk, below_zero))
         if explain
         else {}
     )
@@ -60,6 +62,7 @@ def details_of(
         wallet_how=how,
         nps=nps,
         renewal_at_risk=at_risk,
+        below_zero_margin=below_zero,
         lifetime_years=batch.features.lifetime_years,
     )
 
@@ -71,9 +74,9 @@ def _texts(
     model: ScoringModel,
     metrics: dict[str, list[float | None]],
     predictive: Predictive,
-    known: tuple[list[str], list[float | None], list[bool]],
+    known: tuple[list[str], list[float | None], list[bool], list[bool]],
 ) -> dict[str, list[list[str]]]:
-    how, nps, at_risk = known
+    how, nps, at_risk, below_zero = known
     icp = _Icp.of(model.icp)
     form = predictive.ranked_form(model.value_clv)
     health = _health(accounts, batch, inputs, nps, at_risk)
@@ -85,9 +88,7 @@ def _texts(
         "engagement": _engagement(accounts),
         "value": [
             [f"{form} CLV {clv}, percentile in tenant"]
-            for clv in _clv_texts(
-                metrics["clv"], below_zero_margins(batch, model) if form == "margin" else None
-            )
+            for clv in _clv_texts(metrics["clv"], below_zero if form == "margin" else None)
         ],
         "potential": [
             _potential(rp, ws, h)

@@ -15,11 +15,7 @@ from typing import Any
 
 from accountpulse.scoring.domain.columnar.batch import SCORES, ScoreColumns
 from accountpulse.scoring.domain.columnar.columns import AccountColumns
-from accountpulse.scoring.domain.columnar.explain_details import (
-    Details,
-    below_zero_margins,
-    details_of,
-)
+from accountpulse.scoring.domain.columnar.explain_details import Details, details_of
 from accountpulse.scoring.domain.columnar.predictive import Predictive
 from accountpulse.scoring.domain.columnar.snapshot_inputs import SnapshotInputs
 from accountpulse.scoring.domain.features import size_band
@@ -64,7 +60,7 @@ def render_batch(
     lists = _Lists.of(accounts, batch, explain=explain)
     details = details_of(accounts, batch, inputs, model, lists.metrics, predictive, explain=explain)
     predicted = predictive.features(n)
-    margins = _margin_texts(lists, below_zero_margins(batch, model))
+    margins = _margin_texts(lists, details.below_zero_margin)
     shared = {"predictive_clv": predictive.explanation_entry(model.value_clv)}
     if lifetime is not None:
         shared["expected_lifetime"] = lifetime_explanation(lifetime)
