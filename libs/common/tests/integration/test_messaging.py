@@ -14,6 +14,8 @@ import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 from sqlalchemy import text
@@ -116,7 +118,12 @@ def revenue(account_id: str, version: int) -> RevenueRecorded:
 
 
 async def send(
-    kit: Kit, payload: RevenueRecorded, event_id: str, key: str = "", tenant: str = ""
+    kit: Kit,
+    payload: RevenueRecorded,
+    event_id: str,
+    key: str = "",
+    tenant: str = "",
+    partition: int | None = None,
 ) -> None:
     """Send ``payload`` keyed in the kit's tenant; ``tenant`` puts another in ``ce_tenantid``."""
     headers = build_headers(
@@ -133,6 +140,7 @@ async def send(
         value=encode_payload(payload),
         key=record_key(kit.tenant, key or payload.account_id),
         headers=headers,
+        partition=partition,
     )
 
 
@@ -276,6 +284,104 @@ async def test_a_consumer_whose_client_lost_its_metadata_task_is_replaced_and_go
     finally:
         stop.set()
         await task
+
+
+async def test_a_consumer_whose_client_loses_its_metadata_task_while_joining_starts_again(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after a broker's restart, its group coordinator is still loading: finding it
+    fails, and aiokafka waits for a metadata update before it asks again. If the client lost
+    its metadata task meanwhile, that wait, and so the consumer's start, lasted for ever: the
+    runner watched the task only once started, and the service said "consumer groups not
+    joined" until someone restarted it (CI on c127c9f: planning, 240 s after the broker's
+    restart). Now the task is watched from the start, and the start is bounded."""
+    group = f"{kit.schema}-joining"
+    broken: list[AIOKafkaClient] = []
+    bootstrap, lookup = AIOKafkaClient.bootstrap, AIOKafkaClient.coordinator_lookup
+
+    async def bootstrap_then_lose_the_task(client: AIOKafkaClient) -> None:
+        await bootstrap(client)
+        if client._client_id == group and not broken:
+            broken.append(client)
+            client._sync_task.cancel()  # what uvloop's RuntimeError does (RELIABILITY.md)
+
+    async def coordinator_still_loading(client: AIOKafkaClient, *args: Any) -> Any:
+        if client in broken:
+            raise GroupCoordinatorNotAvailableError()
+        return await lookup(client, *args)
+
+    monkeypatch.setattr(AIOKafkaClient, "bootstrap", bootstrap_then_lose_the_task)
+    monkeypatch.setattr(AIOKafkaClient, "coordinator_lookup", coordinator_still_loading)
+    consumer = runner(kit, group)
+    stop = asyncio.Event()
+    task = asyncio.create_task(supervised(group, consumer.run, stop))
+    try:
+        await send(kit, revenue("joined", 1), "joined-1")
+        await eventually(consumer.ready.is_set, timeout_s=45)
+        await eventually(lambda: _has(kit, 1))
+        assert len(broken) == 1
+        assert consumer._consumer is not None
+        assert consumer._consumer._client is not broken[0]
+        assert await effects(kit) == [("joined", 1)]
+    finally:
+        stop.set()
+        _, running = await asyncio.wait({task}, timeout=30)  # a start that hangs: cancelled
+        for hanging in running:
+            hanging.cancel()
+
+
+async def test_a_consumer_whose_stop_cannot_finish_leaves_the_group_to_its_replacement(
+    kit: Kit,
+) -> None:
+    """A stalled client's stop waits for its group coordination task, which can wait for ever
+    (for metadata that never comes, or a join the broker holds): the runner gives up on the
+    stop after 2 s, which cancels that task. The old client was left half-stopped: its
+    heartbeat went on, so the broker kept it in the group and held the replacement's join
+    for its session (10 s), and its connections stayed open for the life of the process.
+    Now it is torn down and leaves the group: the replacement joins and every partition
+    flows."""
+    group = f"{kit.schema}-abandoned"
+    consumer = runner(kit, group)
+    stop = asyncio.Event()
+    task = asyncio.create_task(supervised(group, consumer.run, stop))
+    try:
+        await send(kit, revenue("before", 1), "before-1")
+        await eventually(lambda: _has(kit, 1))
+        first = consumer._consumer
+        assert first is not None
+        coordinator = first._coordinator
+
+        async def close_waiting_for_its_coordination() -> None:  # aiokafka's, stuck
+            await coordinator._coordination_task
+
+        coordinator.close = close_waiting_for_its_coordination
+        first._client._sync_task.cancel()
+        first._client.force_metadata_update()
+        await eventually(lambda: consumer._consumer not in (None, first), timeout_s=30)
+        await eventually(consumer.ready.is_set, timeout_s=45)
+        for partition in range(3):
+            await send(kit, revenue(f"p{partition}", 1), f"p{partition}-1", partition=partition)
+        await eventually(lambda: _has(kit, 4), timeout_s=30)
+        assert await effects(kit) == [("before", 1), ("p0", 1), ("p1", 1), ("p2", 1)]
+        assert await _members(kit, group) == 1
+        heartbeat = coordinator._heartbeat_task
+        assert heartbeat is None or heartbeat.done(), "the old member's heartbeat went on"
+        open_connections = [c for c in first._client._conns.values() if c.connected()]
+        assert open_connections == [], "the old client's connections are still open"
+    finally:
+        stop.set()
+        await task
+
+
+async def _members(kit: Kit, group: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kit.bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    (described,) = response.groups
+    return len(described[5])  # (error, group, state, protocol type, protocol, members, ...)
 
 
 def _lag_of(group: str) -> float:

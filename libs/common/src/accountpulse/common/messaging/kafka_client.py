@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+log = logging.getLogger(__name__)
 
 # A producer, or where to ask for the current one each time (the service's producer is
 # replaced when aiokafka's breaks: lifecycle.KafkaConnection)
@@ -74,3 +77,35 @@ async def until_producer_broken(producer: AIOKafkaProducer) -> BaseException:
         await asyncio.wait(watched or {asyncio.get_running_loop().create_future()},
                            return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
     return broken
+
+
+async def abandon_consumer(consumer: AIOKafkaConsumer, timeout_s: float) -> None:
+    """Tear down ``consumer`` whose ``stop()`` could not finish: cancel its background tasks,
+    ask the broker to drop it from its group, close its connections.
+
+    A consumer's stop first waits for its group coordination task, which waits for ever once
+    the client lost its metadata task (:func:`metadata_task_end`); abandoning the stop cancels
+    that task but nothing else. The heartbeat task went on: the broker kept the old member,
+    held its replacement's join until the member's rebalance timeout, and the old client's
+    connections and tasks stayed for the life of the process, one more set at each stall.
+    Like :func:`metadata_task`, this reads aiokafka's private attributes; one it does not find
+    is skipped."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    fetcher = getattr(consumer, "_fetcher", None)
+    tasks = [
+        getattr(coordinator, "_coordination_task", None),
+        getattr(coordinator, "_heartbeat_task", None),
+        getattr(coordinator, "_commit_refresh_task", None),
+        getattr(fetcher, "_fetch_task", None),
+    ]
+    for task in tasks:
+        if isinstance(task, asyncio.Task):
+            task.cancel()
+    leave = getattr(coordinator, "_maybe_leave_group", None)
+    for step in (leave, getattr(getattr(consumer, "_client", None), "close", None)):
+        if step is None:
+            continue
+        try:
+            await asyncio.wait_for(step(), timeout_s)
+        except Exception as exc:  # best effort: the broker drops it after its session anyway
+            log.warning("tearing down a consumer: %s failed: %r", step.__name__, exc)

@@ -28,13 +28,11 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
 
@@ -45,9 +43,14 @@ from accountpulse.common.messaging.consumer import tracing
 from accountpulse.common.messaging.consumer.batching import Item, runs_by_tenant, segments
 from accountpulse.common.messaging.consumer.dead_letters import DeadLetters
 from accountpulse.common.messaging.consumer.lag import LagSampler
+from accountpulse.common.messaging.consumer.membership import (
+    CommitBeforeRevoke,
+    ConsumerStalled,
+    metadata_task_ended,
+)
 from accountpulse.common.messaging.consumer.subscription import Subscription
 from accountpulse.common.messaging.envelope import MalformedEvent, decode, header_map
-from accountpulse.common.messaging.kafka_client import Producer, metadata_task, metadata_task_end
+from accountpulse.common.messaging.kafka_client import Producer, abandon_consumer
 from accountpulse.common.messaging.topics import TopicSettings, dead_letter_spec, ensure_topics
 from accountpulse.common.uow import UnitOfWork
 
@@ -87,42 +90,8 @@ class RunnerSettings:
     max_run: int = 500
     commit_interval_s: float = 0.1
     lag_interval_s: float = 5.0  # how often the lag gauge is sampled (consumer.lag)
+    join_timeout_s: float = 120.0  # longest start: topics, bootstrap and joining the group
     topics: TopicSettings = field(default_factory=TopicSettings)
-
-
-class ConsumerStalled(Exception):
-    """The consumer's client lost its metadata task, so every request that needs fresh
-    metadata (finding the group's coordinator, committing, rejoining) waits for ever: the
-    consumer is started again with a new client (supervised)."""
-
-    def __init__(self, group: str) -> None:
-        super().__init__(f"consumer of {group}: aiokafka's metadata task ended; starting again")
-
-
-async def metadata_task_ended(consumer: AIOKafkaConsumer) -> BaseException:
-    """Returns once the consumer's client has lost its metadata task (:func:`metadata_task_end`),
-    with what the task ended with."""
-    task = metadata_task(consumer._client)
-    await asyncio.wait({task} if task else {asyncio.get_running_loop().create_future()})
-    ended = metadata_task_end(consumer._client) or RuntimeError("the metadata task ended")
-    log.error("aiokafka's metadata task ended: %r", ended, exc_info=ended)
-    return ended
-
-
-class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Holds a rebalance until the batch in flight is applied and every applied offset is
-    committed, so the next owner of a partition starts after what was done here."""
-
-    def __init__(self, in_flight: asyncio.Lock, commit: Callable[[], Awaitable[None]]) -> None:
-        self._in_flight = in_flight
-        self._commit = commit
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self._in_flight:
-            await self._commit()
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
 
 
 class ConsumerRunner:
@@ -151,12 +120,6 @@ class ConsumerRunner:
         self._lag = LagSampler(self.group, settings.lag_interval_s)
 
     async def run(self, stop: asyncio.Event) -> None:
-        topics = list(self._subscription.topics)
-        await ensure_topics(
-            self._settings.bootstrap_servers,
-            tuple(dead_letter_spec(t, self.group) for t in topics),
-            settings=self._settings.topics,
-        )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._settings.bootstrap_servers,
             group_id=self.group,
@@ -166,13 +129,21 @@ class ConsumerRunner:
             max_poll_records=self._settings.batch_size,
         )
         self._consumer = consumer
-        consumer.subscribe(topics, listener=_CommitBeforeRevoke(self._in_flight, self._commit))
-        await consumer.start()
-        self.ready.set()
-        lag = asyncio.create_task(self._lag.run(consumer, stop), name=f"{self.group}-lag")
-        consuming = asyncio.create_task(self._consume(consumer, stop), name=f"{self.group}-poll")
-        watching = asyncio.create_task(metadata_task_ended(consumer), name=f"{self.group}-watch")
+        listener = CommitBeforeRevoke(self._in_flight, lambda: self._commit(consumer))
+        consumer.subscribe(list(self._subscription.topics), listener=listener)
+        # watched from the start: a client that loses its metadata task while joining the
+        # group would wait in its join for ever, before it is ours to watch
+        name = self.group
+        watching = asyncio.create_task(metadata_task_ended(consumer), name=f"{name}-watch")
+        tasks: list[asyncio.Task[Any]] = [watching]
+        started = False
         try:
+            await self._start(consumer, watching)
+            self.ready.set()
+            started = True
+            lag = asyncio.create_task(self._lag.run(consumer, stop), name=f"{name}-lag")
+            consuming = asyncio.create_task(self._consume(consumer, stop), name=f"{name}-poll")
+            tasks += [lag, consuming]
             await asyncio.wait({consuming, watching}, return_when=asyncio.FIRST_COMPLETED)
             if not consuming.done():  # the client can no longer reach the cluster
                 consuming.cancel()
@@ -181,21 +152,54 @@ class ConsumerRunner:
             consuming.result()  # stopped, or failed: raises what it raised
         finally:
             stalled = watching.done() and not watching.cancelled()
-            for task in (lag, watching, consuming):
+            for task in tasks:
                 task.cancel()
             self.ready.clear()
-            try:  # a stalled client cannot commit (it cannot find the coordinator): no try
-                if not stalled:
-                    async with self._in_flight:
-                        await asyncio.wait_for(self._commit(), STOP_TIMEOUT_S)
-            except Exception:  # stopping anyway: the next owner re-reads, the inbox dedupes
-                log.warning("offset commit on stop failed", exc_info=True)
-            try:  # a stalled client's stop waits for the coordinator too: not for long
-                await asyncio.wait_for(
-                    consumer.stop(), STALLED_STOP_S if stalled else STOP_TIMEOUT_S
-                )
-            except TimeoutError:
-                log.warning("consumer of %s did not stop in time; abandoned", self.group)
+            await self._close(consumer, stalled=stalled or not started)
+
+    async def _start(self, consumer: AIOKafkaConsumer, watching: asyncio.Task[Any]) -> None:
+        """Create the dead-letter topics and start the consumer, which joins the group: until
+        it has its partitions, or :class:`ConsumerStalled` when its client lost its metadata
+        task meanwhile or the join takes longer than ``join_timeout_s``."""
+        starting = asyncio.ensure_future(self._join(consumer))
+        done, _ = await asyncio.wait(
+            {starting, watching},
+            timeout=self._settings.join_timeout_s,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if starting in done:
+            starting.result()
+            return
+        starting.cancel()
+        await asyncio.wait({starting})
+        if watching in done:
+            raise ConsumerStalled(self.group) from watching.result()
+        raise ConsumerStalled(
+            self.group, f"not in the group after {self._settings.join_timeout_s:.0f} s"
+        )
+
+    async def _join(self, consumer: AIOKafkaConsumer) -> None:
+        await ensure_topics(
+            self._settings.bootstrap_servers,
+            tuple(dead_letter_spec(t, self.group) for t in self._subscription.topics),
+            settings=self._settings.topics,
+        )
+        await consumer.start()
+
+    async def _close(self, consumer: AIOKafkaConsumer, *, stalled: bool) -> None:
+        """Commit what was applied and stop the client; a client that cannot stop in time is
+        torn down (:func:`abandon_consumer`): it leaves the group and closes its connections."""
+        try:  # a stalled client cannot commit (it cannot find the coordinator): no try
+            if not stalled:
+                async with self._in_flight:
+                    await asyncio.wait_for(self._commit(consumer), STOP_TIMEOUT_S)
+        except Exception:  # stopping anyway: the next owner re-reads, the inbox dedupes
+            log.warning("offset commit on stop failed", exc_info=True)
+        try:  # a stalled client's stop waits for the coordinator too: not for long
+            await asyncio.wait_for(consumer.stop(), STALLED_STOP_S if stalled else STOP_TIMEOUT_S)
+        except Exception:
+            log.warning("consumer of %s did not stop in time; torn down", self.group, exc_info=True)
+            await abandon_consumer(consumer, STALLED_STOP_S)
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -204,19 +208,19 @@ class ConsumerRunner:
                 if batches:
                     await self._process_batch(batches)
                 if not batches or self._commit_due():
-                    await self._commit()
+                    await self._commit(consumer)
 
     def _commit_due(self) -> bool:
         return time.monotonic() - self._committed_at >= self._settings.commit_interval_s
 
-    async def _commit(self) -> None:
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         """Commit the offsets of everything applied so far (each after its database commit)."""
         self._committed_at = time.monotonic()
-        if not self._applied or self._consumer is None:
+        if not self._applied:
             return
         offsets, self._applied = self._applied, {}
         try:
-            await self._consumer.commit(offsets)
+            await consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError):
             # The partitions moved to another member; it re-reads from the last commit and
             # the inbox recognises what we already applied.
