@@ -58,6 +58,7 @@ QUICK = {
     "scale_import_rows": 0,  # the 1,000,000-row import: full run only
     "scale_window_s": 0,
 }
+SCALE_UPLOAD_LIMIT = 1024**3  # the full run's upload limit: room for its 1,000,000-row file
 FULL = {
     "runs": 3,
     "changes": 3_000,
@@ -79,7 +80,9 @@ FULL = {
 
 
 async def measure(params: dict[str, Any]) -> dict[str, Any]:
-    stack = start_stack()
+    # the 1,000,000-row file is ~205 MB, over ingestion's default upload limit (200 MiB)
+    big = {"INGESTION_IMPORT_MAX_UPLOAD_BYTES": str(SCALE_UPLOAD_LIMIT)}
+    stack = start_stack(big if params["scale_import_rows"] else None)
     bootstrap, dsn = stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.admin_dsn
     results: dict[str, Any] = {"machine": machine(), "params": params, "runs": {}}
     meter = CpuMeter.of(stack)
