@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.client import AIOKafkaClient
@@ -265,25 +266,14 @@ async def test_a_consumer_whose_client_lost_its_metadata_task_is_replaced_and_go
     suite: a group stopped consuming after the broker's restart, silently. The runner notices
     and starts again with a new client; what it applied is not applied twice."""
     group = f"{kit.schema}-stalled"
-    consumer = runner(kit, group)
-    stop = asyncio.Event()
-    task = asyncio.create_task(supervised(group, consumer.run, stop))
-    try:
-        await send(kit, revenue("stalled", 1), "stalled-1")
-        await eventually(lambda: _has(kit, 1))
-        first = consumer._consumer
-        assert first is not None
-        first._client._sync_task.cancel()  # the state aio-libs/aiokafka#712 leaves behind:
-        first._client.force_metadata_update()  # an update asked for that nobody will make
-        await eventually(lambda: consumer._consumer not in (None, first), timeout_s=30)
-        await eventually(consumer.ready.is_set)
+    async with _supervised(kit, group) as consumer:
+        first = await _consuming(kit, consumer, "stalled")
+        _lose_metadata_task(first)
+        await _replaced(consumer, first)
         await send(kit, revenue("stalled", 2), "stalled-2")
         await eventually(lambda: _has(kit, 2))
         assert await eventually(lambda: _committed_is(kit, group, 2))
         assert await effects(kit) == [("stalled", 1), ("stalled", 2)]
-    finally:
-        stop.set()
-        await task
 
 
 async def test_a_consumer_whose_client_loses_its_metadata_task_while_joining_starts_again(
@@ -312,10 +302,7 @@ async def test_a_consumer_whose_client_loses_its_metadata_task_while_joining_sta
 
     monkeypatch.setattr(AIOKafkaClient, "bootstrap", bootstrap_then_lose_the_task)
     monkeypatch.setattr(AIOKafkaClient, "coordinator_lookup", coordinator_still_loading)
-    consumer = runner(kit, group)
-    stop = asyncio.Event()
-    task = asyncio.create_task(supervised(group, consumer.run, stop))
-    try:
+    async with _supervised(kit, group) as consumer:
         await send(kit, revenue("joined", 1), "joined-1")
         await eventually(consumer.ready.is_set, timeout_s=45)
         await eventually(lambda: _has(kit, 1))
@@ -323,11 +310,6 @@ async def test_a_consumer_whose_client_loses_its_metadata_task_while_joining_sta
         assert consumer._consumer is not None
         assert consumer._consumer._client is not broken[0]
         assert await effects(kit) == [("joined", 1)]
-    finally:
-        stop.set()
-        _, running = await asyncio.wait({task}, timeout=30)  # a start that hangs: cancelled
-        for hanging in running:
-            hanging.cancel()
 
 
 async def test_a_consumer_whose_stop_cannot_finish_leaves_the_group_to_its_replacement(
@@ -341,24 +323,16 @@ async def test_a_consumer_whose_stop_cannot_finish_leaves_the_group_to_its_repla
     Now it is torn down and leaves the group: the replacement joins and every partition
     flows."""
     group = f"{kit.schema}-abandoned"
-    consumer = runner(kit, group)
-    stop = asyncio.Event()
-    task = asyncio.create_task(supervised(group, consumer.run, stop))
-    try:
-        await send(kit, revenue("before", 1), "before-1")
-        await eventually(lambda: _has(kit, 1))
-        first = consumer._consumer
-        assert first is not None
+    async with _supervised(kit, group) as consumer:
+        first = await _consuming(kit, consumer, "before")
         coordinator = first._coordinator
 
         async def close_waiting_for_its_coordination() -> None:  # aiokafka's, stuck
             await coordinator._coordination_task
 
         coordinator.close = close_waiting_for_its_coordination
-        first._client._sync_task.cancel()
-        first._client.force_metadata_update()
-        await eventually(lambda: consumer._consumer not in (None, first), timeout_s=30)
-        await eventually(consumer.ready.is_set, timeout_s=45)
+        _lose_metadata_task(first)
+        await _replaced(consumer, first)
         for partition in range(3):
             await send(kit, revenue(f"p{partition}", 1), f"p{partition}-1", partition=partition)
         await eventually(lambda: _has(kit, 4), timeout_s=30)
@@ -368,9 +342,42 @@ async def test_a_consumer_whose_stop_cannot_finish_leaves_the_group_to_its_repla
         assert heartbeat is None or heartbeat.done(), "the old member's heartbeat went on"
         open_connections = [c for c in first._client._conns.values() if c.connected()]
         assert open_connections == [], "the old client's connections are still open"
+
+
+@asynccontextmanager
+async def _supervised(kit: Kit, group: str) -> AsyncIterator[ConsumerRunner]:
+    """A runner of ``group`` under the service's supervisor while the block runs; stopped
+    after it, and cancelled if it does not stop within 30 s (a start that hangs)."""
+    consumer = runner(kit, group)
+    stop = asyncio.Event()
+    task = asyncio.create_task(supervised(group, consumer.run, stop))
+    try:
+        yield consumer
     finally:
         stop.set()
-        await task
+        _, hanging = await asyncio.wait({task}, timeout=30)
+        for still_running in hanging:
+            still_running.cancel()
+
+
+async def _consuming(kit: Kit, consumer: ConsumerRunner, account: str) -> AIOKafkaConsumer:
+    """Sends an event of ``account`` and waits until ``consumer`` applied it; its client."""
+    await send(kit, revenue(account, 1), f"{account}-1")
+    await eventually(lambda: _has(kit, 1))
+    client = consumer._consumer
+    assert client is not None
+    return client
+
+
+def _lose_metadata_task(client: AIOKafkaConsumer) -> None:
+    client._client._sync_task.cancel()  # the state aio-libs/aiokafka#712 leaves behind:
+    client._client.force_metadata_update()  # an update asked for that nobody will make
+
+
+async def _replaced(consumer: ConsumerRunner, first: AIOKafkaConsumer) -> None:
+    """Until ``consumer`` has started again with another client than ``first``."""
+    await eventually(lambda: consumer._consumer not in (None, first), timeout_s=30)
+    await eventually(consumer.ready.is_set, timeout_s=45)
 
 
 async def _members(kit: Kit, group: str) -> int:
