@@ -73,6 +73,7 @@ SERVICE_DOWN_S = 1.0  # a killed service stays down this long, then starts (whic
 INFRA_DOWN_S = 3.0  # PostgreSQL and the broker stay down this long before they are started
 TRAFFIC_S = 2.0  # steady traffic before the first fault, between faults and after the last
 RECOVERY_TIMEOUT_S = 240.0
+LOG_TAIL_LINES = 40  # of each service that did not recover, in the failure's message
 
 
 @dataclass
@@ -274,7 +275,12 @@ async def _fault(
             return Unmet(f"line {first} not applied by scoring and planning")
         return True
 
-    await _eventually(caught_up, f"recovery from the {name} crash", timeout_s=RECOVERY_TIMEOUT_S)
+    try:
+        await _eventually(
+            caught_up, f"recovery from the {name} crash", timeout_s=RECOVERY_TIMEOUT_S
+        )
+    except AssertionError as exc:
+        raise await _diagnosed(stack.system, exc) from exc
     recovered = time.monotonic()
     figures.recovered_s = recovered - killed
     figures.longest_write_gap_s = ledger.longest_gap(killed, recovered)
@@ -283,6 +289,22 @@ async def _fault(
     figures.connection_errors = sum(1 for t in ledger.connection_errors if killed <= t <= recovered)
     await asyncio.sleep(TRAFFIC_S)  # steady traffic before the next fault
     return figures
+
+
+async def _diagnosed(system: System, failure: AssertionError) -> AssertionError:
+    """``failure`` with, for each service still not ready, where its tasks wait (``kill -USR1``
+    logs them: docs/OPERATIONS.md) and the end of its log: all that CI shows of a run."""
+    stuck = [system.processes[name] for name in await _not_ready(system)]
+    for process in stuck:
+        if process.process is not None and process.process.poll() is None:
+            os.kill(process.process.pid, signal.SIGUSR1)
+    await asyncio.sleep(2)  # the dump is written by the service's event loop
+    lines = [str(failure)]
+    for process in stuck:
+        tail = process.log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        lines += [f"--- {process.name}: the last {len(tail)} lines of {process.log_path}"]
+        lines += [line[:2000] for line in tail]
+    return AssertionError("\n".join(lines))
 
 
 async def _quiescent(stack: FaultStack, db: Database, kafka: Kafka) -> bool:
