@@ -6,7 +6,9 @@ to 1998-06-30. sBG: the "High End" and "Regular" survival curves of Fader & Hard
 
 from __future__ import annotations
 
+import itertools
 import os
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -172,6 +174,28 @@ def test_expected_purchases_equal_the_papers_direct_hypergeometric_form() -> Non
         direct = (a + b + x - 1) / (a - 1) * bracket / denominator
 
         assert expected_purchases(CDNOW_BGNBD, t, [x], [recency], [age])[0] == pytest.approx(direct)
+
+
+def test_expected_purchases_at_a_of_exactly_one_are_the_limit_from_both_sides() -> None:
+    """a = 1 divides 0 by 0 in eq. 10 (a removable singularity): the property test of the
+    compact snapshots drew it and got NaN. The value there is the limit, here interpolated
+    from a = 1 ± 0.001 and ± 0.002, where the formula loses only three of its digits."""
+    x, recency, age = np.array([0.0, 2, 7]), np.array([0.0, 30.43, 20]), np.array([38.86] * 3)
+    near = {
+        d: expected_purchases(replace(CDNOW_BGNBD, a=1 + d), 39, x, recency, age)
+        for d in (-0.002, -0.001, 0.001, 0.002)
+    }
+    limit = (-near[-0.002] + 4 * near[-0.001] + 4 * near[0.001] - near[0.002]) / 6
+
+    at_one = expected_purchases(replace(CDNOW_BGNBD, a=1.0), 39, x, recency, age)
+    assert at_one == pytest.approx(limit, rel=1e-8)
+    # and it joins both sides: here every factor falls as a grows, so does their product
+    around = [
+        expected_purchases(replace(CDNOW_BGNBD, a=a), 39, x, recency, age)
+        for a in (1 - 2e-5, 1 - 3e-6, 1.0, 1 + 3e-6, 1 + 2e-5)  # 1 ± 2e-5: the formula as is
+    ]
+    for lower_a, higher_a in itertools.pairwise(around):
+        assert np.all(lower_a > higher_a)
 
 
 def test_a_long_silence_after_many_purchases_lowers_p_alive() -> None:

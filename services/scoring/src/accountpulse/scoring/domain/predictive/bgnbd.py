@@ -9,7 +9,7 @@ purchase — weeks in AccountPulse.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,9 @@ from accountpulse.scoring.domain.predictive.estimation import (
 
 MIN_CUSTOMERS = 30
 MIN_REPEAT_CUSTOMERS = 5
+
+
+NEAR_ONE = 1e-5  # a closer to 1 than this: E[Y(t)] from both sides (expected_purchases_if_alive)
 
 
 @dataclass(frozen=True)
@@ -185,8 +188,22 @@ def expected_purchases_if_alive(
 
     The 2F1 is taken through Euler's transformation, (1−z)^(r+x) 2F1(r+x, b+x; c; z) =
     (1−z)^(a−1) 2F1(a+b−1−r, a−1; c; z): the direct form multiplies a huge series by a tiny
-    power for frequent buyers and loses every digit. a = 1 is a removable singularity the
-    formula does not handle (a fit landing on exactly 1 is not expected)."""
+    power for frequent buyers and loses every digit.
+
+    a = 1 is a removable singularity (0/0), and near it the bracket cancels: within
+    ``NEAR_ONE`` of 1 the value is interpolated between both sides at that distance (at a = 1
+    their mean, the limit to O(NEAR_ONE²): the function is smooth in a), keeping ~11 digits."""
+    if abs(params.a - 1.0) < NEAR_ONE:
+        above = _if_alive(replace(params, a=1.0 + NEAR_ONE), t, x, age)
+        below = _if_alive(replace(params, a=1.0 - NEAR_ONE), t, x, age)
+        weight = (params.a - 1.0 + NEAR_ONE) / (2 * NEAR_ONE)
+        return below + (above - below) * weight
+    return _if_alive(params, t, x, age)
+
+
+def _if_alive(
+    params: BgNbdParams, t: FloatArray | float, x: FloatArray, age: FloatArray
+) -> FloatArray:
     a, b, r = params.a, params.b, params.r
     remaining = (params.alpha + age) / (params.alpha + age + t)
     c = a + b + x - 1
