@@ -29,9 +29,14 @@ from accountpulse.common.events import AccountUpserted, RevenueRecorded
 from accountpulse.common.messaging.envelope import header_map
 from accountpulse.common.messaging.outbox import add_events
 from accountpulse.common.messaging.topics import SCORES_CHANGES
+from accountpulse.common.uow import UnitsOfWork
+from accountpulse.scoring.batch_scoring import BatchScorer
+from accountpulse.scoring.settings import ScoringSettings
+from accountpulse.scoring.store import portfolio as portfolio_store
 
 TIER_CHANGED = "com.accountpulse.tier.changed"
 SCORE_CHANGED = "com.accountpulse.score.changed"
+FIRST_SCORED = 40  # a new tenant's accounts, scored in one chunk
 
 
 async def test_a_key_account_whose_revenue_ages_out_stays_key_30_days_then_yields_its_seat(
@@ -221,6 +226,35 @@ async def test_a_sweep_killed_halfway_resumes_and_evaluates_each_account_once(
         )
 
 
+async def test_a_new_tenant_scored_in_one_chunk_is_ranked_among_itself_and_its_first_morning_is_quiet(
+    tenant: Tenant, service_clock: OffsetClock, owner_sessions: Sessions, app_sessions: Sessions
+) -> None:
+    # A tenant loaded in bulk (its scoring projection filled, as a bulk load or an import
+    # leaves it), first scored in one chunk before any portfolio pass: no distribution yet.
+    ids = [f"new-{n:02d}" for n in range(FIRST_SCORED)]
+    booked = service_clock().date() - timedelta(days=30)
+    await _projection_of(owner_sessions, tenant.id, ids, booked)
+    retention = ScoringSettings.model_fields["default_retention_rate"].default
+    units = UnitsOfWork(app_sessions, "scoring", service_clock)
+    async with units.for_tenant(tenant.id) as uow:
+        first = await BatchScorer(service_clock, retention).score_accounts(uow, ids, bulk=True)
+    assert first.scored == FIRST_SCORED
+    # ranked among themselves (revenue 100 × (n + 1)), not each at the top of the tenant
+    assert await _value_scores(owner_sessions, tenant.id) == {
+        account_id: round(100 * (n + 1) / FIRST_SCORED, 2) for n, account_id in enumerate(ids)
+    }
+
+    async with units.for_tenant(tenant.id) as uow:
+        await portfolio_store.mark_portfolio_dirty(uow)  # the tenant's first pass
+    await eventually(lambda: _registered_for_sweeps(owner_sessions, tenant.id), timeout_s=60)
+    await _postpone_other_tenants_sweeps(owner_sessions, tenant.id)
+    service_clock.move(timedelta(days=1, minutes=1))  # the morning after onboarding
+    await eventually(lambda: _sweep_status(owner_sessions, tenant.id, "done"), timeout_s=90)
+    progress = await _sweep_progress(owner_sessions, tenant.id)
+    assert progress["done"] == FIRST_SCORED
+    assert progress["published"] == 0, "the first pass's distribution moved the first scores"
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -361,13 +395,16 @@ async def _sweep_progress(sessions: Sessions, tenant_id: str) -> dict[str, Any]:
         row = (
             await session.execute(
                 text(
-                    "SELECT r.status, coalesce(sum(l.done), 0) AS done FROM scoring.rescore_runs r"
+                    "SELECT r.status, coalesce(sum(l.done), 0) AS done,"
+                    " coalesce(sum(l.published), 0) AS published FROM scoring.rescore_runs r"
                     " JOIN scoring.rescore_lanes l ON l.run_id = r.id WHERE r.kind = 'sweep'"
                     " GROUP BY r.id, r.status ORDER BY r.started_at DESC LIMIT 1"
                 )
             )
         ).first()
-    return {"status": row.status, "done": int(row.done)} if row else {"status": None, "done": 0}
+    if row is None:
+        return {"status": None, "done": 0, "published": 0}
+    return {"status": row.status, "done": int(row.done), "published": int(row.published)}
 
 
 async def _sweep_done_between(sessions: Sessions, tenant_id: str, low: int, high: int) -> bool:
@@ -411,3 +448,37 @@ async def _postpone_other_tenants_sweeps(sessions: Sessions, tenant_id: str) -> 
 async def _registered_for_sweeps(sessions: Sessions, tenant_id: str) -> bool:
     async with tenant_transaction(sessions, tenant_id) as session:
         return bool(await session.scalar(text("SELECT count(*) FROM scoring.sweeps")))
+
+
+async def _projection_of(
+    sessions: Sessions, tenant_id: str, ids: list[str], booked_on: date
+) -> None:
+    """Accounts alike but for their revenue (100 × (n + 1), one line each), written straight
+    into scoring's projection, so no event marks the tenant for a pass."""
+    async with tenant_transaction(sessions, tenant_id) as session:
+        await session.execute(
+            text(
+                "INSERT INTO scoring.accounts (tenant_id, account_id, name, version)"
+                " SELECT :t, a, a, 2 FROM unnest(CAST(:ids AS text[])) AS a"
+            ),
+            {"t": tenant_id, "ids": ids},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO scoring.revenue_lines (tenant_id, line_id, account_id, booked_on,"
+                " amount) SELECT :t, a || '-1', a, :d, 100 * n"
+                " FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS u(a, n)"
+            ),
+            {"t": tenant_id, "ids": ids, "d": booked_on},
+        )
+
+
+async def _value_scores(sessions: Sessions, tenant_id: str) -> dict[str, float]:
+    async with tenant_transaction(sessions, tenant_id) as session:
+        rows = await session.execute(
+            text(
+                "SELECT c.account_id, CAST(s.scores->>'value' AS float8) AS value"
+                " FROM scoring.current_scores c JOIN scoring.snapshots s ON s.id = c.snapshot_id"
+            )
+        )
+    return {row.account_id: row.value for row in rows}

@@ -96,7 +96,7 @@ class BatchScorer:
         batch = score_batch(
             chunk.columns,
             self._columnar(model.model, scoring_model),
-            _arrays(cuts),
+            _arrays(cuts) if cuts else None,  # no distribution yet: ranked within the chunk
             PredictiveInputs(
                 predictive.p_alive(len(chunk)), predictive.ranked_clv(scoring_model.value_clv)
             ),
@@ -195,7 +195,16 @@ def _unchanged(chunk: LoadedChunk, rendered: Rendered, digest: int, i: int) -> b
 def _arrays(
     cuts: Mapping[str, list[float]],
 ) -> dict[str, np.ndarray[tuple[int], np.dtype[np.float64]]]:
-    """The stored distributions as arrays (empty: every percentile is 100, as the scalar)."""
+    """The stored distributions as arrays (a metric without values: its percentile is 100,
+    as the scalar).
+
+    A tenant with no distribution at all (before its first portfolio pass) is not ranked
+    against nothing, which would put every account at the top of its tenant and the value and
+    potential of the whole first scoring at 100, corrected only by the next day's sweep (most
+    of a new tenant then published as changed, its alerts the morning after onboarding). Its
+    chunk is ranked among itself instead: a sample of the tenant (a rescore's and a sweep's
+    chunks are spread over it by the lanes' hash), exact for a tenant scored in one chunk, and
+    one account alone is still the top of its tenant."""
     return {name: np.asarray(points, dtype=np.float64) for name, points in cuts.items()}
 
 
