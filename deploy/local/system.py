@@ -121,10 +121,17 @@ Try:
 
 
 def cmd_up(foreground: bool) -> int:
-    env = prepare(start_stack())
-    print("starting services ...")
-    processes = start_services(env, detached=not foreground)
-    load_demo(env)
+    try:
+        env = prepare(start_stack())
+        print("starting services ...")
+        processes = start_services(env, detached=not foreground)
+        load_demo(env)
+    except KeyboardInterrupt:  # Ctrl-C while starting or loading the demo: stop what started
+        # `uv run` passes the terminal's Ctrl-C on once more: the stop must not be cut short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("\ninterrupted: stopping what was started (the demo data loads again next time)")
+        cmd_down()
+        return 130
     print(summary(env))
     if not foreground:
         return 0
