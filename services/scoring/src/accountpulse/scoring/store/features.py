@@ -170,6 +170,7 @@ WHERE a.tenant_id = $1 AND a.account_id = ANY($2::text[])
 ORDER BY a.account_id
 FOR UPDATE OF a
 """
+_FEATURES_READ_ONLY = _FEATURES.replace("FOR UPDATE OF a", "")
 
 
 @dataclass(frozen=True)
@@ -213,10 +214,14 @@ class LoadedChunk:
         return len(self.account_ids)
 
 
-async def load_chunk(uow: UnitOfWork, account_ids: list[str], today: date) -> LoadedChunk:
-    """The features and current snapshots of these accounts, their projection rows locked."""
+async def load_chunk(
+    uow: UnitOfWork, account_ids: list[str], today: date, *, lock: bool = True
+) -> LoadedChunk:
+    """The features and current snapshots of these accounts, their projection rows locked
+    (``lock=False``: read only, for accounts this transaction does not write)."""
     connection = await uow.connection()
-    records = await connection.fetch(_FEATURES, uow.tenant_id, account_ids, today)
+    statement = _FEATURES if lock else _FEATURES_READ_ONLY
+    records = await connection.fetch(statement, uow.tenant_id, account_ids, today)
     if not records:
         return _empty(today)
     names = list(records[0].keys())

@@ -170,6 +170,32 @@ async def save_distributions(
     )
 
 
+async def save_first_distributions(
+    uow: UnitOfWork, cuts: Mapping[str, list[float]], sample: int, now: datetime
+) -> None:
+    """A new tenant's distributions estimated from a sample, unless a pass (or a concurrent
+    chunk) stored some first: the pass's own replace them."""
+    await uow.session.execute(
+        text(
+            "INSERT INTO scoring.distributions (tenant_id, cuts, population, refreshed_at)"
+            " VALUES (:t, CAST(:c AS jsonb), :n, :now) ON CONFLICT (tenant_id) DO NOTHING"
+        ),
+        {"t": uow.tenant_id, "c": orjson.dumps(cuts).decode(), "n": sample, "now": now},
+    )
+
+
+async def sample_accounts(uow: UnitOfWork, size: int) -> list[str]:
+    """Up to ``size`` of the tenant's accounts, drawn at random (all of a smaller tenant)."""
+    rows = await uow.session.execute(
+        text(
+            "SELECT account_id FROM scoring.accounts WHERE tenant_id = :t"
+            " AND erased_at IS NULL AND merged_into IS NULL ORDER BY random() LIMIT :n"
+        ),
+        {"t": uow.tenant_id, "n": size},
+    )
+    return sorted(row.account_id for row in rows)
+
+
 # --- the key tier ---------------------------------------------------------------------------
 
 # The revenue-ranked prefix up to 80 % of revenue plus every current key account (active or

@@ -4,7 +4,8 @@ portfolio pass and read when scoring for CLV's expected lifetime.
 An account is active in a period when it booked revenue in it: the last full period is the
 year before the trailing twelve months, r = accounts active in both / accounts active in that
 year. Stored with what decides whether it may replace the model's rate: the tenant's first
-booked revenue and its active accounts.
+booked revenue and its active accounts (lifecycle active, counted in the projection, so a
+tenant's first scoring, before any account is scored, finds them too).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ SELECT :t,
        CAST(count(*) FILTER (WHERE at_start AND at_end) AS double precision)
          / nullif(count(*) FILTER (WHERE at_start), 0),
        count(*) FILTER (WHERE at_start), count(*) FILTER (WHERE at_start AND at_end),
-       (SELECT count(*) FROM scoring.current_scores c WHERE c.tenant_id = :t AND c.active),
+       (SELECT count(*) FROM scoring.accounts a WHERE a.tenant_id = :t
+           AND coalesce(a.lifecycle_status, 'active') = 'active'
+           AND a.erased_at IS NULL AND a.merged_into IS NULL),
        (SELECT min(booked_on) FROM scoring.revenue_lines l WHERE l.tenant_id = :t),
        :today
   FROM periods
