@@ -117,7 +117,9 @@ def new_tenant(stack: Stack) -> None:
 @contextmanager
 def running(stack: Stack) -> Iterator[Stack]:
     """A run on the stack: if it fails, the services' logs are kept in .stack-bench-failed/;
-    either way the stack is stopped and its data deleted afterwards."""
+    either way the stack is stopped and its data deleted afterwards, unless
+    ``BENCH_KEEP_DATA=1`` keeps it to look into (``deploy/local/stack.py up --dir
+    .stack-bench --pg-port 25432`` starts its PostgreSQL again; the next run deletes it)."""
     try:
         yield stack
     except BaseException:
@@ -128,10 +130,10 @@ def running(stack: Stack) -> Iterator[Stack]:
         raise
     finally:
         stack.stop()
-        stop_stack()
+        stop_stack(delete=os.environ.get("BENCH_KEEP_DATA") != "1")
 
 
-def stop_stack() -> None:
+def stop_stack(*, delete: bool = True) -> None:
     """Stop the bench stack and delete its data (a full run leaves gigabytes)."""
     subprocess.run(
         [
@@ -144,7 +146,8 @@ def stop_stack() -> None:
         check=False,
         stdout=subprocess.DEVNULL,
     )
-    shutil.rmtree(BENCH_STATE, ignore_errors=True)
+    if delete:
+        shutil.rmtree(BENCH_STATE, ignore_errors=True)
 
 
 async def scalar(dsn: str, query: str, *args: Any) -> Any:
