@@ -178,7 +178,7 @@ class BatchScorer:
             name: points.tolist()
             for name, points in tenant_cut_points(scored.batch.metrics).items()
         }
-        await portfolio_store.save_first_distributions(uow, cuts, len(sample), now)
+        await portfolio_store.save_distributions(uow, cuts, len(sample), now, replace=False)
         return cuts
 
     def _columnar(self, configured: ScoringModel, model: ScoringModel) -> ColumnarModel:

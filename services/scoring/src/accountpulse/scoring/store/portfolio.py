@@ -157,30 +157,27 @@ async def metric_quantiles(uow: UnitOfWork, metric: str, fractions: list[float])
 
 
 async def save_distributions(
-    uow: UnitOfWork, cuts: Mapping[str, list[float]], population: int, now: datetime
+    uow: UnitOfWork,
+    cuts: Mapping[str, list[float]],
+    population: int,
+    now: datetime,
+    *,
+    replace: bool = True,
 ) -> None:
+    """The tenant's cut points; ``replace=False`` (a new tenant's, estimated from a sample)
+    keeps any a pass or a concurrent chunk stored first: the pass's replace them."""
+    on_conflict = (
+        "DO UPDATE SET cuts = EXCLUDED.cuts, population = EXCLUDED.population,"
+        " refreshed_at = EXCLUDED.refreshed_at"
+        if replace
+        else "DO NOTHING"
+    )
     await uow.session.execute(
         text(
             "INSERT INTO scoring.distributions (tenant_id, cuts, population, refreshed_at)"
-            " VALUES (:t, CAST(:c AS jsonb), :n, :now) ON CONFLICT (tenant_id) DO UPDATE SET"
-            " cuts = EXCLUDED.cuts, population = EXCLUDED.population,"
-            " refreshed_at = EXCLUDED.refreshed_at"
+            f" VALUES (:t, CAST(:c AS jsonb), :n, :now) ON CONFLICT (tenant_id) {on_conflict}"
         ),
         {"t": uow.tenant_id, "c": orjson.dumps(cuts).decode(), "n": population, "now": now},
-    )
-
-
-async def save_first_distributions(
-    uow: UnitOfWork, cuts: Mapping[str, list[float]], sample: int, now: datetime
-) -> None:
-    """A new tenant's distributions estimated from a sample, unless a pass (or a concurrent
-    chunk) stored some first: the pass's own replace them."""
-    await uow.session.execute(
-        text(
-            "INSERT INTO scoring.distributions (tenant_id, cuts, population, refreshed_at)"
-            " VALUES (:t, CAST(:c AS jsonb), :n, :now) ON CONFLICT (tenant_id) DO NOTHING"
-        ),
-        {"t": uow.tenant_id, "c": orjson.dumps(cuts).decode(), "n": sample, "now": now},
     )
 
 
