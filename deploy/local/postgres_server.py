@@ -148,6 +148,11 @@ def _pg_ctl_start(layout: Layout, run_as: RunAs, bin_dir: Path) -> subprocess.Co
         # the default 1 GB between checkpoints made one every few seconds, each followed by a
         # full-page image of every page touched again
         *("-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=15min"),
+        # statistics within seconds of a table's growth, not a minute: until its first analyse
+        # the planner has no idea that one tenant is the whole table, and plans made then
+        # read a tenant's whole table per chunk (a fresh installation's first import:
+        # bench/NOTES.md, sessions 11 and 12)
+        *("-c", "autovacuum_naptime=10s", "-c", "autovacuum_analyze_scale_factor=0.05"),
         # what each statement costs, for an operator (CREATE EXTENSION pg_stat_statements)
         *("-c", "shared_preload_libraries=pg_stat_statements"),
     ]
