@@ -258,7 +258,8 @@ async def test_a_new_tenant_scored_in_one_chunk_is_ranked_among_itself_and_its_f
     await eventually(lambda: _sweep_status(owner_sessions, tenant.id, "done"), timeout_s=90)
     progress = await _sweep_progress(owner_sessions, tenant.id)
     assert progress["done"] == FIRST_SCORED
-    # 38 of the 40 before the first scoring had a distribution. One may still cross a line:
+    # 38 of the 40 were published when the first scoring had no distribution. One may still
+    # cross a line:
     # each CLV decays a little a day with tenure (purchase frequency), and the sweep ranks it
     # against the day before's distribution, where its own value was a little higher.
     assert progress["published"] <= 1, "the first pass's distribution moved the first scores"
