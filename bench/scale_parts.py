@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from cpu import CpuMeter
 from harness import Stack, fetch, scalar, wait_until
 
+from accountpulse.cli.status.kafka import read_kafka
 from accountpulse.common.clock import OffsetClock
 from accountpulse.common.messaging.topics import ACCOUNTS_CHANGES
 from accountpulse.common.uow import UnitOfWork
@@ -62,22 +63,11 @@ class Work:
 
 
 async def consumer_lag(bootstrap: str, group: str, topic: str) -> int:
-    """Records of ``topic`` the group has not committed yet (all of them before its first
-    commit)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await admin.start()
-    await probe.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
-        ends = await probe.end_offsets(partitions)
-        done = {tp: meta.offset for tp, meta in committed.items() if meta and meta.offset >= 0}
-        return sum(end - done.get(tp, 0) for tp, end in ends.items())
-    finally:
-        await probe.stop()
-        await admin.close()
+    """Records of ``topic`` past the group's committed offsets, as ``accountpulse status``
+    reads them (partitions the group has not committed yet do not count: the caller counts
+    the snapshots themselves once this is 0)."""
+    lags, _ = await read_kafka(bootstrap)
+    return sum(g.lag for g in lags if g.group == group and g.topic == topic)
 
 
 async def kafka_records(bootstrap: str) -> int:
