@@ -3,16 +3,18 @@ scheduler's check and the event handlers, with a fixed clock that the test moves
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accountpulse.common.auth import Principal
+from accountpulse.common.auth import Principal, create_tenant
 from accountpulse.common.db import Sessions, tenant_transaction
 from accountpulse.common.events import (
     AccountErased,
@@ -24,7 +26,7 @@ from accountpulse.common.events import (
 )
 from accountpulse.common.messaging.consumer import EventHandler
 from accountpulse.common.messaging.envelope import Envelope
-from accountpulse.common.uow import UnitOfWork
+from accountpulse.common.uow import UnitOfWork, UnitsOfWork
 from accountpulse.planning import handlers as events
 from accountpulse.planning import jobs, queries
 from accountpulse.planning.commands import plans
@@ -240,3 +242,98 @@ async def test_an_erased_account_loses_its_plan_history_and_stakeholders(
             {"t": principal.tenant_id},
         )
     assert left == 0
+
+
+async def _goal_state(sessions: Sessions, tenant_id: str) -> tuple[int, list[str]]:
+    """The plan's version and its off-track goals."""
+    async with tenant_transaction(sessions, tenant_id) as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT version, off_track_goal_ids FROM planning.plans"
+                    " WHERE tenant_id = :t AND account_id = 'acme'"
+                ),
+                {"t": tenant_id},
+            )
+        ).one()
+    return row.version, list(row.off_track_goal_ids)
+
+
+async def test_the_scheduler_evaluates_a_plans_goals_once_a_day_and_not_on_a_day_they_were_evaluated(
+    app_sessions: Sessions, principal: Principal
+) -> None:
+    clock = FixedClock(T0)
+    goal = {
+        "id": "grow", "metric": "revenue", "baseline": "0", "target": "1000",
+        "starts_on": T0.date().isoformat(),
+        "due_on": (T0.date() + timedelta(days=200)).isoformat(),
+    }  # fmt: skip
+    await _put_plan(app_sessions, principal, {"goals": [goal]}, clock)
+    # No fact arrives; half the time passes: the straight line alone puts the goal behind.
+    clock.move(timedelta(days=100))
+    await _check(app_sessions, principal, clock)
+    version, off_track = await _goal_state(app_sessions, principal.tenant_id)
+    assert off_track == ["grow"]
+    assert len(await _events(app_sessions, principal.tenant_id, "plan.goal_off_track")) == 1
+
+    # Revenue that puts it back on track, written where no handler evaluates the goal: the
+    # same day's checks leave the goal alone, the next day's evaluates it again.
+    async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+        await session.execute(
+            text(
+                "INSERT INTO planning.revenue_lines (tenant_id, account_id, line_id, booked_on,"
+                " amount, product) VALUES (:t, 'acme', 'l1', :on, 600, 'sensors')"
+            ),
+            {"t": principal.tenant_id, "on": clock().date()},
+        )
+    clock.move(timedelta(hours=12))
+    await _check(app_sessions, principal, clock)
+    assert await _goal_state(app_sessions, principal.tenant_id) == (version, ["grow"])
+    clock.move(timedelta(hours=12))
+    await _check(app_sessions, principal, clock)
+    version, off_track = await _goal_state(app_sessions, principal.tenant_id)
+    assert off_track == []
+
+    # A clock behind the day the goals were evaluated (a replica whose clock lags, or events
+    # dated ahead of the scheduler's time) does not evaluate them again: there the revenue
+    # would not count yet.
+    clock.move(timedelta(days=-30))
+    await _check(app_sessions, principal, clock)
+    assert await _goal_state(app_sessions, principal.tenant_id) == (version, [])
+
+
+async def test_a_tenant_whose_check_fails_is_reported_and_the_other_tenants_are_checked(
+    owner_sessions: Sessions,
+    app_sessions: Sessions,
+    principal: Principal,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FixedClock(T0)
+    broken_id, _ = await create_tenant(
+        owner_sessions, f"test-{uuid.uuid4().hex[:8]}", tenant_id=f"t-{uuid.uuid4()}"
+    )
+    broken = Principal(broken_id, "test-key", frozenset({"read", "write"}))
+    goal = {
+        "id": "grow", "metric": "revenue", "baseline": "0", "target": "1000",
+        "starts_on": T0.date().isoformat(),
+        "due_on": (T0.date() + timedelta(days=200)).isoformat(),
+    }  # fmt: skip
+    for tenant in (broken, principal):
+        await _put_plan(app_sessions, tenant, {"goals": [goal]}, clock)
+    # A row no check can read (as an older release might have left one).
+    async with tenant_transaction(app_sessions, broken_id) as session:
+        await session.execute(
+            text(
+                "UPDATE planning.plans SET body = jsonb_set(body, '{goals,0,due_on}', '\"never\"')"
+                " WHERE tenant_id = :t"
+            ),
+            {"t": broken_id},
+        )
+    clock.move(timedelta(days=100))
+    units = UnitsOfWork(app_sessions, "planning", clock)
+    with caplog.at_level(logging.ERROR, logger="accountpulse.planning.jobs"):
+        await jobs.check_tenants(units, [broken_id, principal.tenant_id])
+    failed = [r for r in caplog.records if r.getMessage() == "time-driven check failed"]
+    assert [getattr(r, "tenant_id", None) for r in failed] == [broken_id]
+    assert (await _goal_state(app_sessions, principal.tenant_id))[1] == ["grow"]
+    assert await _goal_state(app_sessions, broken_id) == (1, [])

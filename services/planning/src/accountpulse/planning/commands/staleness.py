@@ -67,9 +67,13 @@ async def evaluate_goals(uow: UnitOfWork, account_id: str) -> None:
 
 
 async def evaluate_plan_goals(uow: UnitOfWork, plan: PlanRow) -> None:
-    """:func:`evaluate_goals` on a plan already locked."""
+    """:func:`evaluate_goals` on a plan already locked; the plan is marked as evaluated
+    today, so the scheduler's daily evaluation leaves it until tomorrow."""
     if not plan.body.get("goals"):
         return
+    today = uow.now().date()
+    if plan.goals_checked_on != today:
+        await plans.mark_goals_checked(uow, plan.account_id, today)
     goals = plan.body["goals"]
     metrics = {goal.get("metric") for goal in goals}
     account = await facts.account_facts(

@@ -19,7 +19,7 @@ _PLAN_COLUMNS = (
     "p.account_id, p.plan_id::text AS plan_id, p.version, p.body, p.stale_reasons,"
     " p.stale_since, p.last_reviewed_at, p.last_deep_review_at, p.off_track_goal_ids,"
     " p.created_at, p.updated_at, a.owner_id, a.tier, a.industry, a.employees,"
-    " a.evaluation_due_at, p.archived_at, p.merged_into"
+    " a.evaluation_due_at, p.archived_at, p.merged_into, p.goals_checked_on"
 )
 _PLAN_FROM = (
     f"SELECT {_PLAN_COLUMNS} FROM planning.plans p LEFT JOIN planning.accounts a"
@@ -88,7 +88,8 @@ _PLANS_WITH_TIME_FACTS = (
     "SELECT p.account_id, p.body -> 'actions' AS actions, p.stale_reasons,"
     " p.created_at, p.last_reviewed_at, p.last_deep_review_at, a.tier,"
     " a.evaluation_due_at,"
-    " jsonb_array_length(COALESCE(p.body -> 'goals', '[]')) > 0 AS has_goals,"
+    " jsonb_array_length(COALESCE(p.body -> 'goals', '[]')) > 0"
+    " AND (p.goals_checked_on IS NULL OR p.goals_checked_on < :today) AS goals_due,"
     " COALESCE((SELECT array_agg(c.ends_on)"
     "   FROM planning.contracts c WHERE c.tenant_id = p.tenant_id"
     "   AND c.account_id = p.account_id AND c.ends_on IS NOT NULL), '{}') AS renewals"
@@ -130,6 +131,7 @@ class PlanRow:
     evaluation_due_at: datetime | None
     archived_at: datetime | None
     merged_into: str | None
+    goals_checked_on: date | None
 
 
 @dataclass(frozen=True)
@@ -269,10 +271,23 @@ async def list_tenants_with_plans(session: AsyncSession) -> list[str]:
     return [r[0] for r in rows]
 
 
-async def plans_with_time_facts(uow: UnitOfWork) -> list[Any]:
-    """Each plan of the tenant with what its time-driven reasons depend on."""
-    rows = await uow.session.execute(text(_PLANS_WITH_TIME_FACTS), {"t": uow.tenant_id})
+async def plans_with_time_facts(uow: UnitOfWork, today: date) -> list[Any]:
+    """Each plan of the tenant with what its time-driven reasons depend on, and whether its
+    goals are due for their daily evaluation (not yet evaluated on ``today`` or later)."""
+    rows = await uow.session.execute(
+        text(_PLANS_WITH_TIME_FACTS), {"t": uow.tenant_id, "today": today}
+    )
     return list(rows)
+
+
+async def mark_goals_checked(uow: UnitOfWork, account_id: str, today: date) -> None:
+    """The locked plan's goals were evaluated on ``today``: the scheduler leaves them until
+    the next day."""
+    await (await uow.connection()).execute(
+        "UPDATE planning.plans SET goals_checked_on = $3 WHERE tenant_id = $1"
+        " AND account_id = $2",
+        uow.tenant_id, account_id, today,
+    )  # fmt: skip
 
 
 async def renewal_dates(uow: UnitOfWork, account_id: str) -> list[date]:
