@@ -162,3 +162,24 @@ def erased_accounts_table(schema: str) -> list[str]:
         )""",
         *tenant_rls(schema, "erased_accounts"),
     ]
+
+
+def housekeeping_support(schema: str) -> list[str]:
+    """What the housekeeping job (``accountpulse.common.housekeeping``) needs: a BRIN index on
+    the time of each messaging table's rows (a few pages for millions of rows; an insert into
+    the table's newest pages costs it nothing), and the system scope on the inbox's and the
+    idempotency keys' rows, to delete expired ones of every tenant in one statement."""
+    statements = [
+        f"CREATE INDEX outbox_created_at ON {schema}.outbox USING brin (created_at)",
+        f"CREATE INDEX inbox_processed_at ON {schema}.inbox USING brin (processed_at)",
+        f"CREATE INDEX idempotency_keys_created_at ON {schema}.idempotency_keys"
+        " USING brin (created_at)",
+    ]
+    for table in ("inbox", "idempotency_keys"):
+        using = f"{TENANT_POLICY} OR {SYSTEM_SCOPE}"
+        statements += [
+            f"DROP POLICY tenant_isolation ON {schema}.{table}",
+            f"CREATE POLICY tenant_isolation ON {schema}.{table} USING ({using})"
+            f" WITH CHECK ({using})",
+        ]
+    return statements

@@ -28,6 +28,7 @@ from accountpulse.common.auth import Authenticator, RateLimit
 from accountpulse.common.clock import Clock, clock_for, system_clock
 from accountpulse.common.db import Sessions, create_engine, create_sessions
 from accountpulse.common.health import Check, health_router
+from accountpulse.common.housekeeping import Housekeeping, retentions
 from accountpulse.common.json_guard import JsonGuard
 from accountpulse.common.lifecycle import (
     KafkaConnection,
@@ -220,7 +221,6 @@ def _background_loops(
         producer=kafka.current_producer,
         batch_size=settings.outbox_batch_size,
         poll_interval_s=settings.outbox_poll_interval_s,
-        retention_hours=settings.outbox_retention_hours,
     )
     monitor = Monitor(
         spec.name,
@@ -235,13 +235,29 @@ def _background_loops(
         (f"{spec.name}-monitor", monitor.run, None),
     ]
     loops += [(runner.group, runner.run, kafka.connected) for runner in runners]
-    for job in spec.jobs(runtime):
+    for job in [*spec.jobs(runtime), _housekeeping(spec.name, runtime)]:
 
         def periodic(stop: asyncio.Event, job: PeriodicJob = job) -> Awaitable[None]:
             return run_periodically(runtime.engine, job, settings.scheduler_interval_s, stop)
 
         loops.append((job.name, periodic, None))
     return loops
+
+
+def _housekeeping(schema: str, runtime: Runtime[Any]) -> PeriodicJob:
+    settings = runtime.settings
+    housekeeping = Housekeeping(
+        schema,
+        runtime.sessions,
+        retentions(
+            outbox_hours=settings.outbox_retention_hours,
+            inbox_hours=settings.inbox_retention_hours,
+            idempotency_key_hours=settings.idempotency_key_retention_hours,
+        ),
+    )
+    return PeriodicJob(
+        f"{schema}-housekeeping", housekeeping.run, interval_s=settings.housekeeping_interval_s
+    )
 
 
 def current_runtime(request: Request) -> Runtime[Any]:

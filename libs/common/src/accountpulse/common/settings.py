@@ -36,7 +36,12 @@ class ServiceSettings(BaseSettings):
     consumer_commit_interval_ms: int = Field(100, ge=0)
     outbox_batch_size: int = Field(5000, ge=1)  # rows per relay round (large runs: batches)
     outbox_poll_interval_s: float = Field(0.25, gt=0)
+    # how long rows are kept (docs: accountpulse.common.housekeeping), and how often expired
+    # ones are deleted
     outbox_retention_hours: float = Field(24.0, ge=0)
+    inbox_retention_hours: float = Field(720.0, ge=1)
+    idempotency_key_retention_hours: float = Field(24.0, ge=1)
+    housekeeping_interval_s: float = Field(300.0, gt=0)
     api_key_cache_seconds: float = Field(10.0, ge=0)
     scheduler_interval_s: float = Field(60.0, gt=0)
     clock_offset_file: str | None = None

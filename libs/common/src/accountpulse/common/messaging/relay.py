@@ -39,7 +39,6 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
-from sqlalchemy import text
 
 from accountpulse.common.db import Sessions, driver, system_transaction
 from accountpulse.common.messaging.kafka_client import Producer, producer_getter
@@ -71,7 +70,6 @@ class OutboxRelay:
         producer: Producer,
         batch_size: int = 5000,
         poll_interval_s: float = 0.25,
-        retention_hours: float = 24.0,
     ) -> None:
         self._schema = schema
         self._source = source
@@ -79,7 +77,6 @@ class OutboxRelay:
         self._producer = producer_getter(producer)  # the current one: it can be replaced
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
-        self._retention_hours = retention_hours
         self._wake = asyncio.Event()
         self._claimed_all = False  # the last claim took fewer rows than it could: none left
         register_relay(schema, self)
@@ -89,7 +86,6 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        batches = 0
         while not stop.is_set():
             # cleared before the claim: a commit during the claim wakes the next round
             self._wake.clear()
@@ -99,9 +95,6 @@ class OutboxRelay:
                 log.exception("outbox relay failed; retrying", extra={"schema": self._schema})
                 self._claimed_all = True
                 await asyncio.sleep(self._poll_interval_s)
-            batches += 1
-            if batches % 1000 == 0:
-                await self.purge_sent()
             if self._claimed_all:
                 await self._wait_for_work(stop)
 
@@ -198,13 +191,3 @@ class OutboxRelay:
             f"UPDATE {self._schema}.outbox SET sent_at = clock_timestamp()"
             " WHERE id = ANY($1::bigint[])"
         )
-
-    async def purge_sent(self) -> None:
-        async with system_transaction(self._sessions) as session:
-            await session.execute(
-                text(
-                    f"DELETE FROM {self._schema}.outbox WHERE sent_at IS NOT NULL"
-                    " AND sent_at < now() - make_interval(secs => :seconds)"
-                ),
-                {"seconds": self._retention_hours * 3600},
-            )
