@@ -183,3 +183,18 @@ def housekeeping_support(schema: str) -> list[str]:
             f" WITH CHECK ({using})",
         ]
     return statements
+
+
+def maintain_privilege(schema: str, app_role: str) -> list[str]:
+    """Let the application role ``ANALYZE`` the schema's tables (the ``MAINTAIN`` privilege, for
+    ``accountpulse.common.statistics``), on PostgreSQL 17 and later (earlier servers have no
+    such privilege; there the role's ``ANALYZE`` is skipped with a warning)."""
+    grants = (
+        f"GRANT MAINTAIN ON ALL TABLES IN SCHEMA {schema} TO {app_role}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT MAINTAIN ON TABLES TO {app_role}",
+    )
+    executes = " ".join(f"EXECUTE '{grant}';" for grant in grants)
+    return [
+        "DO $$ BEGIN IF current_setting('server_version_num')::int >= 170000 THEN"
+        f" {executes} END IF; END $$"
+    ]

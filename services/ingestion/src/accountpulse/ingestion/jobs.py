@@ -30,6 +30,7 @@ from accountpulse.common.db import system_transaction
 from accountpulse.common.errors import is_transient
 from accountpulse.common.scheduler import PeriodicJob
 from accountpulse.common.service import Runtime
+from accountpulse.common.statistics import analyse, grew_past_doubling
 from accountpulse.common.uow import UnitOfWork, UnitsOfWork
 from accountpulse.ingestion import store
 from accountpulse.ingestion.commands.bulk import AccountWrite, ErasedAccount, upsert_accounts
@@ -45,6 +46,13 @@ MAX_FAILURE_CHARS = 1000
 # what the database raises when it refuses a statement (through SQLAlchemy, or raw asyncpg)
 REFUSALS = (DBAPIError, asyncpg.PostgresError)
 ERASED_REASON = "external_id: this account was erased; an erased account's id is not used again"
+
+
+# What an import fills, by tenant: their statistics follow an onboarded tenant as it grows.
+GROWING_TABLES = (
+    "accounts", "revenue_lines", "contacts", "engagement_signals", "nps_responses",
+    "contracts", "opportunities",
+)  # fmt: skip
 
 
 def jobs(runtime: Runtime[IngestionSettings]) -> list[PeriodicJob]:
@@ -84,7 +92,9 @@ async def next_chunk(
 
 
 async def process_chunk(units: UnitsOfWork, tenant_id: str, import_id: uuid.UUID) -> bool:
-    """Process the next chunk of one import; False when the import is finished."""
+    """Process the next chunk of one import; False when the import is finished. An import
+    that has grown past 10,000 lines, and past each doubling since, has the tables it fills
+    analysed once its chunk is committed (``accountpulse.common.statistics``)."""
     principal = Principal(tenant_id, f"import:{import_id}", frozenset({"write"}))
     async with units.for_tenant(tenant_id, principal=principal) as uow:
         await store.imports.plan_with_values(uow)
@@ -96,6 +106,8 @@ async def process_chunk(units: UnitsOfWork, tenant_id: str, import_id: uuid.UUID
             await store.imports.finish(uow, import_id)
             return False
         await _apply(uow, import_id, lines, state["format"], state["header"])
+    if grew_past_doubling(state["next_line"] - 1, lines[-1].line_no):
+        await analyse(units.sessions, "ingestion", GROWING_TABLES)
     return True
 
 

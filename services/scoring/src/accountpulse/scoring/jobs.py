@@ -32,6 +32,7 @@ from accountpulse.common.clock import Clock
 from accountpulse.common.db import Sessions
 from accountpulse.common.scheduler import PeriodicJob, try_lock
 from accountpulse.common.service import Runtime
+from accountpulse.common.statistics import analyse, grew_past_doubling
 from accountpulse.common.uow import UnitsOfWork
 from accountpulse.scoring.batch_scoring import BatchScorer
 from accountpulse.scoring.clv_fitting import ClvFitJob, FitSchedule
@@ -46,6 +47,12 @@ from accountpulse.scoring.store import retention as retention_store
 from accountpulse.scoring.store import sweeps as sweep_store
 
 log = logging.getLogger(__name__)
+
+# What a tenant's accounts fill, by tenant: their statistics follow a tenant as it grows.
+GROWING_TABLES = (
+    "accounts", "revenue_lines", "current_scores", "snapshots", "engagement_daily",
+    "nps_responses", "contracts", "opportunities",
+)  # fmt: skip
 
 
 def jobs(runtime: Runtime[ScoringSettings]) -> list[PeriodicJob]:
@@ -210,11 +217,15 @@ class PortfolioJob:
         async with self._units.for_tenant(tenant_id) as uow:
             mark = await portfolio_store.dirty_mark(uow)
             await refresh_distributions(uow, uow.now())
-            await retention_store.refresh_retention(uow, uow.now().date())
+            accounts = await retention_store.refresh_retention(uow, uow.now().date())
             await recompute_tiers(uow, uow.now())
             await sweep_store.register_tenant(uow, uow.now())
             await portfolio_store.clear_dirty(uow, mark)
             await portfolio_store.record_pass(uow, time.perf_counter() - started)
+        if grew_past_doubling(accounts.analysed, accounts.active):
+            await analyse(self._units.sessions, SCHEMA, GROWING_TABLES)
+            async with self._units.for_tenant(tenant_id) as uow:
+                await retention_store.record_analysed(uow, accounts.active)
 
 
 class SweepJob:

@@ -10,6 +10,7 @@ tenant's first scoring, before any account is scored, finds them too).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import text
@@ -42,19 +43,40 @@ ON CONFLICT (tenant_id) DO UPDATE SET retention_rate = EXCLUDED.retention_rate,
   accounts_at_start = EXCLUDED.accounts_at_start, accounts_retained = EXCLUDED.accounts_retained,
   active_accounts = EXCLUDED.active_accounts, history_since = EXCLUDED.history_since,
   computed_on = EXCLUDED.computed_on
+RETURNING active_accounts, coalesce(analysed_accounts, 0) AS analysed_accounts
 """
 
 
-async def refresh_retention(uow: UnitOfWork, today: date) -> None:
-    """Recompute and store the tenant's retention over the year before the last twelve months."""
+@dataclass(frozen=True)
+class TenantAccounts:
+    """The tenant's active accounts now, and when its tables were last analysed for it."""
+
+    active: int
+    analysed: int
+
+
+async def refresh_retention(uow: UnitOfWork, today: date) -> TenantAccounts:
+    """Recompute and store the tenant's retention over the year before the last twelve
+    months; returns its active accounts, and how many it had at its tables' last analyse."""
+    row = (
+        await uow.session.execute(
+            text(_REFRESH),
+            {
+                "t": uow.tenant_id,
+                "today": today,
+                "middle": today - timedelta(days=365),
+                "start": today - timedelta(days=730),
+            },
+        )
+    ).one()
+    return TenantAccounts(row.active_accounts, row.analysed_accounts)
+
+
+async def record_analysed(uow: UnitOfWork, accounts: int) -> None:
+    """Scoring's tables were analysed when the tenant had ``accounts`` active accounts."""
     await uow.session.execute(
-        text(_REFRESH),
-        {
-            "t": uow.tenant_id,
-            "today": today,
-            "middle": today - timedelta(days=365),
-            "start": today - timedelta(days=730),
-        },
+        text("UPDATE scoring.tenant_retention SET analysed_accounts = :n WHERE tenant_id = :t"),
+        {"t": uow.tenant_id, "n": accounts},
     )
 
 
