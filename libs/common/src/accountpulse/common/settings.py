@@ -42,6 +42,8 @@ class ServiceSettings(BaseSettings):
     inbox_retention_hours: float = Field(720.0, ge=1)
     idempotency_key_retention_hours: float = Field(24.0, ge=1)
     housekeeping_interval_s: float = Field(300.0, gt=0)
+    # a tenant's tables are analysed at this many rows and each doubling (0: autovacuum only)
+    statistics_growth_floor: int = Field(10_000, ge=0)
     api_key_cache_seconds: float = Field(10.0, ge=0)
     scheduler_interval_s: float = Field(60.0, gt=0)
     clock_offset_file: str | None = None

@@ -39,8 +39,9 @@ def doubling_level(rows: int, floor: int) -> int:
 
 
 def grew_past_doubling(before: int, after: int, floor: int = GROWTH_FLOOR) -> bool:
-    """Whether growing from ``before`` to ``after`` rows passed ``floor`` or a doubling of it."""
-    return doubling_level(after, floor) > doubling_level(before, floor)
+    """Whether growing from ``before`` to ``after`` rows passed ``floor`` or a doubling of it
+    (never with a ``floor`` of 0: ``STATISTICS_GROWTH_FLOOR=0`` leaves it to autovacuum)."""
+    return floor > 0 and doubling_level(after, floor) > doubling_level(before, floor)
 
 
 async def analyse(sessions: Sessions, schema: str, tables: Sequence[str]) -> None:

@@ -30,7 +30,7 @@ from accountpulse.common.db import system_transaction
 from accountpulse.common.errors import is_transient
 from accountpulse.common.scheduler import PeriodicJob
 from accountpulse.common.service import Runtime
-from accountpulse.common.statistics import analyse, grew_past_doubling
+from accountpulse.common.statistics import GROWTH_FLOOR, analyse, grew_past_doubling
 from accountpulse.common.uow import UnitOfWork, UnitsOfWork
 from accountpulse.ingestion import store
 from accountpulse.ingestion.commands.bulk import AccountWrite, ErasedAccount, upsert_accounts
@@ -78,7 +78,9 @@ async def next_chunk(
     """Process one chunk of one import, recording a failure instead of raising it; True when
     a chunk was processed."""
     try:
-        return await process_chunk(runtime.units, tenant_id, import_id)
+        return await process_chunk(
+            runtime.units, tenant_id, import_id, runtime.settings.statistics_growth_floor
+        )
     except Exception as exc:
         if is_transient(exc):  # the database is away: nothing to count, the next pass retries
             log.warning("import chunk interrupted", extra={"import_id": str(import_id)})
@@ -91,10 +93,12 @@ async def next_chunk(
         return False
 
 
-async def process_chunk(units: UnitsOfWork, tenant_id: str, import_id: uuid.UUID) -> bool:
+async def process_chunk(
+    units: UnitsOfWork, tenant_id: str, import_id: uuid.UUID, growth_floor: int = GROWTH_FLOOR
+) -> bool:
     """Process the next chunk of one import; False when the import is finished. An import
-    that has grown past 10,000 lines, and past each doubling since, has the tables it fills
-    analysed once its chunk is committed (``accountpulse.common.statistics``)."""
+    that has grown past ``growth_floor`` lines, and past each doubling since, has the tables
+    it fills analysed once its chunk is committed (``accountpulse.common.statistics``)."""
     principal = Principal(tenant_id, f"import:{import_id}", frozenset({"write"}))
     async with units.for_tenant(tenant_id, principal=principal) as uow:
         await store.imports.plan_with_values(uow)
@@ -106,7 +110,7 @@ async def process_chunk(units: UnitsOfWork, tenant_id: str, import_id: uuid.UUID
             await store.imports.finish(uow, import_id)
             return False
         await _apply(uow, import_id, lines, state["format"], state["header"])
-    if grew_past_doubling(state["next_line"] - 1, lines[-1].line_no):
+    if grew_past_doubling(state["next_line"] - 1, lines[-1].line_no, growth_floor):
         await analyse(units.sessions, "ingestion", GROWING_TABLES)
     return True
 

@@ -32,7 +32,7 @@ from accountpulse.common.clock import Clock
 from accountpulse.common.db import Sessions
 from accountpulse.common.scheduler import PeriodicJob, try_lock
 from accountpulse.common.service import Runtime
-from accountpulse.common.statistics import analyse, grew_past_doubling
+from accountpulse.common.statistics import GROWTH_FLOOR, analyse, grew_past_doubling
 from accountpulse.common.uow import UnitsOfWork
 from accountpulse.scoring.batch_scoring import BatchScorer
 from accountpulse.scoring.clv_fitting import ClvFitJob, FitSchedule
@@ -66,7 +66,11 @@ def jobs(runtime: Runtime[ScoringSettings]) -> list[PeriodicJob]:
         budget_s=settings.rescore_budget_s,
         concurrency=settings.rescore_concurrency,
     )
-    portfolio = PortfolioJob(runtime.units, spacing=settings.portfolio_spacing)
+    portfolio = PortfolioJob(
+        runtime.units,
+        spacing=settings.portfolio_spacing,
+        growth_floor=settings.statistics_growth_floor,
+    )
     clv_fit = ClvFitJob(runtime.units, fit_schedule(settings))
     sweep = SweepJob(
         runtime.units, timedelta(hours=settings.sweep_every_hours), settings.rescore_lanes
@@ -193,10 +197,17 @@ class PortfolioJob:
     pass of seconds) under a stream of events gets a pass every few tens of seconds, not back
     to back; a small one still gets its pass at the next tick."""
 
-    def __init__(self, units: UnitsOfWork, batch: int = 20, spacing: float = 0.0) -> None:
+    def __init__(
+        self,
+        units: UnitsOfWork,
+        batch: int = 20,
+        spacing: float = 0.0,
+        growth_floor: int = GROWTH_FLOOR,
+    ) -> None:
         self._units = units
         self._batch = batch
         self._spacing = spacing
+        self._growth_floor = growth_floor  # statistics follow a growing tenant from here
 
     async def run(self) -> bool:
         """The due tenants' passes; True if more may be due (the scheduler runs it again)."""
@@ -222,7 +233,7 @@ class PortfolioJob:
             await sweep_store.register_tenant(uow, uow.now())
             await portfolio_store.clear_dirty(uow, mark)
             await portfolio_store.record_pass(uow, time.perf_counter() - started)
-        if grew_past_doubling(accounts.analysed, accounts.active):
+        if grew_past_doubling(accounts.analysed, accounts.active, self._growth_floor):
             await analyse(self._units.sessions, SCHEMA, GROWING_TABLES)
             async with self._units.for_tenant(tenant_id) as uow:
                 await retention_store.record_analysed(uow, accounts.active)
