@@ -37,6 +37,13 @@ from accountpulse.planning.store import plans as planning_store
 T0 = datetime(2036, 3, 2, 9, 0, tzinfo=UTC)
 
 
+# Revenue from 0 to 1,000 over the 200 days from T0: 500 expected after 100 days.
+GROW = {
+    "id": "grow", "metric": "revenue", "baseline": "0", "target": "1000",
+    "starts_on": T0.date().isoformat(), "due_on": (T0.date() + timedelta(days=200)).isoformat(),
+}  # fmt: skip
+
+
 class FixedClock:
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -182,12 +189,7 @@ async def test_a_revenue_goal_behind_its_straight_line_by_more_than_fifteen_perc
     app_sessions: Sessions, principal: Principal
 ) -> None:
     clock = FixedClock(T0)
-    goal = {
-        "id": "grow", "metric": "revenue", "baseline": "0", "target": "1000",
-        "starts_on": T0.date().isoformat(),
-        "due_on": (T0.date() + timedelta(days=200)).isoformat(),
-    }  # fmt: skip
-    await _put_plan(app_sessions, principal, {"goals": [goal]}, clock)
+    await _put_plan(app_sessions, principal, {"goals": [GROW]}, clock)
     assert await _check(app_sessions, principal, clock) == []  # nothing expected yet
     # Half the time passes: 50 % expected. 349.99 is 35.0 % of the way: more than 15 behind.
     clock.move(timedelta(days=100))
@@ -263,12 +265,7 @@ async def test_the_scheduler_evaluates_a_plans_goals_once_a_day_and_not_on_a_day
     app_sessions: Sessions, principal: Principal
 ) -> None:
     clock = FixedClock(T0)
-    goal = {
-        "id": "grow", "metric": "revenue", "baseline": "0", "target": "1000",
-        "starts_on": T0.date().isoformat(),
-        "due_on": (T0.date() + timedelta(days=200)).isoformat(),
-    }  # fmt: skip
-    await _put_plan(app_sessions, principal, {"goals": [goal]}, clock)
+    await _put_plan(app_sessions, principal, {"goals": [GROW]}, clock)
     # No fact arrives; half the time passes: the straight line alone puts the goal behind.
     clock.move(timedelta(days=100))
     await _check(app_sessions, principal, clock)
@@ -313,13 +310,8 @@ async def test_a_tenant_whose_check_fails_is_reported_and_the_other_tenants_are_
         owner_sessions, f"test-{uuid.uuid4().hex[:8]}", tenant_id=f"t-{uuid.uuid4()}"
     )
     broken = Principal(broken_id, "test-key", frozenset({"read", "write"}))
-    goal = {
-        "id": "grow", "metric": "revenue", "baseline": "0", "target": "1000",
-        "starts_on": T0.date().isoformat(),
-        "due_on": (T0.date() + timedelta(days=200)).isoformat(),
-    }  # fmt: skip
     for tenant in (broken, principal):
-        await _put_plan(app_sessions, tenant, {"goals": [goal]}, clock)
+        await _put_plan(app_sessions, tenant, {"goals": [GROW]}, clock)
     # A row no check can read (as an older release might have left one).
     async with tenant_transaction(app_sessions, broken_id) as session:
         await session.execute(
