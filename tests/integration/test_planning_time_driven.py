@@ -329,3 +329,28 @@ async def test_a_tenant_whose_check_fails_is_reported_and_the_other_tenants_are_
     assert [getattr(r, "tenant_id", None) for r in failed] == [broken_id]
     assert (await _goal_state(app_sessions, principal.tenant_id))[1] == ["grow"]
     assert await _goal_state(app_sessions, broken_id) == (1, [])
+
+
+async def test_a_tick_reads_only_the_plans_a_time_driven_reason_may_newly_hold_for(
+    app_sessions: Sessions, principal: Principal
+) -> None:
+    clock = FixedClock(T0)
+    for account, created in (("early", T0), ("late", T0 + timedelta(days=50))):
+        clock.now = created
+        async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+            await plans.put_plan(_uow(session, principal, clock), account, PlanIn(), None)
+
+    async def candidates(at: datetime) -> list[str]:
+        clock.now = at
+        async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+            rows = await planning_store.plans_with_time_facts(_uow(session, principal, clock), at)
+            return [row.account_id for row in rows]
+
+    # Untiered plans are reviewed quarterly: 90 days after they were made.
+    day_90 = T0 + timedelta(days=90)
+    assert await candidates(day_90 - timedelta(seconds=1)) == []
+    assert await candidates(day_90) == ["early"]
+    async with tenant_transaction(app_sessions, principal.tenant_id) as session:
+        assert await jobs.check_tenant(_uow(session, principal, clock)) == 1
+    assert await candidates(day_90) == []  # flagged: nothing left to add
+    assert await candidates(T0 + timedelta(days=140)) == ["late"]

@@ -14,6 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accountpulse.common.events.plans import StaleReason
 from accountpulse.common.uow import UnitOfWork
+from accountpulse.planning.domain.staleness import (
+    DEEP_REVIEW_DAYS,
+    RENEWAL_HORIZON_DAYS,
+    REVIEW_CADENCE_DAYS,
+)
 
 _PLAN_COLUMNS = (
     "p.account_id, p.plan_id::text AS plan_id, p.version, p.body, p.stale_reasons,"
@@ -84,17 +89,41 @@ _LIST_PLANS = (
     " ORDER BY p.account_id LIMIT :limit"
 )
 
+# The scheduler's candidates: a plan for which a time-driven reason it lacks may hold now, or
+# whose goals are due for their daily evaluation. A superset of what ``time_driven_reasons``
+# adds (a renewal's open action is left to it), so a tick reads the plans it may change, not
+# every plan of the tenant. Whole hours, as ``timedelta(days=...)`` counts them.
+_CADENCE_HOURS = (
+    "CASE a.tier "
+    + " ".join(f"WHEN '{tier}' THEN {24 * days}" for tier, days in REVIEW_CADENCE_DAYS.items())
+    + f" ELSE {24 * REVIEW_CADENCE_DAYS['standard']} END"
+)
+_GOALS_DUE = (
+    "jsonb_array_length(COALESCE(p.body -> 'goals', '[]')) > 0"
+    " AND (p.goals_checked_on IS NULL OR p.goals_checked_on < :today)"
+)
+_RENEWALS = (
+    "SELECT c.ends_on FROM planning.contracts c WHERE c.tenant_id = p.tenant_id"
+    " AND c.account_id = p.account_id AND c.ends_on IS NOT NULL"
+)
 _PLANS_WITH_TIME_FACTS = (
     "SELECT p.account_id, p.body -> 'actions' AS actions, p.stale_reasons,"
     " p.created_at, p.last_reviewed_at, p.last_deep_review_at, a.tier,"
-    " a.evaluation_due_at,"
-    " jsonb_array_length(COALESCE(p.body -> 'goals', '[]')) > 0"
-    " AND (p.goals_checked_on IS NULL OR p.goals_checked_on < :today) AS goals_due,"
-    " COALESCE((SELECT array_agg(c.ends_on)"
-    "   FROM planning.contracts c WHERE c.tenant_id = p.tenant_id"
-    "   AND c.account_id = p.account_id AND c.ends_on IS NOT NULL), '{}') AS renewals"
+    f" a.evaluation_due_at, {_GOALS_DUE} AS goals_due,"
+    f" COALESCE((SELECT array_agg(r.ends_on) FROM ({_RENEWALS}) r), '{{}}') AS renewals"
     " FROM planning.plans p LEFT JOIN planning.accounts a USING (tenant_id, account_id)"
-    " WHERE p.tenant_id = :t AND p.archived_at IS NULL ORDER BY p.account_id"
+    " WHERE p.tenant_id = :t AND p.archived_at IS NULL AND ("
+    "   (NOT 'review_overdue' = ANY(p.stale_reasons) AND ("
+    "     :now >= COALESCE(p.last_reviewed_at, p.created_at)"
+    f"       + make_interval(hours => {_CADENCE_HOURS})"
+    "     OR :now >= COALESCE(p.last_deep_review_at, p.created_at)"
+    f"       + make_interval(hours => {24 * DEEP_REVIEW_DAYS})))"
+    " OR (NOT 'renewal_unprepared' = ANY(p.stale_reasons) AND EXISTS ("
+    f"   {_RENEWALS} AND c.ends_on BETWEEN :today AND :today + {RENEWAL_HORIZON_DAYS}))"
+    " OR (NOT 'restructure_evaluation_due' = ANY(p.stale_reasons)"
+    "   AND a.evaluation_due_at <= :now)"
+    f" OR ({_GOALS_DUE}))"
+    " ORDER BY p.account_id"
 )
 
 # Archive the plans of merged accounts: a new version each, kept in the history.
@@ -271,11 +300,12 @@ async def list_tenants_with_plans(session: AsyncSession) -> list[str]:
     return [r[0] for r in rows]
 
 
-async def plans_with_time_facts(uow: UnitOfWork, today: date) -> list[Any]:
-    """Each plan of the tenant with what its time-driven reasons depend on, and whether its
-    goals are due for their daily evaluation (not yet evaluated on ``today`` or later)."""
+async def plans_with_time_facts(uow: UnitOfWork, now: datetime) -> list[Any]:
+    """The tenant's plans that a time-driven reason they lack may hold for at ``now``, or whose
+    goals are due for their daily evaluation (not yet evaluated that day or later), each with
+    what its reasons depend on."""
     rows = await uow.session.execute(
-        text(_PLANS_WITH_TIME_FACTS), {"t": uow.tenant_id, "today": today}
+        text(_PLANS_WITH_TIME_FACTS), {"t": uow.tenant_id, "now": now, "today": now.date()}
     )
     return list(rows)
 
