@@ -86,20 +86,24 @@ async def lock_many(uow: UnitOfWork, external_ids: Sequence[str]) -> dict[str, A
 
 
 async def upsert_many(uow: UnitOfWork, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or replace whole account rows (every column given)."""
+    """Insert or replace whole account rows (every column given; no external id twice), in
+    one statement: the rows travel as one JSON array that PostgreSQL reads into the table's
+    row type (one statement for a batch of 100 instead of 100 executions)."""
     if rows:
         connection = await uow.connection()
-        await connection.executemany(_UPSERT, [_upsert_args(row) for row in rows])
+        await connection.execute(_UPSERT_SET, _rows_json(rows))
 
 
 _LOCK_MANY = (
     f"SELECT * FROM {SCHEMA}.accounts WHERE tenant_id = $1 AND external_id = ANY($2::text[])"
     " FOR UPDATE"
 )
-_UPSERT_COLUMNS = tuple(accounts.c.keys())  # every column, in the table's order
-_UPSERT = (
-    f"INSERT INTO {SCHEMA}.accounts ({', '.join(_UPSERT_COLUMNS)}) VALUES"
-    f" ({', '.join(f'${n}' for n in range(1, len(_UPSERT_COLUMNS) + 1))})"
+_UPSERT_COLUMNS = tuple(str(column.name) for column in accounts.c)  # every column, in order
+# The rows travel as one JSON array of objects that PostgreSQL reads into the table's row type.
+_UPSERT_SET = (
+    f"INSERT INTO {SCHEMA}.accounts ({', '.join(_UPSERT_COLUMNS)})"
+    f" SELECT {', '.join(_UPSERT_COLUMNS)}"
+    f" FROM jsonb_populate_recordset(NULL::{SCHEMA}.accounts, $1::jsonb)"
     " ON CONFLICT (tenant_id, external_id) DO UPDATE SET "
     + ", ".join(
         f"{c} = EXCLUDED.{c}"
@@ -109,9 +113,11 @@ _UPSERT = (
 )
 
 
-def _upsert_args(row: dict[str, Any]) -> tuple[Any, ...]:
-    values = {**row, "custom_attributes": orjson.dumps(row["custom_attributes"]).decode()}
-    return tuple(values.get(column) for column in _UPSERT_COLUMNS)
+def _rows_json(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as a JSON array of objects, a key per column (amounts as decimal strings)."""
+    return orjson.dumps(
+        [{column: row.get(column) for column in _UPSERT_COLUMNS} for row in rows], default=str
+    ).decode()
 
 
 async def set_owner(
