@@ -69,3 +69,33 @@ async def test_sigusr1_logs_every_task_with_the_stack_it_waits_in(
     finally:
         asyncio.get_running_loop().remove_signal_handler(signal.SIGUSR1)
         waiting.cancel()
+
+
+async def test_a_cancellation_from_inside_the_loop_restarts_it_and_one_of_the_task_ends_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def no_sleep(stop: asyncio.Event, seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(lifecycle, "_sleep_unless", no_sleep)
+    stop = asyncio.Event()
+    runs = 0
+    running = asyncio.Event()
+
+    async def loop(_: asyncio.Event) -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:  # a library's cancelled future, awaited by the loop
+            inner = asyncio.get_running_loop().create_future()
+            inner.cancel()
+            await inner
+        running.set()
+        await asyncio.sleep(3600)
+
+    task = asyncio.create_task(lifecycle.supervised("test-loop", loop, stop))
+    await asyncio.wait_for(running.wait(), 5)
+    assert runs == 2  # started again after the stray cancellation
+    task.cancel()  # the task's own cancellation still ends it
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert runs == 2

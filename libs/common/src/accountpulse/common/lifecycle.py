@@ -110,7 +110,17 @@ async def supervised(
             await loop(stop)
             pause = 0.5
         except asyncio.CancelledError:
-            raise
+            if _cancelled_from_outside():
+                raise
+            # A library's cancelled future awaited inside the loop (aiokafka's stop of a client
+            # whose tasks were cancelled): the loop failed; this task was not cancelled. Letting
+            # it through ended the loop for good (a consumer that never rejoined its group).
+            if time.monotonic() - started >= max_pause_s:
+                pause = 0.5
+            LOOP_RESTARTS.labels(name).inc()
+            log.warning("%s ended by a stray cancellation; starting it again", name, exc_info=True)
+            await _sleep_unless(stop, pause)
+            pause = min(pause * 2, max_pause_s)
         except Exception:
             if time.monotonic() - started >= max_pause_s:
                 pause = 0.5
@@ -118,6 +128,13 @@ async def supervised(
             log.warning("%s failed; starting it again in %.1f s", name, pause, exc_info=True)
             await _sleep_unless(stop, pause)
             pause = min(pause * 2, max_pause_s)
+
+
+def _cancelled_from_outside() -> bool:
+    """Whether the running task itself is being cancelled (``Task.cancel()``), as opposed to a
+    ``CancelledError`` raised by something it awaited."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 async def stop_all(tasks: list[asyncio.Task[None]], stop: asyncio.Event, grace_s: float) -> None:

@@ -197,7 +197,11 @@ class ConsumerRunner:
             log.warning("offset commit on stop failed", exc_info=True)
         try:  # a stalled client's stop waits for the coordinator too: not for long
             await asyncio.wait_for(consumer.stop(), STALLED_STOP_S if stalled else STOP_TIMEOUT_S)
-        except Exception:
+        except (Exception, asyncio.CancelledError) as exc:
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):
+                raise  # this task is being cancelled: not a stop that failed
+            # a stop that failed, timed out, or awaited one of the client's cancelled tasks
             log.warning("consumer of %s did not stop in time; torn down", self.group, exc_info=True)
             await abandon_consumer(consumer, STALLED_STOP_S)
 
