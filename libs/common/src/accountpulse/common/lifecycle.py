@@ -109,25 +109,23 @@ async def supervised(
         try:
             await loop(stop)
             pause = 0.5
-        except asyncio.CancelledError:
+            continue
+        except asyncio.CancelledError as exc:
             if _cancelled_from_outside():
                 raise
             # A library's cancelled future awaited inside the loop (aiokafka's stop of a client
             # whose tasks were cancelled): the loop failed; this task was not cancelled. Letting
             # it through ended the loop for good (a consumer that never rejoined its group).
-            if time.monotonic() - started >= max_pause_s:
-                pause = 0.5
-            LOOP_RESTARTS.labels(name).inc()
-            log.warning("%s ended by a stray cancellation; starting it again", name, exc_info=True)
-            await _sleep_unless(stop, pause)
-            pause = min(pause * 2, max_pause_s)
-        except Exception:
-            if time.monotonic() - started >= max_pause_s:
-                pause = 0.5
-            LOOP_RESTARTS.labels(name).inc()
-            log.warning("%s failed; starting it again in %.1f s", name, pause, exc_info=True)
-            await _sleep_unless(stop, pause)
-            pause = min(pause * 2, max_pause_s)
+            error: BaseException = exc
+            how = "ended by a stray cancellation"
+        except Exception as exc:
+            error, how = exc, "failed"
+        if time.monotonic() - started >= max_pause_s:
+            pause = 0.5
+        LOOP_RESTARTS.labels(name).inc()
+        log.warning("%s %s; starting it again in %.1f s", name, how, pause, exc_info=error)
+        await _sleep_unless(stop, pause)
+        pause = min(pause * 2, max_pause_s)
 
 
 def _cancelled_from_outside() -> bool:
