@@ -6,6 +6,8 @@ A consumer retries an event on these without ever dead-lettering it; the API ans
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 from sqlalchemy import exc as sa_exc
 
@@ -36,3 +38,10 @@ def is_transient(exc: BaseException) -> bool:
             cause, TRANSIENT_DATABASE_ERRORS
         )
     return False
+
+
+def cancelled_from_outside() -> bool:
+    """Whether the running task itself is being cancelled (``Task.cancel()``), as opposed to a
+    ``CancelledError`` raised by something it awaited (a library's cancelled future)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0

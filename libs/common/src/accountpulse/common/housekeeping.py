@@ -26,10 +26,8 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from prometheus_client import Counter
-from sqlalchemy import text
 
 from accountpulse.common.db import Sessions, driver, system_transaction
 
@@ -45,7 +43,7 @@ CHUNK_ROWS = 5000
 
 @dataclass(frozen=True)
 class Retention:
-    """Rows of ``table`` past ``hours``: ``expired`` is a condition on the cutoff, ``$1``."""
+    """Rows of ``table`` past ``hours``: ``expired`` is a condition on ``c.cutoff``."""
 
     table: str
     expired: str
@@ -58,9 +56,9 @@ def retentions(
     """The messaging tables' retentions (each condition can use the table's BRIN index)."""
     return [
         # sent_at >= created_at: the first condition only narrows the index scan
-        Retention("outbox", "created_at < $1 AND sent_at < $1", outbox_hours),
-        Retention("inbox", "processed_at < $1", inbox_hours),
-        Retention("idempotency_keys", "created_at < $1", idempotency_key_hours),
+        Retention("outbox", "created_at < c.cutoff AND sent_at < c.cutoff", outbox_hours),
+        Retention("inbox", "processed_at < c.cutoff", inbox_hours),
+        Retention("idempotency_keys", "created_at < c.cutoff", idempotency_key_hours),
     ]
 
 
@@ -87,9 +85,8 @@ class Housekeeping:
         """Delete expired rows, table by table, until none is left or the budget is spent."""
         deadline = time.monotonic() + self._budget_s
         for retention in self._retentions:
-            cutoff = await self._cutoff(retention.hours)
             while True:
-                deleted = await self._delete_chunk(retention, cutoff)
+                deleted = await self._delete_chunk(retention)
                 if deleted:
                     HOUSEKEEPING_DELETED.labels(self._schema, retention.table).inc(deleted)
                 if deleted < self._chunk_rows:
@@ -101,15 +98,7 @@ class Housekeeping:
                     )
                     return
 
-    async def _cutoff(self, hours: float) -> datetime:
-        """``hours`` before now by the database's clock (which stamped the rows)."""
-        async with system_transaction(self._sessions) as session:
-            cutoff: datetime = await session.scalar(
-                text("SELECT now() - make_interval(secs => :seconds)"), {"seconds": hours * 3600}
-            )
-        return cutoff
-
-    async def _delete_chunk(self, retention: Retention, cutoff: datetime) -> int:
+    async def _delete_chunk(self, retention: Retention) -> int:
         table = f"{self._schema}.{retention.table}"
         async with system_transaction(self._sessions) as session:
             connection = await driver(session)
@@ -118,10 +107,12 @@ class Housekeeping:
             # they are where the rows of a month ago were written (a scan per chunk through
             # most of a table of millions of rows).
             await connection.execute("SET LOCAL enable_seqscan = off")
+            # the cutoff by the database's clock, which stamped the rows
             status: str = await connection.execute(
-                f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}"
-                f" WHERE {retention.expired} LIMIT $2))",
-                cutoff,
+                f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}, (SELECT"
+                f" now() - make_interval(secs => $1) AS cutoff) c WHERE {retention.expired}"
+                f" LIMIT $2))",
+                retention.hours * 3600,
                 self._chunk_rows,
             )
         return int(status.rsplit(" ", 1)[-1])  # "DELETE n"

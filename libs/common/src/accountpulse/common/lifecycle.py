@@ -23,6 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
+from accountpulse.common.errors import cancelled_from_outside
 from accountpulse.common.messaging.kafka_client import producer_broken, until_producer_broken
 from accountpulse.common.messaging.topics import TopicSettings, ensure_topics
 
@@ -111,7 +112,7 @@ async def supervised(
             pause = 0.5
             continue
         except asyncio.CancelledError as exc:
-            if _cancelled_from_outside():
+            if cancelled_from_outside():
                 raise
             # A library's cancelled future awaited inside the loop (aiokafka's stop of a client
             # whose tasks were cancelled): the loop failed; this task was not cancelled. Letting
@@ -126,13 +127,6 @@ async def supervised(
         log.warning("%s %s; starting it again in %.1f s", name, how, pause, exc_info=error)
         await _sleep_unless(stop, pause)
         pause = min(pause * 2, max_pause_s)
-
-
-def _cancelled_from_outside() -> bool:
-    """Whether the running task itself is being cancelled (``Task.cancel()``), as opposed to a
-    ``CancelledError`` raised by something it awaited."""
-    task = asyncio.current_task()
-    return task is None or task.cancelling() > 0
 
 
 async def stop_all(tasks: list[asyncio.Task[None]], stop: asyncio.Event, grace_s: float) -> None:

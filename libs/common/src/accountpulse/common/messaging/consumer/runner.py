@@ -38,7 +38,7 @@ from prometheus_client import Counter
 
 from accountpulse.common.clock import Clock, system_clock
 from accountpulse.common.db import Sessions, tenant_transaction
-from accountpulse.common.errors import is_transient
+from accountpulse.common.errors import cancelled_from_outside, is_transient
 from accountpulse.common.messaging.consumer import tracing
 from accountpulse.common.messaging.consumer.batching import Item, runs_by_tenant, segments
 from accountpulse.common.messaging.consumer.dead_letters import DeadLetters
@@ -198,8 +198,7 @@ class ConsumerRunner:
         try:  # a stalled client's stop waits for the coordinator too: not for long
             await asyncio.wait_for(consumer.stop(), STALLED_STOP_S if stalled else STOP_TIMEOUT_S)
         except (Exception, asyncio.CancelledError) as exc:
-            task = asyncio.current_task()
-            if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):
+            if isinstance(exc, asyncio.CancelledError) and cancelled_from_outside():
                 raise  # this task is being cancelled: not a stop that failed
             # a stop that failed, timed out, or awaited one of the client's cancelled tasks
             log.warning("consumer of %s did not stop in time; torn down", self.group, exc_info=True)
