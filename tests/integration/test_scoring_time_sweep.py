@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
@@ -183,6 +184,86 @@ async def test_three_weekly_declines_of_3_points_publish_one_score_change_in_the
     assert (change["previous_scores"]["health"], change["scores"]["health"]) == (92.5, 86.5)
     assert date.fromisoformat(change["computed_at"][:10]) == start + timedelta(days=14)
     assert await _published_snapshots(owner_sessions, tenant.id, "drift", start) == 1
+
+
+QUIET, AGING = [f"quiet-{n}" for n in range(5)], [f"aging-{n}" for n in range(5)]
+
+
+async def test_a_day_that_moves_only_the_explanation_stores_no_snapshot_and_one_that_moves_revenue_does(
+    tenant: Tenant, service_clock: OffsetClock, owner_sessions: Sessions
+) -> None:
+    scoring = tenant.client("scoring")
+    start = service_clock().date()
+    # quiet: one order 5 years ago; time moves only its tenure (an explanation figure).
+    # aging: one order 350 days ago, in the trailing 12 months after 10 days, out after 20.
+    await _accounts_with_one_old_line(owner_sessions, tenant.id, QUIET, start - timedelta(1825))
+    await _accounts_with_one_old_line(owner_sessions, tenant.id, AGING, start - timedelta(350))
+    await eventually(lambda: _scored_and_registered(owner_sessions, tenant.id), timeout_s=90)
+
+    for sweeps in (1, 2):  # the first sweep also catches up with the first pass's distributions
+        await _postpone_other_tenants_sweeps(owner_sessions, tenant.id)
+        before = await _current_rows(owner_sessions, tenant.id)
+        shown = (await scoring.get(f"/v1/accounts/{QUIET[0]}/score")).json()
+        service_clock.move(timedelta(days=10))
+        done = partial(_sweeps_done, owner_sessions, tenant.id, sweeps)
+        await eventually(done, timeout_s=90)
+    swept_on = service_clock().date()
+
+    after = await _current_rows(owner_sessions, tenant.id)
+    stored = await _snapshots_of_day(owner_sessions, tenant.id, swept_on)
+    assert (await _sweep_progress(owner_sessions, tenant.id))["done"] == len(QUIET + AGING)
+    assert set(stored) == set(AGING), "a snapshot is stored when time moves the revenue only"
+    assert all(after[a] == before[a] for a in QUIET), "a quiet account's current row moved"
+    assert all(after[a] != before[a] for a in AGING)
+    # the same answer as the day before, the explanation as of its snapshot's day
+    assert (await scoring.get(f"/v1/accounts/{QUIET[0]}/score")).json() == shown
+    aged = (await scoring.get(f"/v1/accounts/{AGING[0]}/score")).json()
+    assert Decimal(aged["features"]["revenue_ttm"]) == 0
+
+
+async def _scored_and_registered(sessions: Sessions, tenant_id: str) -> bool:
+    async with tenant_transaction(sessions, tenant_id) as session:
+        scored = await session.scalar(
+            text(
+                "SELECT count(*) FROM scoring.current_scores c"
+                " JOIN scoring.snapshots s ON s.id = c.snapshot_id WHERE s.account_version = 2"
+            )
+        )
+        registered = await session.scalar(text("SELECT count(*) FROM scoring.sweeps"))
+    return bool(scored == len(QUIET + AGING) and registered == 1)
+
+
+async def _sweeps_done(sessions: Sessions, tenant_id: str, count: int) -> bool:
+    async with tenant_transaction(sessions, tenant_id) as session:
+        done = await session.scalar(
+            text(
+                "SELECT count(*) FROM scoring.rescore_runs WHERE kind = 'sweep' AND status = 'done'"
+            )
+        )
+    return bool(done == count)
+
+
+async def _current_rows(sessions: Sessions, tenant_id: str) -> dict[str, tuple[str, Any]]:
+    """Each account's current snapshot id and the time its row was written."""
+    async with tenant_transaction(sessions, tenant_id) as session:
+        rows = await session.execute(
+            text(
+                "SELECT account_id, snapshot_id::text AS id, computed_at FROM scoring.current_scores"
+            )
+        )
+    return {row.account_id: (row.id, row.computed_at) for row in rows}
+
+
+async def _snapshots_of_day(sessions: Sessions, tenant_id: str, day: date) -> dict[str, int]:
+    async with tenant_transaction(sessions, tenant_id) as session:
+        rows = await session.execute(
+            text(
+                "SELECT account_id, count(*) AS n FROM scoring.snapshots WHERE as_of = :d"
+                " GROUP BY account_id"
+            ),
+            {"d": day},
+        )
+    return {row.account_id: row.n for row in rows}
 
 
 ACCOUNTS = 240

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
-import orjson
 
 from accountpulse.common.clock import Clock
 from accountpulse.common.uow import UnitOfWork
@@ -43,8 +42,9 @@ from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import model as model_store
 from accountpulse.scoring.store import portfolio as portfolio_store
 from accountpulse.scoring.store import retention as retention_store
-from accountpulse.scoring.store.features import LoadedChunk, Previous, load_chunk
+from accountpulse.scoring.store.features import LoadedChunk, load_chunk
 from accountpulse.scoring.store.model import ModelVersion
+from accountpulse.scoring.store.previous import Previous
 from accountpulse.scoring.store.snapshot_writes import SnapshotRows, write_snapshots
 
 __all__ = ["BatchScorer", "ChunkResult", "Trace"]
@@ -96,8 +96,9 @@ class BatchScorer:
         chunk replayed after a crash, or an event racing a rescore, never doubles a snapshot.
         ``bulk`` (a rescore) publishes the current snapshot only when something changed.
         ``sweep`` re-evaluates as of today accounts that no event changed: skipped if already
-        evaluated today, stored only if time changed their scores or features, and a
-        material change says ``time_elapsed``.
+        evaluated today, stored only if time changed what their current scores row holds
+        (scores, tier, risk, revenue TTM, CLV, metrics), and a material change says
+        ``time_elapsed``.
         ``traces`` gives, per account, the trace of the event that asked for it, so each
         snapshot and its events continue that event's trace even when scored in one chunk."""
         now = self._clock()
@@ -215,13 +216,13 @@ def _to_store(
     for i in range(len(chunk)):
         if _already_scored(chunk, i, run):
             continue
-        digest = features_digest(rendered[i].features)  # compared (a sweep) and stored
-        if run.sweep and _unchanged(chunk, rendered[i], digest, i):
-            continue
         reasons = reasons_of(flags[i], thresholds)
+        if run.sweep and not reasons and _unchanged(chunk, batch, rendered[i], tiers[i], i):
+            continue
         if reasons and run.sweep and chunk.versions[i] == previous.account_version[i]:
             reasons.append(TIME_ELAPSED)  # only time moved since the last snapshot
         trace = traces.get(chunk.account_ids[i])
+        digest = features_digest(rendered[i].features)
         scored.append(Scored(i, rendered[i], digest, tiers[i], reasons, trace))
     return scored
 
@@ -239,20 +240,28 @@ def _already_scored(chunk: LoadedChunk, i: int, run: _Run) -> bool:
     return as_of is not None and as_of >= run.today
 
 
-def _unchanged(chunk: LoadedChunk, rendered: Rendered, digest: int, i: int) -> bool:
-    """Nothing time moved: the same scores and features as the current snapshot (compared
-    as stored, JSON), so a sweep stores no snapshot of a day that changed nothing."""
+def _unchanged(
+    chunk: LoadedChunk, batch: ScoreColumns, rendered: Rendered, tier: str, i: int
+) -> bool:
+    """Time changed nothing the account's current scores row holds: the same scores, tier,
+    risk flag, tier hint, activity, revenue TTM, CLV and distributed metrics as its current
+    snapshot, at the same account version. A sweep then stores no snapshot: what every reader
+    (the portfolio pass, the worklist, the APIs, the events) sees stays exact. Only the
+    explanation's own time-moved figures (tenure, days since an order) stay as of the day
+    the snapshot was computed, which it names."""
     previous = chunk.previous
-    stored, stored_digest = previous.features[i], previous.features_digest[i]
-    if stored_digest is not None:  # a compact snapshot: its features' digest
-        same_features = stored_digest == digest
-    else:
-        dumped = orjson.dumps(rendered.features, default=str)
-        same_features = stored is not None and orjson.loads(stored) == orjson.loads(dumped)
+    state = previous.state[i]
     return (
-        previous.scores[i] == rendered.scores
-        and same_features
+        state is not None
         and chunk.versions[i] == previous.account_version[i]
+        and previous.scores[i] == rendered.scores
+        and previous.tier[i] == tier
+        and state.at_risk == bool(batch.at_risk[i])
+        and state.tier_hint == ("emerging" if batch.emerging[i] else "standard")
+        and state.active == bool(chunk.columns.profile.active[i])
+        and state.revenue_ttm_cents == int(batch.features.revenue_ttm_cents[i])
+        and state.clv_cents == int(batch.features.clv_transactional_cents[i])
+        and state.metrics == rendered.metrics
     )
 
 

@@ -23,7 +23,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-import orjson
 
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.scoring.domain.clv_forecast import PurchaseColumns
@@ -44,6 +43,7 @@ from accountpulse.scoring.domain.columnar.snapshot_inputs import (
     SnapshotInputs,
 )
 from accountpulse.scoring.domain.lifetime import ObservedRetention
+from accountpulse.scoring.store.previous import Previous, decoded, states
 
 _FEATURES = """
 WITH fit AS MATERIALIZED (
@@ -82,7 +82,9 @@ SELECT a.account_id, a.version, a.owner_id, a.lifecycle_status, a.industry, a.em
   c.snapshot_id::text AS previous_snapshot_id, c.tier AS previous_tier,
   c.model_version AS previous_model_version, s.scores::text AS previous_scores,
   s.account_version AS previous_account_version, s.as_of AS previous_as_of,
-  s.features::text AS previous_features, s.features_digest AS previous_features_digest,
+  c.at_risk AS previous_at_risk, c.tier_hint AS previous_tier_hint,
+  c.active AS previous_active, (c.revenue_ttm * 100)::bigint AS previous_revenue_ttm_cents,
+  (c.clv * 100)::bigint AS previous_clv_cents, c.metrics::text AS previous_metrics,
   coalesce(c.published_scores, s.scores)::text AS published_scores,
   (SELECT fit_id FROM fit) AS fit_id,
   ret.retention_rate, ret.accounts_at_start, ret.accounts_retained, ret.active_accounts,
@@ -175,22 +177,6 @@ _FEATURES = _FEATURES.format(lock="FOR UPDATE OF a")
 
 
 @dataclass(frozen=True)
-class Previous:
-    """Each account's current snapshot (None where it has none), and its scores as last
-    published (a ``score.changed``; the current snapshot's where none was)."""
-
-    snapshot_id: list[str | None]
-    tier: list[str | None]
-    model_version: list[int | None]
-    scores: list[dict[str, float] | None]
-    account_version: list[int | None]
-    as_of: list[date | None]  # the day the current snapshot was evaluated as of
-    features: list[str | None]  # as stored (JSON text; None: compact): read only by a sweep
-    features_digest: list[int | None]  # a compact snapshot's (compact.features_digest)
-    published_scores: list[dict[str, float] | None]
-
-
-@dataclass(frozen=True)
 class Tenant:
     """What the chunk's statement also reads of the tenant: the id of the predictive CLV fit
     in use (None: none) and the observed retention (None: not computed yet)."""
@@ -239,21 +225,16 @@ async def load_chunk(
             snapshot_id=data["previous_snapshot_id"],
             tier=data["previous_tier"],
             model_version=data["previous_model_version"],
-            scores=_decoded(data["previous_scores"]),
+            scores=decoded(data["previous_scores"]),
             account_version=data["previous_account_version"],
             as_of=data["previous_as_of"],
-            features=data["previous_features"],
-            features_digest=data["previous_features_digest"],
-            published_scores=_decoded(data["published_scores"]),
+            published_scores=decoded(data["published_scores"]),
+            state=states(data),
         ),
         purchases=_purchases(data),
         renewals=_floats(data["renewals"]),
         tenant=Tenant(records[0]["fit_id"], _retention(records[0])),
     )
-
-
-def _decoded(values: list[str | None]) -> list[Any]:
-    return [None if v is None else orjson.loads(v) for v in values]
 
 
 def _purchases(d: dict[str, list[Any]]) -> PurchaseColumns:
@@ -369,7 +350,7 @@ def _empty(today: date) -> LoadedChunk:
         [],
         columns,
         SnapshotInputs([], [], [], today),
-        Previous([], [], [], [], [], [], [], [], []),
+        Previous([], [], [], [], [], [], [], []),
         PurchaseColumns(nothing, nothing, nothing, nothing),
         nothing,
         Tenant(None, None),
