@@ -189,7 +189,7 @@ async def test_three_weekly_declines_of_3_points_publish_one_score_change_in_the
 QUIET, AGING = [f"quiet-{n}" for n in range(5)], [f"aging-{n}" for n in range(5)]
 
 
-async def test_a_day_that_moves_only_the_explanation_stores_no_snapshot_and_one_that_moves_revenue_does(
+async def test_a_day_that_moves_no_score_stores_no_snapshot_and_brings_the_current_row_up_to_date(
     tenant: Tenant, service_clock: OffsetClock, owner_sessions: Sessions
 ) -> None:
     scoring = tenant.client("scoring")
@@ -204,6 +204,8 @@ async def test_a_day_that_moves_only_the_explanation_stores_no_snapshot_and_one_
         await _postpone_other_tenants_sweeps(owner_sessions, tenant.id)
         before = await _current_rows(owner_sessions, tenant.id)
         shown = (await scoring.get(f"/v1/accounts/{QUIET[0]}/score")).json()
+        if sweeps == 2:  # a row whose figures are behind the day (CLV 0 in truth)
+            await _set_clv(owner_sessions, tenant.id, QUIET[1], 1.0)
         service_clock.move(timedelta(days=10))
         done = partial(_sweeps_done, owner_sessions, tenant.id, sweeps)
         await eventually(done, timeout_s=90)
@@ -212,13 +214,36 @@ async def test_a_day_that_moves_only_the_explanation_stores_no_snapshot_and_one_
     after = await _current_rows(owner_sessions, tenant.id)
     stored = await _snapshots_of_day(owner_sessions, tenant.id, swept_on)
     assert (await _sweep_progress(owner_sessions, tenant.id))["done"] == len(QUIET + AGING)
-    assert set(stored) == set(AGING), "a snapshot is stored when time moves the revenue only"
-    assert all(after[a] == before[a] for a in QUIET), "a quiet account's current row moved"
+    assert set(stored) == set(AGING), "a snapshot is stored only where time moved a score"
+    assert all(after[a] == before[a] for a in QUIET), "a quiet account's snapshot moved"
     assert all(after[a] != before[a] for a in AGING)
+    figures = await _figures(owner_sessions, tenant.id)
+    assert figures[QUIET[1]] == figures[QUIET[2]] == (0, figures[QUIET[2]][1]), figures
     # the same answer as the day before, the explanation as of its snapshot's day
     assert (await scoring.get(f"/v1/accounts/{QUIET[0]}/score")).json() == shown
     aged = (await scoring.get(f"/v1/accounts/{AGING[0]}/score")).json()
     assert Decimal(aged["features"]["revenue_ttm"]) == 0
+
+
+async def _set_clv(sessions: Sessions, tenant_id: str, account_id: str, clv: float) -> None:
+    async with tenant_transaction(sessions, tenant_id) as session:
+        await session.execute(
+            text(
+                "UPDATE scoring.current_scores SET clv = CAST(:clv AS float8),"
+                " metrics = jsonb_set(metrics, '{clv}', to_jsonb(CAST(:clv AS float8)))"
+                " WHERE account_id = :a"
+            ),
+            {"a": account_id, "clv": clv},
+        )
+
+
+async def _figures(sessions: Sessions, tenant_id: str) -> dict[str, tuple[Decimal, Any]]:
+    """Each account's current CLV and distributed metrics."""
+    async with tenant_transaction(sessions, tenant_id) as session:
+        rows = await session.execute(
+            text("SELECT account_id, clv, metrics FROM scoring.current_scores")
+        )
+    return {row.account_id: (row.clv, row.metrics) for row in rows}
 
 
 async def _scored_and_registered(sessions: Sessions, tenant_id: str) -> bool:

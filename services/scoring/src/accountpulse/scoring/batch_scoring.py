@@ -37,7 +37,13 @@ from accountpulse.scoring.domain.columnar.render import Rendered, render_batch
 from accountpulse.scoring.domain.lifetime import LifetimeBasis, lifetime_basis, with_lifetime
 from accountpulse.scoring.domain.materiality import TIME_ELAPSED
 from accountpulse.scoring.domain.model import ScoringModel
-from accountpulse.scoring.snapshot_staging import ChunkResult, Scored, StagedChunk, Trace
+from accountpulse.scoring.snapshot_staging import (
+    ChunkResult,
+    Scored,
+    StagedChunk,
+    Trace,
+    json_text,
+)
 from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import model as model_store
 from accountpulse.scoring.store import portfolio as portfolio_store
@@ -45,7 +51,12 @@ from accountpulse.scoring.store import retention as retention_store
 from accountpulse.scoring.store.features import LoadedChunk, load_chunk
 from accountpulse.scoring.store.model import ModelVersion
 from accountpulse.scoring.store.previous import Previous
-from accountpulse.scoring.store.snapshot_writes import SnapshotRows, write_snapshots
+from accountpulse.scoring.store.snapshot_writes import (
+    CurrentFigures,
+    SnapshotRows,
+    refresh_current,
+    write_snapshots,
+)
 
 __all__ = ["BatchScorer", "ChunkResult", "Trace"]
 
@@ -96,9 +107,9 @@ class BatchScorer:
         chunk replayed after a crash, or an event racing a rescore, never doubles a snapshot.
         ``bulk`` (a rescore) publishes the current snapshot only when something changed.
         ``sweep`` re-evaluates as of today accounts that no event changed: skipped if already
-        evaluated today, stored only if time changed what their current scores row holds
-        (scores, tier, risk, revenue TTM, CLV, metrics), and a material change says
-        ``time_elapsed``.
+        evaluated today, stored only if time changed their scores, tier or risk flag (else
+        only their current row's figures are brought up to date, if they moved), and a
+        material change says ``time_elapsed``.
         ``traces`` gives, per account, the trace of the event that asked for it, so each
         snapshot and its events continue that event's trace even when scored in one chunk."""
         now = self._clock()
@@ -119,10 +130,11 @@ class BatchScorer:
         run = _Run(now.date(), model.version, bulk or sweep, sweep)
         rows = SnapshotRows(model.version, now, layout=LAYOUT, clv_fit_id=scored.clv_fit_id)
         staged = StagedChunk(chunk, batch, compact, rows)
-        stored = _to_store(chunk, batch, rendered, scoring_model, run, traces or {})
+        stored, refreshed = _to_store(chunk, batch, rendered, scoring_model, run, traces or {})
         for account in stored:
             staged.add(account, bulk=run.bulk)
         await write_snapshots(uow, staged.written())
+        await refresh_current(uow, _figures(chunk, batch, rendered, refreshed))
         await uow.publish_encoded(staged.events, trace_headers=staged.traces)
         return ChunkResult(len(staged.rows), staged.published)
 
@@ -201,8 +213,9 @@ def _to_store(
     model: ScoringModel,
     run: _Run,
     traces: Mapping[str, Trace],
-) -> list[Scored]:
-    """The accounts of the chunk that get a snapshot, with the reasons each is published."""
+) -> tuple[list[Scored], list[int]]:
+    """The accounts of the chunk that get a snapshot, with the reasons each is published;
+    and (a sweep) the rows of those whose current row only needs today's figures."""
     previous, thresholds = chunk.previous, model.thresholds
     tiers = _tiers(previous, batch)
     flags = material_flags(
@@ -212,19 +225,21 @@ def _to_store(
         np.asarray(tiers, dtype=object),
         thresholds,
     ).tolist()
-    scored = []
+    scored, refreshed = [], []
     for i in range(len(chunk)):
         if _already_scored(chunk, i, run):
             continue
         reasons = reasons_of(flags[i], thresholds)
-        if run.sweep and not reasons and _unchanged(chunk, batch, rendered[i], tiers[i], i):
+        if run.sweep and not reasons and _same_scores(chunk, batch, rendered[i], tiers[i], i):
+            if not _same_figures(chunk, batch, rendered[i], i):
+                refreshed.append(i)
             continue
         if reasons and run.sweep and chunk.versions[i] == previous.account_version[i]:
             reasons.append(TIME_ELAPSED)  # only time moved since the last snapshot
         trace = traces.get(chunk.account_ids[i])
         digest = features_digest(rendered[i].features)
         scored.append(Scored(i, rendered[i], digest, tiers[i], reasons, trace))
-    return scored
+    return scored, refreshed
 
 
 def _already_scored(chunk: LoadedChunk, i: int, run: _Run) -> bool:
@@ -240,15 +255,12 @@ def _already_scored(chunk: LoadedChunk, i: int, run: _Run) -> bool:
     return as_of is not None and as_of >= run.today
 
 
-def _unchanged(
+def _same_scores(
     chunk: LoadedChunk, batch: ScoreColumns, rendered: Rendered, tier: str, i: int
 ) -> bool:
-    """Time changed nothing the account's current scores row holds: the same scores, tier,
-    risk flag, tier hint, activity, revenue TTM, CLV and distributed metrics as its current
-    snapshot, at the same account version. A sweep then stores no snapshot: what every reader
-    (the portfolio pass, the worklist, the APIs, the events) sees stays exact. Only the
-    explanation's own time-moved figures (tenure, days since an order) stay as of the day
-    the snapshot was computed, which it names."""
+    """Time changed none of the account's scores, its tier or risk flag, at the same account
+    version: a sweep stores no snapshot and publishes nothing. The explanation's own figures
+    (tenure, days since an order, CLV) stay as of the day its snapshot was computed."""
     previous = chunk.previous
     state = previous.state[i]
     return (
@@ -257,12 +269,39 @@ def _unchanged(
         and previous.scores[i] == rendered.scores
         and previous.tier[i] == tier
         and state.at_risk == bool(batch.at_risk[i])
-        and state.tier_hint == ("emerging" if batch.emerging[i] else "standard")
+    )
+
+
+def _same_figures(chunk: LoadedChunk, batch: ScoreColumns, rendered: Rendered, i: int) -> bool:
+    """The figures the current scores row holds for the portfolio pass (distributions,
+    tiers) and the account lists are today's too: else the row alone is brought up to date."""
+    state = chunk.previous.state[i]
+    return (
+        state is not None
+        and state.tier_hint == _hint(batch, i)
         and state.active == bool(chunk.columns.profile.active[i])
         and state.revenue_ttm_cents == int(batch.features.revenue_ttm_cents[i])
         and state.clv_cents == int(batch.features.clv_transactional_cents[i])
         and state.metrics == rendered.metrics
     )
+
+
+def _hint(batch: ScoreColumns, i: int) -> str:
+    return "emerging" if batch.emerging[i] else "standard"
+
+
+def _figures(
+    chunk: LoadedChunk, batch: ScoreColumns, rendered: list[Rendered], rows: list[int]
+) -> CurrentFigures:
+    figures = CurrentFigures()
+    for i in rows:
+        figures.account_ids.append(chunk.account_ids[i])
+        figures.tier_hints.append(_hint(batch, i))
+        figures.active.append(bool(chunk.columns.profile.active[i]))
+        figures.revenue_ttm_cents.append(int(batch.features.revenue_ttm_cents[i]))
+        figures.clv_cents.append(int(batch.features.clv_transactional_cents[i]))
+        figures.metrics.append(json_text(rendered[i].metrics))
+    return figures
 
 
 def _arrays(

@@ -100,3 +100,43 @@ async def write_snapshots(uow: UnitOfWork, rows: SnapshotRows) -> None:
         rows.priority, rows.at_risk, rows.tier_hints, rows.metrics, rows.published_scores,
         rows.computed_at.date(), rows.packed, rows.layout, rows.row_bytes, rows.clv_fit_id,
     )  # fmt: skip
+
+
+@dataclass
+class CurrentFigures:
+    """Today's figures of accounts whose scores time did not move (a sweep): what their
+    current scores row holds besides the scores, for the portfolio pass and the lists."""
+
+    account_ids: list[str] = field(default_factory=list)
+    tier_hints: list[str] = field(default_factory=list)
+    active: list[bool] = field(default_factory=list)
+    revenue_ttm_cents: list[int] = field(default_factory=list)
+    clv_cents: list[int] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)  # JSON text
+
+
+_REFRESH = """
+UPDATE scoring.current_scores c SET tier_hint = r.tier_hint, active = r.active,
+  revenue_ttm = r.revenue_ttm::numeric / 100, clv = r.clv::numeric / 100,
+  metrics = r.metrics::jsonb
+FROM unnest($2::text[], $3::text[], $4::boolean[], $5::bigint[], $6::bigint[], $7::text[])
+  AS r(account_id, tier_hint, active, revenue_ttm, clv, metrics)
+WHERE c.tenant_id = $1 AND c.account_id = r.account_id
+"""
+
+
+async def refresh_current(uow: UnitOfWork, figures: CurrentFigures) -> None:
+    """Bring these accounts' current rows up to today's figures, their snapshot unchanged."""
+    if not figures.account_ids:
+        return
+    connection = await uow.connection()
+    await connection.execute(
+        _REFRESH,
+        uow.tenant_id,
+        figures.account_ids,
+        figures.tier_hints,
+        figures.active,
+        figures.revenue_ttm_cents,
+        figures.clv_cents,
+        figures.metrics,
+    )
