@@ -218,7 +218,7 @@ async def test_a_day_that_moves_no_score_stores_no_snapshot_and_brings_the_curre
     assert all(after[a] == before[a] for a in QUIET), "a quiet account's snapshot moved"
     assert all(after[a] != before[a] for a in AGING)
     figures = await _figures(owner_sessions, tenant.id)
-    assert figures[QUIET[1]] == figures[QUIET[2]] == (0, figures[QUIET[2]][1]), figures
+    assert figures[QUIET[1]] == figures[QUIET[2]] == (Decimal(0), figures[QUIET[2]][1]), figures
     # the same answer as the day before, the explanation as of its snapshot's day
     assert (await scoring.get(f"/v1/accounts/{QUIET[0]}/score")).json() == shown
     aged = (await scoring.get(f"/v1/accounts/{AGING[0]}/score")).json()
