@@ -43,6 +43,7 @@ from accountpulse.scoring.snapshot_staging import (
     StagedChunk,
     Trace,
     json_text,
+    tier_hint,
 )
 from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import model as model_store
@@ -278,16 +279,12 @@ def _same_figures(chunk: LoadedChunk, batch: ScoreColumns, rendered: Rendered, i
     state = chunk.previous.state[i]
     return (
         state is not None
-        and state.tier_hint == _hint(batch, i)
+        and state.tier_hint == tier_hint(batch, i)
         and state.active == bool(chunk.columns.profile.active[i])
         and state.revenue_ttm_cents == int(batch.features.revenue_ttm_cents[i])
         and state.clv_cents == int(batch.features.clv_transactional_cents[i])
-        and state.metrics == rendered.metrics
+        and state.metrics() == rendered.metrics
     )
-
-
-def _hint(batch: ScoreColumns, i: int) -> str:
-    return "emerging" if batch.emerging[i] else "standard"
 
 
 def _figures(
@@ -296,7 +293,7 @@ def _figures(
     figures = CurrentFigures()
     for i in rows:
         figures.account_ids.append(chunk.account_ids[i])
-        figures.tier_hints.append(_hint(batch, i))
+        figures.tier_hints.append(tier_hint(batch, i))
         figures.active.append(bool(chunk.columns.profile.active[i]))
         figures.revenue_ttm_cents.append(int(batch.features.revenue_ttm_cents[i]))
         figures.clv_cents.append(int(batch.features.clv_transactional_cents[i]))

@@ -101,7 +101,7 @@ class StagedChunk:
         r.health.append(scores["health"])
         r.priority.append(scores["priority"])
         r.at_risk.append(bool(batch.at_risk[i]))
-        r.tier_hints.append("emerging" if batch.emerging[i] else "standard")
+        r.tier_hints.append(tier_hint(batch, i))
         r.metrics.append(json_text(rendered.metrics))
         # a published change (or a first score) is the base later moves are measured from
         base = scores if account.reasons or published is None else published
@@ -243,6 +243,11 @@ def trace_id_of(headers: Trace) -> str | None:
 def tier_moved(previous: str | None, tier: str) -> bool:
     """A first tier of ``standard`` is not a move; any other change is."""
     return previous != tier and not (previous is None and tier == "standard")
+
+
+def tier_hint(batch: ScoreColumns, i: int) -> str:
+    """The batch's tier hint of row ``i``, as the current scores row keeps it."""
+    return "emerging" if batch.emerging[i] else "standard"
 
 
 def json_text(value: object) -> str:

@@ -35,7 +35,11 @@ class CurrentState:
     active: bool
     revenue_ttm_cents: int
     clv_cents: int
-    metrics: dict[str, float | None]
+    metrics_json: str  # as stored; parsed only by a sweep's comparison, not on every chunk
+
+    def metrics(self) -> dict[str, float | None]:
+        parsed: dict[str, float | None] = orjson.loads(self.metrics_json)
+        return parsed
 
 
 def decoded(values: list[str | None]) -> list[Any]:
@@ -44,9 +48,7 @@ def decoded(values: list[str | None]) -> list[Any]:
 
 def states(d: dict[str, list[Any]]) -> list[CurrentState | None]:
     return [
-        None
-        if metrics is None
-        else CurrentState(at_risk, hint, active, revenue, clv, orjson.loads(metrics))
+        None if metrics is None else CurrentState(at_risk, hint, active, revenue, clv, metrics)
         for at_risk, hint, active, revenue, clv, metrics in zip(
             d["previous_at_risk"],
             d["previous_tier_hint"],
