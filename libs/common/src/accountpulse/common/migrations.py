@@ -29,6 +29,17 @@ def tenant_rls(schema: str, table: str, *, system_scope: bool = False) -> list[s
     ]
 
 
+def across_tenants(backfill: str, *tables: str) -> list[str]:
+    """Run a backfill across tenants: the owner is bound by the tenant policies of
+    ``tables`` too (FORCE), so they are lifted for the statement, in the migration's
+    transaction."""
+    return [
+        *(f"ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY" for t in tables),
+        backfill,
+        *(f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY" for t in tables),
+    ]
+
+
 def schema_and_grants(schema: str, app_role: str) -> list[str]:
     return [
         f"CREATE SCHEMA IF NOT EXISTS {schema}",

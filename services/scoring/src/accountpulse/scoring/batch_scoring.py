@@ -33,7 +33,7 @@ from accountpulse.scoring.domain.columnar.compact import compact_batch, features
 from accountpulse.scoring.domain.columnar.layout import LAYOUT
 from accountpulse.scoring.domain.columnar.percentiles import tenant_cut_points
 from accountpulse.scoring.domain.columnar.predictive import Predictive
-from accountpulse.scoring.domain.columnar.render import Rendered, render_batch
+from accountpulse.scoring.domain.columnar.render import Rendered, ScoresAndMetrics, render_batch
 from accountpulse.scoring.domain.lifetime import LifetimeBasis, lifetime_basis, with_lifetime
 from accountpulse.scoring.domain.materiality import TIME_ELAPSED
 from accountpulse.scoring.domain.model import ScoringModel
@@ -122,20 +122,22 @@ class BatchScorer:
             return ChunkResult(0, 0)
         chunk, batch, scoring_model = scored.chunk, scored.batch, scored.model
         predictive, lifetime = scored.predictive, scored.lifetime
-        # scores and features (for the events and a sweep's comparison): the explanation is
+        run = _Run(now.date(), model.version, bulk or sweep, sweep)
+        compared = ScoresAndMetrics.of(batch)
+        stored, refreshed = _to_store(chunk, batch, compared, scoring_model, run, traces or {})
+        # scores and features of the accounts stored (for their events): the explanation is
         # rendered on read from the compact form
         rendered = render_batch(
-            chunk.columns, batch, chunk.inputs, scoring_model, predictive, lifetime, explain=False
-        )
+            chunk.columns, batch, chunk.inputs, scoring_model, predictive, lifetime,
+            explain=False, rows=[account.i for account in stored],
+        )  # fmt: skip
         compact = compact_batch(chunk.columns, batch, chunk.inputs, predictive, lifetime)
-        run = _Run(now.date(), model.version, bulk or sweep, sweep)
         rows = SnapshotRows(model.version, now, layout=LAYOUT, clv_fit_id=scored.clv_fit_id)
         staged = StagedChunk(chunk, batch, compact, rows)
-        stored, refreshed = _to_store(chunk, batch, rendered, scoring_model, run, traces or {})
-        for account in stored:
-            staged.add(account, bulk=run.bulk)
+        for account, snapshot in zip(stored, rendered, strict=True):
+            staged.add(account.scored(snapshot), bulk=run.bulk)
         await write_snapshots(uow, staged.written())
-        await refresh_current(uow, _figures(chunk, batch, rendered, refreshed))
+        await refresh_current(uow, _figures(chunk, batch, compared, refreshed))
         await uow.publish_encoded(staged.events, trace_headers=staged.traces)
         return ChunkResult(len(staged.rows), staged.published)
 
@@ -207,14 +209,28 @@ class BatchScorer:
         return cached[1]
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """An account of the chunk that gets a snapshot, before its snapshot is rendered."""
+
+    i: int
+    tier: str
+    reasons: list[str]
+    trace: Trace | None
+
+    def scored(self, rendered: Rendered) -> Scored:
+        digest = features_digest(rendered.features)
+        return Scored(self.i, rendered, digest, self.tier, self.reasons, self.trace)
+
+
 def _to_store(
     chunk: LoadedChunk,
     batch: ScoreColumns,
-    rendered: list[Rendered],
+    compared: ScoresAndMetrics,
     model: ScoringModel,
     run: _Run,
     traces: Mapping[str, Trace],
-) -> tuple[list[Scored], list[int]]:
+) -> tuple[list[_Stored], list[int]]:
     """The accounts of the chunk that get a snapshot, with the reasons each is published;
     and (a sweep) the rows of those whose current row only needs today's figures."""
     previous, thresholds = chunk.previous, model.thresholds
@@ -226,21 +242,19 @@ def _to_store(
         np.asarray(tiers, dtype=object),
         thresholds,
     ).tolist()
-    scored, refreshed = [], []
+    stored, refreshed = [], []
     for i in range(len(chunk)):
         if _already_scored(chunk, i, run):
             continue
         reasons = reasons_of(flags[i], thresholds)
-        if run.sweep and not reasons and _same_scores(chunk, batch, rendered[i], tiers[i], i):
-            if not _same_figures(chunk, batch, rendered[i], i):
+        if run.sweep and not reasons and _same_scores(chunk, batch, compared, tiers[i], i):
+            if not _same_figures(chunk, batch, compared, i):
                 refreshed.append(i)
             continue
         if reasons and run.sweep and chunk.versions[i] == previous.account_version[i]:
             reasons.append(TIME_ELAPSED)  # only time moved since the last snapshot
-        trace = traces.get(chunk.account_ids[i])
-        digest = features_digest(rendered[i].features)
-        scored.append(Scored(i, rendered[i], digest, tiers[i], reasons, trace))
-    return scored, refreshed
+        stored.append(_Stored(i, tiers[i], reasons, traces.get(chunk.account_ids[i])))
+    return stored, refreshed
 
 
 def _already_scored(chunk: LoadedChunk, i: int, run: _Run) -> bool:
@@ -257,7 +271,7 @@ def _already_scored(chunk: LoadedChunk, i: int, run: _Run) -> bool:
 
 
 def _same_scores(
-    chunk: LoadedChunk, batch: ScoreColumns, rendered: Rendered, tier: str, i: int
+    chunk: LoadedChunk, batch: ScoreColumns, compared: ScoresAndMetrics, tier: str, i: int
 ) -> bool:
     """Time changed none of the account's scores, its tier or risk flag, at the same account
     version: a sweep stores no snapshot and publishes nothing. The explanation's own figures
@@ -267,13 +281,15 @@ def _same_scores(
     return (
         state is not None
         and chunk.versions[i] == previous.account_version[i]
-        and previous.scores[i] == rendered.scores
+        and previous.scores[i] == compared.scores[i]
         and previous.tier[i] == tier
         and state.at_risk == bool(batch.at_risk[i])
     )
 
 
-def _same_figures(chunk: LoadedChunk, batch: ScoreColumns, rendered: Rendered, i: int) -> bool:
+def _same_figures(
+    chunk: LoadedChunk, batch: ScoreColumns, compared: ScoresAndMetrics, i: int
+) -> bool:
     """The figures the current scores row holds for the portfolio pass (distributions,
     tiers) and the account lists are today's too: else the row alone is brought up to date."""
     state = chunk.previous.state[i]
@@ -283,12 +299,12 @@ def _same_figures(chunk: LoadedChunk, batch: ScoreColumns, rendered: Rendered, i
         and state.active == bool(chunk.columns.profile.active[i])
         and state.revenue_ttm_cents == int(batch.features.revenue_ttm_cents[i])
         and state.clv_cents == int(batch.features.clv_transactional_cents[i])
-        and state.metrics() == rendered.metrics
+        and state.metrics() == compared.metrics[i]
     )
 
 
 def _figures(
-    chunk: LoadedChunk, batch: ScoreColumns, rendered: list[Rendered], rows: list[int]
+    chunk: LoadedChunk, batch: ScoreColumns, compared: ScoresAndMetrics, rows: list[int]
 ) -> CurrentFigures:
     figures = CurrentFigures()
     for i in rows:
@@ -297,7 +313,7 @@ def _figures(
         figures.active.append(bool(chunk.columns.profile.active[i]))
         figures.revenue_ttm_cents.append(int(batch.features.revenue_ttm_cents[i]))
         figures.clv_cents.append(int(batch.features.clv_transactional_cents[i]))
-        figures.metrics.append(json_text(rendered[i].metrics))
+        figures.metrics.append(json_text(compared.metrics[i]))
     return figures
 
 

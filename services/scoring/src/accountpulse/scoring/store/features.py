@@ -43,7 +43,7 @@ from accountpulse.scoring.domain.columnar.snapshot_inputs import (
     SnapshotInputs,
 )
 from accountpulse.scoring.domain.lifetime import ObservedRetention
-from accountpulse.scoring.store.previous import Previous, decoded, states
+from accountpulse.scoring.store.previous import Previous, decoded, previous_scores, states
 
 _FEATURES = """
 WITH fit AS MATERIALIZED (
@@ -80,12 +80,15 @@ SELECT a.account_id, a.version, a.owner_id, a.lifecycle_status, a.industry, a.em
   CASE WHEN k.active > 0 THEN (($3::date - ks.started) / 365)::float8 ELSE 'NaN' END
     AS renewals,
   c.snapshot_id::text AS previous_snapshot_id, c.tier AS previous_tier,
-  c.model_version AS previous_model_version, s.scores::text AS previous_scores,
-  s.account_version AS previous_account_version, s.as_of AS previous_as_of,
+  c.model_version AS previous_model_version, c.fit AS previous_fit,
+  c.engagement AS previous_engagement, c.value AS previous_value,
+  c.potential AS previous_potential, c.health AS previous_health,
+  c.priority AS previous_priority, c.churn_risk AS previous_churn_risk,
+  c.account_version AS previous_account_version, c.as_of AS previous_as_of,
   c.at_risk AS previous_at_risk, c.tier_hint AS previous_tier_hint,
   c.active AS previous_active, (c.revenue_ttm * 100)::bigint AS previous_revenue_ttm_cents,
   (c.clv * 100)::bigint AS previous_clv_cents, c.metrics::text AS previous_metrics,
-  coalesce(c.published_scores, s.scores)::text AS published_scores,
+  c.published_scores::text AS published_scores,
   (SELECT fit_id FROM fit) AS fit_id,
   ret.retention_rate, ret.accounts_at_start, ret.accounts_retained, ret.active_accounts,
   ret.history_since, ret.computed_on AS retention_computed_on
@@ -166,7 +169,6 @@ LEFT JOIN LATERAL (
   HAVING count(*) > 0) p ON true
 LEFT JOIN ret ON true
 LEFT JOIN scoring.current_scores c ON c.tenant_id = a.tenant_id AND c.account_id = a.account_id
-LEFT JOIN scoring.snapshots s ON s.id = c.snapshot_id
 WHERE a.tenant_id = $1 AND a.account_id = ANY($2::text[])
   AND a.erased_at IS NULL AND a.merged_into IS NULL
 ORDER BY a.account_id
@@ -215,6 +217,7 @@ async def load_chunk(
     data: dict[str, list[Any]] = dict(
         zip(names, map(list, zip(*records, strict=True)), strict=True)
     )
+    scores = previous_scores(data)
     return LoadedChunk(
         account_ids=data["account_id"],
         versions=data["version"],
@@ -225,10 +228,13 @@ async def load_chunk(
             snapshot_id=data["previous_snapshot_id"],
             tier=data["previous_tier"],
             model_version=data["previous_model_version"],
-            scores=decoded(data["previous_scores"]),
+            scores=scores,
             account_version=data["previous_account_version"],
             as_of=data["previous_as_of"],
-            published_scores=decoded(data["published_scores"]),
+            published_scores=[
+                s if p is None else p
+                for s, p in zip(scores, decoded(data["published_scores"]), strict=True)
+            ],
             state=states(data),
         ),
         purchases=_purchases(data),

@@ -1,5 +1,6 @@
-"""Each account's current snapshot and current scores row, as the chunk's features statement
-reads them beside its facts (store/features.py): what a chunk's scoring compares with."""
+"""Each account's current scores row, as the chunk's features statement reads it beside its
+facts (store/features.py): what a chunk's scoring compares with. The row carries its
+snapshot's scores, account version and day, so the snapshot itself is not read."""
 
 from __future__ import annotations
 
@@ -40,6 +41,19 @@ class CurrentState:
     def metrics(self) -> dict[str, float | None]:
         parsed: dict[str, float | None] = orjson.loads(self.metrics_json)
         return parsed
+
+
+# the current row's scores, by the names a snapshot's scores have
+SCORE_COLUMNS = ("fit", "engagement", "value", "potential", "health", "priority", "churn_risk")
+
+
+def previous_scores(d: dict[str, list[Any]]) -> list[dict[str, float] | None]:
+    """The current snapshot's scores as its current row carries them (None: no snapshot)."""
+    columns = [d[f"previous_{name}"] for name in SCORE_COLUMNS]
+    return [
+        None if version is None else dict(zip(SCORE_COLUMNS, values, strict=True))
+        for version, *values in zip(d["previous_account_version"], *columns, strict=True)
+    ]
 
 
 def decoded(values: list[str | None]) -> list[Any]:

@@ -1,5 +1,6 @@
 """A chunk's snapshots written in one statement: the rows go as arrays through ``unnest``, the
-snapshots are inserted and made current together."""
+snapshots are inserted and made current together (the current row carries the snapshot's
+scores, account version and day: what the next scoring of the account compares with)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,12 @@ class SnapshotRows:
     revenue_ttm_cents: list[int] = field(default_factory=list)
     active: list[bool] = field(default_factory=list)
     fit: list[float] = field(default_factory=list)
+    engagement: list[float] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
     potential: list[float] = field(default_factory=list)
     health: list[float] = field(default_factory=list)
     priority: list[float] = field(default_factory=list)
+    churn_risk: list[float] = field(default_factory=list)
     at_risk: list[bool] = field(default_factory=list)
     tier_hints: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)  # JSON text
@@ -54,10 +58,11 @@ WITH r AS (
   SELECT * FROM unnest($4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[],
     $9::bigint[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[],
     $15::bigint[], $16::boolean[], $17::float8[], $18::float8[], $19::float8[], $20::float8[],
-    $21::boolean[], $22::text[], $23::text[], $24::text[]) WITH ORDINALITY
+    $21::boolean[], $22::text[], $23::text[], $24::text[], $30::float8[], $31::float8[],
+    $32::float8[]) WITH ORDINALITY
   AS r(id, account_id, account_version, scores, texts, features_digest, reasons, previous_id,
     trace_id, clv, tier, revenue_ttm, active, fit, potential, health, priority, at_risk,
-    tier_hint, metrics, published_scores, n)),
+    tier_hint, metrics, published_scores, engagement, value, churn_risk, n)),
 s AS (
   INSERT INTO scoring.snapshots (id, tenant_id, account_id, account_version, model_version,
     scores, reasons, previous_snapshot_id, trace_id, computed_at, as_of, layout, packed,
@@ -68,19 +73,22 @@ s AS (
     r.texts::jsonb, $29::uuid, r.features_digest
   FROM r)
 INSERT INTO scoring.current_scores (tenant_id, account_id, snapshot_id, clv, tier, computed_at,
-  model_version, revenue_ttm, active, fit, potential, health, priority, at_risk, tier_hint,
-  metrics, published_scores)
+  model_version, revenue_ttm, active, fit, engagement, value, potential, health, priority,
+  churn_risk, at_risk, tier_hint, metrics, published_scores, account_version, as_of)
 SELECT $1, r.account_id, r.id::uuid, r.clv::numeric / 100, r.tier, $3, $2,
-  r.revenue_ttm::numeric / 100, r.active, r.fit, r.potential, r.health, r.priority, r.at_risk,
-  r.tier_hint, r.metrics::jsonb, r.published_scores::jsonb
+  r.revenue_ttm::numeric / 100, r.active, r.fit, r.engagement, r.value, r.potential,
+  r.health, r.priority, r.churn_risk, r.at_risk, r.tier_hint, r.metrics::jsonb,
+  r.published_scores::jsonb, r.account_version, $25
 FROM r
 ON CONFLICT (tenant_id, account_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,
   clv = EXCLUDED.clv, tier = EXCLUDED.tier, computed_at = EXCLUDED.computed_at,
   model_version = EXCLUDED.model_version, revenue_ttm = EXCLUDED.revenue_ttm,
-  active = EXCLUDED.active, fit = EXCLUDED.fit, potential = EXCLUDED.potential,
-  health = EXCLUDED.health, priority = EXCLUDED.priority, at_risk = EXCLUDED.at_risk,
+  active = EXCLUDED.active, fit = EXCLUDED.fit, engagement = EXCLUDED.engagement,
+  value = EXCLUDED.value, potential = EXCLUDED.potential, health = EXCLUDED.health,
+  priority = EXCLUDED.priority, churn_risk = EXCLUDED.churn_risk, at_risk = EXCLUDED.at_risk,
   tier_hint = EXCLUDED.tier_hint, metrics = EXCLUDED.metrics,
-  published_scores = EXCLUDED.published_scores
+  published_scores = EXCLUDED.published_scores, account_version = EXCLUDED.account_version,
+  as_of = EXCLUDED.as_of
 """
 
 
@@ -99,6 +107,7 @@ async def write_snapshots(uow: UnitOfWork, rows: SnapshotRows) -> None:
         rows.tiers, rows.revenue_ttm_cents, rows.active, rows.fit, rows.potential, rows.health,
         rows.priority, rows.at_risk, rows.tier_hints, rows.metrics, rows.published_scores,
         rows.computed_at.date(), rows.packed, rows.layout, rows.row_bytes, rows.clv_fit_id,
+        rows.engagement, rows.value, rows.churn_risk,
     )  # fmt: skip
 
 

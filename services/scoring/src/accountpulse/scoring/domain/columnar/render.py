@@ -42,6 +42,29 @@ class Rendered:
     metrics: dict[str, float | None]
 
 
+@dataclass(frozen=True)
+class ScoresAndMetrics:
+    """Every account's scores and distributed metrics as its snapshot has them, without the
+    rest of the snapshot: what a sweep compares each account with before it renders the few
+    whose scores time moved."""
+
+    scores: list[dict[str, float]]
+    metrics: list[dict[str, float | None]]
+
+    @classmethod
+    def of(cls, batch: ScoreColumns) -> ScoresAndMetrics:
+        values = [b.value.tolist() for b in map(batch.score, SCORES)]
+        churn = batch.churn_risk.tolist()
+        metrics = [_optional(batch.metrics[m].tolist()) for m in METRICS]
+        return cls(
+            scores=[
+                dict(zip(SCORES, row, strict=True)) | {"churn_risk": risk}
+                for *row, risk in zip(*values, churn, strict=True)
+            ],
+            metrics=[dict(zip(METRICS, row, strict=True)) for row in zip(*metrics, strict=True)],
+        )
+
+
 def render_batch(
     accounts: AccountColumns,
     batch: ScoreColumns,
@@ -51,13 +74,16 @@ def render_batch(
     lifetime: LifetimeBasis | None = None,
     *,
     explain: bool = True,
+    rows: list[int] | None = None,
 ) -> list[Rendered]:
-    """Every account's snapshot JSON, in the batch's order: ``model`` as the scores applied it
-    (with its lifetime basis), ``predictive`` the tenant's fit's figures, ``lifetime`` the
-    basis the explanation names (the scorecard's caller adds it; None: not named).
-    ``explain`` False: an empty explanation (a write stores the compact form instead)."""
+    """Every account's snapshot JSON, in the batch's order (``rows``: only these rows', in
+    this order): ``model`` as the scores applied it (with its lifetime basis), ``predictive``
+    the tenant's fit's figures, ``lifetime`` the basis the explanation names (the
+    scorecard's caller adds it; None: not named). ``explain`` False: an empty explanation
+    (a write stores the compact form instead)."""
     n = len(accounts)
     lists = _Lists.of(accounts, batch, explain=explain)
+    compared = ScoresAndMetrics.of(batch)
     details = details_of(accounts, batch, inputs, model, lists.metrics, predictive, explain=explain)
     predicted = predictive.features(n)
     margins = _margin_texts(lists, details.below_zero_margin)
@@ -66,14 +92,14 @@ def render_batch(
         shared["expected_lifetime"] = lifetime_explanation(lifetime)
     return [
         Rendered(
-            scores=lists.scores_of(i),
+            scores=compared.scores[i],
             features=_features(lists, inputs, details, i)
             | {"clv_margin": margins[i]}
             | predicted[i],
             explanation=_explanation(lists, details, i) | shared if explain else {},
-            metrics={m: lists.metrics[m][i] for m in METRICS},
+            metrics=compared.metrics[i],
         )
-        for i in range(n)
+        for i in (range(n) if rows is None else rows)
     ]
 
 
@@ -137,11 +163,6 @@ class _Lists:
             contributions={s: b.score(s).contributions.tolist() for s in SCORES} if explain else {},
             ranking={s: b.score(s).ranking().tolist() for s in SCORES} if explain else {},
         )
-
-    def scores_of(self, i: int) -> dict[str, float]:
-        scores = {s: self.score_values[s][i] for s in SCORES}
-        scores["churn_risk"] = self.columns["churn_risk"][i]
-        return scores
 
 
 def money_text(cents: int) -> str:

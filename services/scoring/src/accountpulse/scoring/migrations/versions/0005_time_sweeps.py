@@ -16,7 +16,7 @@ Revision ID: 0005
 
 from alembic import op
 
-from accountpulse.common.migrations import tenant_rls
+from accountpulse.common.migrations import across_tenants, tenant_rls
 
 revision = "0005"
 down_revision = "0004"
@@ -40,17 +40,6 @@ END $$
 """
 
 
-def _unbound(backfill: str, *tables: str) -> list[str]:
-    """Run a backfill across tenants: the owner is bound by the tenant policies of
-    ``tables`` too (FORCE), so they are lifted for the statement, in the migration's
-    transaction."""
-    return [
-        *(f"ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY" for t in tables),
-        backfill,
-        *(f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY" for t in tables),
-    ]
-
-
 def upgrade() -> None:
     for statement in [
         f"ALTER TABLE {S}.rescore_runs ADD COLUMN kind text NOT NULL DEFAULT 'rescore'",
@@ -58,7 +47,7 @@ def upgrade() -> None:
         f"""CREATE UNIQUE INDEX rescore_runs_model_version ON {S}.rescore_runs
             (tenant_id, model_version) WHERE kind = 'rescore'""",
         f"ALTER TABLE {S}.snapshots ADD COLUMN as_of date",
-        *_unbound(
+        *across_tenants(
             f"UPDATE {S}.snapshots SET as_of = (computed_at AT TIME ZONE 'UTC')::date",
             f"{S}.snapshots",
         ),
@@ -72,7 +61,7 @@ def upgrade() -> None:
             run_id uuid
         )""",
         *tenant_rls(S, "sweeps", system_scope=True),
-        *_unbound(
+        *across_tenants(
             f"""INSERT INTO {S}.sweeps (tenant_id, swept_at)
                 SELECT DISTINCT tenant_id, now() FROM {S}.current_scores""",
             f"{S}.current_scores",
