@@ -25,28 +25,31 @@ depends_on = None
 S = "scoring"
 
 
+# the rows written before this migration, filled from their snapshots (across tenants)
+BACKFILL = across_tenants(
+    f"""UPDATE {S}.current_scores c SET
+          engagement = (s.scores ->> 'engagement')::double precision,
+          value = (s.scores ->> 'value')::double precision,
+          churn_risk = (s.scores ->> 'churn_risk')::double precision,
+          fit = (s.scores ->> 'fit')::double precision,
+          potential = (s.scores ->> 'potential')::double precision,
+          health = (s.scores ->> 'health')::double precision,
+          priority = (s.scores ->> 'priority')::double precision,
+          account_version = s.account_version, as_of = s.as_of,
+          published_scores = coalesce(c.published_scores, s.scores)
+        FROM {S}.snapshots s WHERE s.id = c.snapshot_id""",
+    f"{S}.current_scores",
+    f"{S}.snapshots",
+)
+
+
 def upgrade() -> None:
     op.execute(
         f"""ALTER TABLE {S}.current_scores ADD COLUMN engagement double precision,
           ADD COLUMN value double precision, ADD COLUMN churn_risk double precision,
           ADD COLUMN account_version bigint, ADD COLUMN as_of date"""
     )
-    backfill = across_tenants(
-        f"""UPDATE {S}.current_scores c SET
-              engagement = (s.scores ->> 'engagement')::double precision,
-              value = (s.scores ->> 'value')::double precision,
-              churn_risk = (s.scores ->> 'churn_risk')::double precision,
-              fit = (s.scores ->> 'fit')::double precision,
-              potential = (s.scores ->> 'potential')::double precision,
-              health = (s.scores ->> 'health')::double precision,
-              priority = (s.scores ->> 'priority')::double precision,
-              account_version = s.account_version, as_of = s.as_of,
-              published_scores = coalesce(c.published_scores, s.scores)
-            FROM {S}.snapshots s WHERE s.id = c.snapshot_id""",
-        f"{S}.current_scores",
-        f"{S}.snapshots",
-    )
-    for statement in backfill:
+    for statement in BACKFILL:
         op.execute(statement)
 
 
