@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from aiosmtpd.controller import Controller
 from support import SmtpSink, System, Tenant, TopicTail, eventually, inbox, restart_service
@@ -362,3 +363,53 @@ async def test_quiet_hours_delay_email_but_never_theinbox(
     service_clock.move(quiet_end - service_clock() + timedelta(seconds=1))
     (mail,) = await eventually(lambda: receivers.smtp.to("max@example.com"))
     assert mail["Message-ID"] == f"<{by_channel['email']['id']}@accountpulse>"
+
+
+async def test_a_digest_is_written_when_its_hour_ends_and_lists_every_alert_folded_into_it(
+    tenant: Tenant,
+    owner_sessions: Sessions,
+    receivers: Receivers,
+    service_clock: OffsetClock,
+) -> None:
+    notification = tenant.client("notification")
+    rules = await notification.put("/v1/alert-rules", json={"max_alerts_per_hour": 1})
+    assert rules.status_code == 200, rules.text
+    await a_person(tenant, owner_sessions, "kai", receivers, ["inbox", "email", "webhook"])
+    stale = [
+        PlanStale(
+            account_id=account_id,
+            plan_id=f"p-{account_id}",
+            plan_version=1,
+            owner_id="kai",
+            reasons=["score_shifted"],
+            new_reasons=["score_shifted"],
+            stale_since=service_clock(),
+        )
+        for account_id in ("d1", "d2", "d3")
+    ]
+    await emit(owner_sessions, tenant.id, "planning", stale)
+    items = await eventually(lambda: _with_digest_of(notification, "kai", 2))
+    (digest,) = [a for a in items if a["kind"] == "digest"]
+    (own,) = [a["account_id"] for a in items if a["kind"] == "alert"]
+    folded = sorted({"d1", "d2", "d3"} - {own})  # the events may be consumed in any order
+
+    service_clock.move(timedelta(minutes=61))  # the digest's hour ends: it is sent
+    by_channel = await eventually(lambda: _all_delivered(tenant, digest["id"]))
+    mails = [m for m in receivers.smtp.to("kai@example.com") if "Digest" in m["Subject"]]
+    (mail,) = mails
+    assert mail["Subject"] == "[AccountPulse] Digest: 2 alerts"
+    assert [f"The plan of {a} is stale" in mail.get_payload() for a in folded] == [True, True]
+    webhook_id = by_channel["webhook"]["id"]
+    (request,) = receivers.hooks.of(webhook_id)
+    assert request.signature_valid
+    sent = orjson.loads(receivers.hooks.accepted[webhook_id])
+    assert sorted(a["account_id"] for a in sent["folded_alerts"]) == folded
+    assert sent["alert"]["title"] == "2 more alerts this hour, collected in a digest"
+
+
+async def _with_digest_of(
+    client: httpx.AsyncClient, person: str, folded: int
+) -> list[dict[str, Any]] | None:
+    items = await inbox(client, person)
+    digests = [a for a in items if a["kind"] == "digest" and a["folded_count"] == folded]
+    return items if digests else None

@@ -1,6 +1,6 @@
 """Notification's consumer handlers in-process, on the real PostgreSQL as the application role
 (row-level security on): the owners projection and its versions, the health history and the
-tenant's drop window, routing, and a digest that rewrites its pending email and webhook. Each
+tenant's drop window, routing, and a digest whose email and webhook are written when sent. Each
 event is applied in its own tenant transaction, as the consumer runner's one-by-one path does;
 the clock is the test's."""
 
@@ -28,7 +28,8 @@ from accountpulse.common.messaging.consumer import EventHandler
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.notification.handlers import NotificationHandlers
-from accountpulse.notification.raising import AlertRaiser, DeliveryPolicy
+from accountpulse.notification.raising import AlertRaiser, DeliveryPolicy, digest_message
+from accountpulse.notification.store import alerts as alerts_store
 from accountpulse.notification.store import recipients
 from accountpulse.notification.store import rules as rules_store
 
@@ -87,8 +88,8 @@ class Notification:
 
     async def alerts(self) -> list[Any]:
         return await self.rows(
-            "SELECT id::text AS id, account_id, rule, recipient_id, kind, title, detail,"
-            " folded_into::text AS folded_into, folded_count FROM notification.alerts"
+            "SELECT id::text AS id, account_id, rule, recipient_id, kind, severity, title,"
+            " detail, folded_into::text AS folded_into, folded_count FROM notification.alerts"
             " WHERE tenant_id = :t ORDER BY created_at, kind DESC"  # a new digest first
         )
 
@@ -213,7 +214,7 @@ async def test_a_health_drop_counts_only_readings_within_the_tenants_drop_window
     ]
 
 
-async def test_alerts_past_the_hourly_limit_fold_into_a_digest_that_rewrites_its_deliveries(
+async def test_alerts_past_the_hourly_limit_fold_into_a_digest_written_when_it_is_sent(
     notification: Notification,
 ) -> None:
     tenant_id = notification.tenant_id
@@ -266,11 +267,18 @@ async def test_alerts_past_the_hourly_limit_fold_into_a_digest_that_rewrites_its
     assert of_digest["email"].state == of_digest["webhook"].state == "pending"
     # the digest collects for an hour from the first folded alert, then is sent
     assert of_digest["email"].next_attempt_at == raised_at["a2"] + timedelta(hours=1)
-    assert of_digest["email"].subject == "[AccountPulse] Digest: 2 alerts"
-    assert "The plan of a2 is stale" in of_digest["email"].body
-    assert "The plan of a3 is stale" in of_digest["email"].body
-    webhook = orjson.loads(of_digest["webhook"].body)
-    assert [a["account_id"] for a in webhook["folded_alerts"]] == ["a2", "a3"]
+    # its inbox item counts each alert as it folds; its email and webhook are written when
+    # it is sent, listing all of them
+    assert digest.detail.splitlines() == [f"[{a.severity}] {a.title}" for a in folded]
+    async with tenant_transaction(notification.sessions, tenant_id) as session:
+        uow = notification.unit_of_work(session)
+        row = await alerts_store.get_alert(uow, digest.id)
+        subject, email = await digest_message(uow, row, "email")
+        _, webhook = await digest_message(uow, row, "webhook")
+    assert subject == "[AccountPulse] Digest: 2 alerts"
+    assert "The plan of a2 is stale" in email
+    assert "The plan of a3 is stale" in email
+    assert [a["account_id"] for a in orjson.loads(webhook)["folded_alerts"]] == ["a2", "a3"]
     assert sorted(d.channel for d in deliveries if d.alert_id == own.id) == [
         "email",
         "inbox",

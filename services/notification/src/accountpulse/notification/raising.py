@@ -8,6 +8,7 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from accountpulse.common.events import AlertDelivered, AlertRaised
 from accountpulse.common.events.base import EventPayload
@@ -18,6 +19,7 @@ from accountpulse.notification.domain.config import AlertRules
 from accountpulse.notification.domain.delivery import folds_into_digest, quiet_hours_end
 from accountpulse.notification.domain.rules import AlertDraft
 from accountpulse.notification.settings import NotificationSettings
+from accountpulse.notification.store import alerts as alerts_store
 from accountpulse.notification.store import deliveries as deliveries_store
 from accountpulse.notification.store import raising as raising_store
 from accountpulse.notification.store import rules as rules_store
@@ -177,8 +179,8 @@ class AlertRaiser:
 
     async def _fold_into_digest(self, uow: UnitOfWork, alert: NewAlert) -> list[EventPayload]:
         """Fold the alert into the person's collecting digest, or into a new one that collects
-        for an hour and is then sent by email and webhook (it is in the inbox at once), and
-        make the digest list every alert it holds; returns the events to publish."""
+        for an hour and is then sent by email and webhook (it is in the inbox at once, and
+        counts each alert folded into it); returns the events to publish."""
         now = uow.now()
         events: list[EventPayload] = []
         collecting = await raising_store.collecting_digest(uow, alert.recipient_id, now)
@@ -187,12 +189,11 @@ class AlertRaiser:
             events += await self._insert_with_deliveries(
                 uow, digest, not_before=digest.collecting_until
             )
-            collecting = digest.id, digest.created_at
-        digest_id, digest_created_at = collecting
-        folded = await raising_store.insert_folded(uow, alert, digest_id)
-        await raising_store.rewrite_digest(
-            uow, digest_id, _digest_content(digest_id, digest_created_at, folded)
-        )
+            collecting = raising_store.CollectingDigest(digest.id, digest.created_at, 0, "low")
+        count = collecting.folded_count + 1
+        severity = messages.highest_severity([collecting.severity, alert.severity])
+        title = messages.digest_title(count)
+        await raising_store.insert_folded(uow, alert, collecting, title, severity)
         return [*events, _raised(alert)]
 
     async def _insert_with_deliveries(
@@ -266,26 +267,23 @@ def _new_digest(alert: NewAlert, now: datetime) -> NewAlert:
     )
 
 
-def _digest_content(
-    digest_id: str, created_at: datetime, folded: list[messages.AlertView]
-) -> raising_store.DigestContent:
-    """What the digest (inbox item and pending email/webhook) says about its folded alerts."""
-    title = messages.digest_title(len(folded))
-    severity = messages.highest_severity([a.severity for a in folded])
-    detail = "\n".join(f"[{a.severity}] {a.title}" for a in folded)
-    digest = messages.AlertView(
-        digest_id, DIGEST_ACCOUNT, "digest", severity, title, detail, created_at, kind="digest"
-    )
-    subject, text_body = messages.email_text(digest, folded)
-    return raising_store.DigestContent(
-        count=len(folded),
-        title=title,
-        severity=severity,
-        detail=detail,
-        subject=subject,
-        email_body=text_body,
-        webhook_body=messages.webhook_body(digest, folded),
-    )
+async def digest_message(uow: UnitOfWork, digest: Any, channel: str) -> tuple[str, str]:
+    """(subject, body) of a digest's email or webhook (``digest``: its alert row), listing
+    every alert folded into it:
+    written when the digest is sent, once, not at every alert it folds (a fold costs the
+    same however many the digest holds)."""
+    view = _view(digest)
+    folded = [_view(row) for row in await alerts_store.folded_alerts(uow, view.id)]
+    if channel == "webhook":
+        return messages.email_text(view, folded)[0], messages.webhook_body(view, folded)
+    return messages.email_text(view, folded)
+
+
+def _view(row: Any) -> messages.AlertView:
+    return messages.AlertView(
+        str(row.id), row.account_id, row.rule, row.severity, row.title, row.detail,
+        row.created_at, row.kind,
+    )  # fmt: skip
 
 
 def _after_quiet_hours(at: datetime, person: Recipient) -> datetime:

@@ -29,7 +29,9 @@ from accountpulse.common.monitoring import DELIVERIES_FAILED
 from accountpulse.common.uow import UnitOfWork, UnitsOfWork
 from accountpulse.notification.delivery.senders import EmailSender, Outgoing, WebhookSender
 from accountpulse.notification.domain.delivery import retry_delay
+from accountpulse.notification.raising import digest_message
 from accountpulse.notification.store import alerts, deliveries, recipients
+from accountpulse.notification.store import raising as raising_store
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +104,26 @@ class DeliveryWorker:
                 await self._record_failure(uow, row, error)
 
     async def _send(self, client: httpx.AsyncClient, row: Any) -> str:
-        message = Outgoing(row.id, row.target, row.subject, row.body)
+        async with self._units.for_tenant(row.tenant_id) as uow:
+            subject, body = await self._message(uow, row)
+            webhook = row.channel == "webhook"
+            secret = await recipients.webhook_secret(uow, row.recipient_id) if webhook else None
+        message = Outgoing(row.id, row.target, subject, body)
         if row.channel == "email":
             return await self._email.send(message)
-        async with self._units.for_tenant(row.tenant_id) as uow:
-            secret = await recipients.webhook_secret(uow, row.recipient_id)
         if secret is None:
             raise ValueError("the recipient has no webhook secret; set it in the preferences")
         return await self._webhook.send(client, message, secret)
+
+    async def _message(self, uow: UnitOfWork, row: Any) -> tuple[str, str]:
+        """The delivery's subject and body. A digest's are written now, when it is sent,
+        listing every alert folded into it, and stored as sent."""
+        alert = await alerts.get_alert(uow, row.alert_id)
+        if alert is None or alert.kind != "digest":
+            return row.subject, row.body
+        subject, body = await digest_message(uow, alert, row.channel)
+        await raising_store.write_sent_content(uow, row.id, subject, body)
+        return subject, body
 
     async def _record_success(self, uow: UnitOfWork, row: Any, detail: str | None) -> None:
         now = uow.now()

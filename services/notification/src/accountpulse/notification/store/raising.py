@@ -169,87 +169,62 @@ _INSERT_WITH_INBOX_DELIVERY = (
 )
 
 
+@dataclass(frozen=True)
+class CollectingDigest:
+    """A person's digest that still collects folded alerts (its row locked)."""
+
+    id: str
+    created_at: datetime
+    folded_count: int
+    severity: Severity
+
+
 async def collecting_digest(
     uow: UnitOfWork, recipient_id: str, now: datetime
-) -> tuple[str, datetime] | None:
-    """(id, created_at) of the person's digest that still collects folded alerts, locked."""
+) -> CollectingDigest | None:
+    """The person's digest that still collects folded alerts, locked."""
     db = await uow.connection()
     row = await db.fetchrow(_COLLECTING_DIGEST, uow.tenant_id, recipient_id, now)
-    return None if row is None else (str(row["id"]), row["created_at"])
+    if row is None:
+        return None
+    return CollectingDigest(str(row["id"]), row["created_at"], row["folded_count"], row["severity"])
 
 
 _COLLECTING_DIGEST = (
-    "SELECT id::text AS id, created_at FROM notification.alerts WHERE tenant_id = $1"
-    " AND recipient_id = $2 AND kind = 'digest' AND collecting_until > $3"
+    "SELECT id::text AS id, created_at, folded_count, severity FROM notification.alerts"
+    " WHERE tenant_id = $1 AND recipient_id = $2 AND kind = 'digest' AND collecting_until > $3"
     " ORDER BY created_at DESC LIMIT 1 FOR UPDATE"
 )
 
 
-async def insert_folded(uow: UnitOfWork, alert: NewAlert, digest_id: str) -> list[AlertView]:
-    """Insert ``alert`` folded into the digest; returns every alert the digest now holds, in
-    the order they were raised."""
+async def insert_folded(
+    uow: UnitOfWork, alert: NewAlert, digest: CollectingDigest, title: str, severity: Severity
+) -> None:
+    """Insert ``alert`` folded into the digest, and count it in the digest's inbox item: its
+    count, title, highest severity and one more line of its detail. A constant cost per
+    alert, however many the digest holds; its email and webhook are written when it is
+    sent (:func:`digest_content`)."""
     db = await uow.connection()
-    rows = await db.fetch(_INSERT_FOLDED, *replace(alert, folded_into=digest_id).values())
-    return [
-        AlertView(
-            str(r["id"]),
-            r["account_id"],
-            r["rule"],
-            r["severity"],
-            r["title"],
-            r["detail"],
-            r["created_at"],
-            r["kind"],
-        )
-        for r in rows
-    ]
+    values = replace(alert, folded_into=digest.id).values()
+    line = f"[{alert.severity}] {alert.title}"
+    await db.execute(_INSERT_FOLDED, *values, digest.folded_count + 1, title, severity, line)
 
 
-# The inserted row is not visible to the SELECT of the same statement: RETURNING adds it.
-_FOLDED_COLUMNS = "id, account_id, rule, severity, title, detail, created_at, kind"
 _INSERT_FOLDED = (
-    f"WITH alert AS ({_INSERT_ALERT} RETURNING {_FOLDED_COLUMNS})"
-    f" SELECT {_FOLDED_COLUMNS} FROM notification.alerts WHERE tenant_id = $2"
-    f" AND folded_into = $13::uuid UNION ALL SELECT {_FOLDED_COLUMNS} FROM alert"
-    " ORDER BY created_at, id"
+    f"WITH alert AS ({_INSERT_ALERT})"
+    " UPDATE notification.alerts SET folded_count = $17, title = $18, severity = $19,"
+    " detail = CASE WHEN detail = '' THEN $20 ELSE detail || E'\\n' || $20 END"
+    " WHERE tenant_id = $2 AND id = $13::uuid"
 )
 
 
-@dataclass(frozen=True)
-class DigestContent:
-    count: int
-    title: str
-    severity: str
-    detail: str
-    subject: str
-    email_body: str
-    webhook_body: str
-
-
-async def rewrite_digest(uow: UnitOfWork, digest_id: str, content: DigestContent) -> None:
-    """The digest (inbox item) and its pending email and webhook say what it holds now."""
+async def write_sent_content(uow: UnitOfWork, delivery_id: str, subject: str, body: str) -> None:
+    """The message a delivery sends, as sent (a digest's is written when it is sent)."""
     await (await uow.connection()).execute(
-        _REWRITE_DIGEST,
+        "UPDATE notification.deliveries SET subject = $3, body = $4"
+        " WHERE tenant_id = $1 AND id = $2::uuid",
         uow.tenant_id,
-        digest_id,
-        content.count,
-        content.title,
-        content.severity,
-        content.detail,
-        content.subject,
-        content.email_body,
-        content.webhook_body,
+        delivery_id,
+        subject,
+        body,
     )
-
-
-_PENDING_OF_DIGEST = (
-    "WHERE tenant_id = $1 AND alert_id = $2::uuid AND state = 'pending' AND attempts = 0"
-)
-_REWRITE_DIGEST = (
-    "WITH digest AS (UPDATE notification.alerts SET folded_count = $3, title = $4,"
-    " severity = $5, detail = $6 WHERE tenant_id = $1 AND id = $2::uuid),"
-    " email AS (UPDATE notification.deliveries SET subject = $7, body = $8"
-    f" {_PENDING_OF_DIGEST} AND channel = 'email')"
-    f" UPDATE notification.deliveries SET subject = $7, body = $9 {_PENDING_OF_DIGEST}"
-    " AND channel = 'webhook'"
-)
