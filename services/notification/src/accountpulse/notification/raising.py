@@ -269,9 +269,8 @@ def _new_digest(alert: NewAlert, now: datetime) -> NewAlert:
 
 async def digest_message(uow: UnitOfWork, digest: Any, channel: str) -> tuple[str, str]:
     """(subject, body) of a digest's email or webhook (``digest``: its alert row), listing
-    every alert folded into it:
-    written when the digest is sent, once, not at every alert it folds (a fold costs the
-    same however many the digest holds)."""
+    every alert folded into it. Written when the digest is sent, once, not at every alert it
+    folds: a fold costs the same however many alerts the digest holds."""
     view = _view(digest)
     folded = [_view(row) for row in await alerts_store.folded_alerts(uow, view.id)]
     if channel == "webhook":

@@ -166,11 +166,12 @@ class RescoreJob:
             if not ids:
                 if await rescore_store.finish_lane(uow, run_id, lane, uow.now()):
                     log.info(f"{state.kind} finished", extra={"run_id": run_id})
-                # Once per lane, not per chunk: a pass over a large tenant while its rescore
-                # runs would redo the whole portfolio every few chunks (py-spy: 41 % of a 1M
-                # rescore's CPU). A sweep's lane also marks it when no score moved: the tiers
-                # as of today.
-                await portfolio_store.mark_portfolio_dirty(uow, bulk=True)
+                    # Once per run, when its last lane finishes: not per chunk (a pass over a
+                    # large tenant during its rescore would redo the whole portfolio every few
+                    # chunks; py-spy: 41 % of a 1M rescore's CPU), nor per lane (a 1M sweep's
+                    # day then ran two passes, ~20 s of PostgreSQL each). A sweep
+                    # marks it even when no score moved: the tiers as of today.
+                    await portfolio_store.mark_portfolio_dirty(uow, bulk=True)
                 return False
             # A sweep scores at the latest model: a rescore running beside it then skips the
             # accounts the sweep did (and the sweep those the rescore did today).
