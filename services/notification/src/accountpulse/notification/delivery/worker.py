@@ -31,7 +31,6 @@ from accountpulse.notification.delivery.senders import EmailSender, Outgoing, We
 from accountpulse.notification.domain.delivery import retry_delay
 from accountpulse.notification.raising import digest_message
 from accountpulse.notification.store import alerts, deliveries, recipients
-from accountpulse.notification.store import raising as raising_store
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +121,7 @@ class DeliveryWorker:
         if alert is None or alert.kind != "digest":
             return row.subject, row.body
         subject, body = await digest_message(uow, alert, row.channel)
-        await raising_store.write_sent_content(uow, row.id, subject, body)
+        await deliveries.write_sent_content(uow, row.id, subject, body)
         return subject, body
 
     async def _record_success(self, uow: UnitOfWork, row: Any, detail: str | None) -> None:

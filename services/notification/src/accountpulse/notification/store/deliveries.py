@@ -224,3 +224,15 @@ async def attempts_of(uow: UnitOfWork, delivery_ids: Sequence[str]) -> list[Any]
         {"t": uow.tenant_id, "ids": list(delivery_ids)},
     )
     return list(rows)
+
+
+async def write_sent_content(uow: UnitOfWork, delivery_id: str, subject: str, body: str) -> None:
+    """The message a delivery sends, as sent (a digest's is written when it is sent)."""
+    await (await uow.connection()).execute(
+        "UPDATE notification.deliveries SET subject = $3, body = $4"
+        " WHERE tenant_id = $1 AND id = $2::uuid",
+        uow.tenant_id,
+        delivery_id,
+        subject,
+        body,
+    )

@@ -216,15 +216,3 @@ _INSERT_FOLDED = (
     " detail = CASE WHEN detail = '' THEN $20 ELSE detail || E'\\n' || $20 END"
     " WHERE tenant_id = $2 AND id = $13::uuid"
 )
-
-
-async def write_sent_content(uow: UnitOfWork, delivery_id: str, subject: str, body: str) -> None:
-    """The message a delivery sends, as sent (a digest's is written when it is sent)."""
-    await (await uow.connection()).execute(
-        "UPDATE notification.deliveries SET subject = $3, body = $4"
-        " WHERE tenant_id = $1 AND id = $2::uuid",
-        uow.tenant_id,
-        delivery_id,
-        subject,
-        body,
-    )

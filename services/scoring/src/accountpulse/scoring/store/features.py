@@ -231,10 +231,7 @@ async def load_chunk(
             scores=scores,
             account_version=data["previous_account_version"],
             as_of=data["previous_as_of"],
-            published_scores=[
-                s if p is None else p
-                for s, p in zip(scores, decoded(data["published_scores"]), strict=True)
-            ],
+            published_scores=decoded(data["published_scores"]),
             state=states(data),
         ),
         purchases=_purchases(data),

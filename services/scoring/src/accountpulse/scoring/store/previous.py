@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from accountpulse.scoring.domain.columnar.batch import SCORES
+
 
 @dataclass(frozen=True)
 class Previous:
@@ -44,7 +46,7 @@ class CurrentState:
 
 
 # the current row's scores, by the names a snapshot's scores have
-SCORE_COLUMNS = ("fit", "engagement", "value", "potential", "health", "priority", "churn_risk")
+SCORE_COLUMNS = (*SCORES, "churn_risk")
 
 
 def previous_scores(d: dict[str, list[Any]]) -> list[dict[str, float] | None]:
