@@ -292,3 +292,27 @@ async def test_alerts_past_the_hourly_limit_fold_into_a_digest_written_when_it_i
         "alert.raised",  # a2
         "alert.raised",  # a3
     ]
+
+
+async def test_a_digest_inbox_item_lists_its_first_alerts_and_counts_the_rest(
+    notification: Notification,
+) -> None:
+    """A key account manager's busy hour can fold thousands of alerts into one digest: its
+    inbox item stays bounded (20 lines, then how many more), while every alert stays listed
+    under the digest."""
+    async with tenant_transaction(notification.sessions, notification.tenant_id) as session:
+        await rules_store.save_alert_rules(
+            notification.unit_of_work(session),
+            orjson.dumps({"max_alerts_per_hour": 1}).decode(),
+            START,
+        )
+    accounts = [f"a{i:02d}" for i in range(24)]
+    for account_id in accounts:
+        await notification.apply(plan_stale(account_id, "anna"))
+
+    _own, digest, *folded = await notification.alerts()
+    assert (digest.kind, digest.folded_count, len(folded)) == ("digest", 23, 23)
+    lines = digest.detail.splitlines()
+    assert lines[:20] == [f"[{a.severity}] {a.title}" for a in folded[:20]]
+    assert lines[20:] == ["… and 3 more, every one listed in the digest's alerts"]
+    assert {a.folded_into for a in folded} == {digest.id}

@@ -54,6 +54,21 @@ def digest_title(count: int) -> str:
     return f"{count} more alerts this hour, collected in a digest"
 
 
+# A digest's inbox item lists its first folded alerts a line each, then how many more: its
+# size (and the cost of each fold's update) stays bounded however many alerts fold into it.
+# Every folded alert is under the digest's ``folded_alerts`` and in its email and webhook.
+DIGEST_DETAIL_LINES = 20
+
+
+def digest_detail_line(count: int, severity: Severity, title: str) -> str:
+    """The line the ``count``-th folded alert adds to its digest's inbox item: its own while
+    the item lists fewer than :data:`DIGEST_DETAIL_LINES`, then the one that counts the rest
+    (replacing the previous count)."""
+    if count <= DIGEST_DETAIL_LINES:
+        return f"[{severity}] {title}"
+    return f"… and {count - DIGEST_DETAIL_LINES} more, every one listed in the digest's alerts"
+
+
 def _view(alert: AlertView) -> dict[str, str]:
     return {
         "id": alert.id,

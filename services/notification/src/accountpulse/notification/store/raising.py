@@ -15,6 +15,7 @@ from typing import Any
 
 from accountpulse.common.events.alerts import Severity
 from accountpulse.common.uow import UnitOfWork
+from accountpulse.notification.domain import messages
 from accountpulse.notification.domain.messages import AlertView
 from accountpulse.notification.store.recipients import (
     Recipient,
@@ -201,18 +202,25 @@ async def insert_folded(
     uow: UnitOfWork, alert: NewAlert, digest: CollectingDigest, title: str, severity: Severity
 ) -> None:
     """Insert ``alert`` folded into the digest, and count it in the digest's inbox item: its
-    count, title, highest severity and one more line of its detail. A constant cost per
-    alert, however many the digest holds; its email and webhook are written when it is
-    sent (:func:`digest_content`)."""
+    count, title, highest severity and its detail (the first folded alerts a line each, then
+    how many more: :func:`messages.digest_detail_line`). A constant cost per alert, however
+    many the digest holds; its email and webhook are written when it is sent
+    (:func:`digest_content`)."""
     db = await uow.connection()
     values = replace(alert, folded_into=digest.id).values()
-    line = f"[{alert.severity}] {alert.title}"
-    await db.execute(_INSERT_FOLDED, *values, digest.folded_count + 1, title, severity, line)
+    count = digest.folded_count + 1
+    line = messages.digest_detail_line(count, alert.severity, alert.title)
+    await db.execute(
+        _INSERT_FOLDED, *values, count, title, severity, line, messages.DIGEST_DETAIL_LINES
+    )
 
 
+# Past the listed lines, the line that counts the rest replaces the previous count.
 _INSERT_FOLDED = (
     f"WITH alert AS ({_INSERT_ALERT})"
     " UPDATE notification.alerts SET folded_count = $17, title = $18, severity = $19,"
-    " detail = CASE WHEN detail = '' THEN $20 ELSE detail || E'\\n' || $20 END"
+    " detail = CASE WHEN $17 > $21::int THEN array_to_string((string_to_array(detail, E'\\n'))"
+    "[1:$21::int], E'\\n') || E'\\n' || $20 WHEN detail = '' THEN $20"
+    " ELSE detail || E'\\n' || $20 END"
     " WHERE tenant_id = $2 AND id = $13::uuid"
 )
