@@ -103,3 +103,38 @@ async def _snapshots_at(sessions: Sessions, principal: Principal, version: int) 
             {"t": principal.tenant_id, "v": version},
         )
     return {row.account_id: row.n for row in rows}
+
+
+async def test_a_lane_walks_past_windows_without_its_own_accounts_and_misses_none(
+    engine: AsyncEngine, principal: Principal
+) -> None:
+    """A lane reads the next live accounts of every lane in id order (a range of the primary
+    key) and keeps its own: a window holding none of them moves its cursor on, and the lanes
+    together see every account once."""
+    sessions = create_sessions(engine)
+    handlers = ScoringHandlers(clock, retention_rate=0.8)
+    ids = [f"walk-{n:03d}" for n in range(30)]
+    async with tenant_transaction(sessions, principal.tenant_id) as session:
+        await handlers.on_accounts_upserted(
+            UnitOfWork(session, principal.tenant_id, "scoring", clock),
+            [
+                envelope_of(principal, AccountUpserted(account_id=a, version=1, name=a), T0)
+                for a in ids
+            ],
+        )
+    seen: dict[int, list[str]] = {}
+    empty_windows = 0
+    async with tenant_transaction(sessions, principal.tenant_id) as session:
+        uow = UnitOfWork(session, principal.tenant_id, "scoring", clock)
+        for lane in range(LANES):
+            seen[lane], cursor = [], ""
+            while (chunk := await rescore_store.next_chunk(uow, cursor, 1, lane, LANES)).cursor:
+                assert chunk.cursor > cursor
+                empty_windows += not chunk.ids
+                seen[lane] += chunk.ids
+                cursor = chunk.cursor
+    lanes_of = [lane for lane, got in seen.items() for _ in got]
+    walked = [account for got in seen.values() for account in got]
+    assert sorted(walked) == sorted(ids), "an account was missed or seen by two lanes"
+    assert len(set(lanes_of)) > 1
+    assert empty_windows > 0, "no window without the lane's own accounts was walked past"

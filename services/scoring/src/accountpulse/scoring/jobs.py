@@ -159,11 +159,11 @@ class RescoreJob:
             state = await rescore_store.lock_lane(uow, run_id, lane)
             if state is None or state.finished or state.status != "running":
                 return False
-            ids = await rescore_store.next_chunk(
+            chunk = await rescore_store.next_chunk(
                 uow, state.cursor, self._chunk_size, lane, state.lanes
             )
-            sweep = state.kind == "sweep"
-            if not ids:
+            sweep, ids = state.kind == "sweep", chunk.ids
+            if chunk.cursor is None:
                 if await rescore_store.finish_lane(uow, run_id, lane, uow.now()):
                     log.info(f"{state.kind} finished", extra={"run_id": run_id})
                     # Once per run, when its last lane finishes: not per chunk (a pass over a
@@ -175,15 +175,18 @@ class RescoreJob:
                 return False
             # A sweep scores at the latest model: a rescore running beside it then skips the
             # accounts the sweep did (and the sweep those the rescore did today).
-            result = await self._scorer.score_accounts(
-                uow,
-                ids,
-                model_version=None if sweep else state.model_version,
-                bulk=True,
-                sweep=sweep,
-            )
+            published = 0
+            if ids:  # else none of the accounts read was the lane's: move past them
+                result = await self._scorer.score_accounts(
+                    uow,
+                    ids,
+                    model_version=None if sweep else state.model_version,
+                    bulk=True,
+                    sweep=sweep,
+                )
+                published = result.published
             await rescore_store.advance_lane(
-                uow, run_id, lane, ids[-1], len(ids), result.published, uow.now()
+                uow, run_id, lane, chunk.cursor, len(ids), published, uow.now()
             )
         return True
 

@@ -7,6 +7,7 @@ lanes are scored concurrently and a crashed chunk resumes at its lane's cursor.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -75,18 +76,36 @@ async def lock_lane(uow: UnitOfWork, run_id: str, lane: int) -> Any:
     ).first()
 
 
-async def next_chunk(uow: UnitOfWork, after: str, limit: int, lane: int, lanes: int) -> list[str]:
-    """The lane's next accounts after its cursor, in id order."""
-    rows = await uow.session.execute(
-        text(
-            "SELECT account_id FROM scoring.accounts WHERE tenant_id = :t AND account_id > :after"
-            " AND erased_at IS NULL AND merged_into IS NULL"
-            " AND (hashtext(account_id) & 2147483647) % :lanes = :lane"
-            " ORDER BY account_id LIMIT :n"
-        ),
-        {"t": uow.tenant_id, "after": after, "n": limit, "lane": lane, "lanes": lanes},
-    )
-    return [r.account_id for r in rows]
+@dataclass(frozen=True)
+class Chunk:
+    """A lane's next accounts (``ids``) and the cursor past them: the last live account read
+    (``None``: the lane has no account left)."""
+
+    ids: list[str]
+    cursor: str | None
+
+
+# The next live accounts past the cursor, every lane's, in id order: a range of the primary
+# key whatever the statistics say (the lane's own filter estimated at 0.5 % of the rows made
+# PostgreSQL prefer a sequential scan and a sort of the tenant for each chunk: 12 ms a chunk
+# at 200,000 accounts, growing with the tenant). The lane keeps its own from them.
+_NEXT_ACCOUNTS = (
+    "SELECT account_id, (hashtext(account_id) & 2147483647) % :lanes = :lane AS ours"
+    " FROM scoring.accounts WHERE tenant_id = :t AND account_id > :after"
+    " AND erased_at IS NULL AND merged_into IS NULL ORDER BY account_id LIMIT :n"
+)
+
+
+async def next_chunk(uow: UnitOfWork, after: str, limit: int, lane: int, lanes: int) -> Chunk:
+    """The lane's accounts among the next ``limit`` × ``lanes`` live accounts past its cursor
+    (about ``limit``), in id order."""
+    rows = (
+        await uow.session.execute(
+            text(_NEXT_ACCOUNTS),
+            {"t": uow.tenant_id, "after": after, "n": limit * lanes, "lane": lane, "lanes": lanes},
+        )
+    ).all()
+    return Chunk([r.account_id for r in rows if r.ours], rows[-1].account_id if rows else None)
 
 
 async def advance_lane(
