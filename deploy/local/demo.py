@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""Load realistic demo data through the public REST API, as a CRM integration would.
+"""Load realistic demo data through the public REST API, as a company onboarding would.
 
 A mid-sized German B2B supplier: one manager, three KAMs, ten AMs, 300 accounts across
 industries and DACH/EU countries, two and a half years of revenue (some accounts growing,
 some shrinking), and account plans for the larger accounts. Deterministic (seeded).
+
+As an onboarding does: the accounts with their revenue history arrive in one NDJSON import
+(``POST /v1/imports``), so each account is first scored on its whole history; then the
+latest bookings arrive one by one through the live API, as the CRM integration posts them.
+(Posting two and a half years of history line by line would score every account after
+each line, and alert on every dip of a half-loaded history.)
 
 Reads ``INGESTION_URL``, ``PLANNING_URL`` and ``DEMO_API_KEY`` from the environment.
 """
@@ -19,9 +25,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import orjson
 
 ACCOUNTS = 300
 CONCURRENCY = 16
+IMPORT_TIMEOUT_S = 120
+LIVE_DAYS = 30  # the bookings of the last 30 days arrive live, one by one
 INDUSTRIES = [
     "manufacturing",
     "automotive",
@@ -149,30 +158,56 @@ async def main() -> int:
             *(call("PUT", f"{ingestion}/v1/users/{uid}", body) for uid, body in users().items())
         )
         accounts = {f"ACC-{n:04d}": (n, account(rng, n)) for n in range(1, ACCOUNTS + 1)}
-        await asyncio.gather(
-            *(
-                call("PUT", f"{ingestion}/v1/accounts/{aid}", body)
-                for aid, (_, body) in accounts.items()
-            )
-        )
+        lines = {aid: revenue_lines(rng, n, today) for aid, (n, _) in accounts.items()}
+        live_from = (today - timedelta(days=LIVE_DAYS)).isoformat()
+        history = {
+            aid: [x for x in got if x["booked_on"] < live_from] for aid, got in lines.items()
+        }
+        live = [(aid, x) for aid, got in lines.items() for x in got if x["booked_on"] >= live_from]
+        await import_accounts(client, ingestion, accounts, history)
         plans = [
             call("PUT", f"{planning}/v1/accounts/{aid}/plan", plan(rng, today))
             for aid, (n, _) in accounts.items()
             if n <= 100
         ]
         await asyncio.gather(*plans)
-        lines = [
-            call("POST", f"{ingestion}/v1/accounts/{aid}/revenue", line)
-            for aid, (n, _) in accounts.items()
-            for line in revenue_lines(rng, n, today)
-        ]
-        await asyncio.gather(*lines)
+        await asyncio.gather(
+            *(call("POST", f"{ingestion}/v1/accounts/{aid}/revenue", x) for aid, x in live)
+        )
     took = time.monotonic() - started
     print(
         f"demo data loaded in {took:.1f} s: {len(users())} users, {ACCOUNTS} accounts, "
-        f"100 plans, {len(lines)} revenue lines"
+        f"100 plans, {sum(map(len, lines.values()))} revenue lines ({len(live)} of them live)"
     )
     return 0
+
+
+async def import_accounts(
+    client: httpx.AsyncClient,
+    ingestion: str,
+    accounts: dict[str, tuple[int, dict[str, Any]]],
+    history: dict[str, list[dict[str, Any]]],
+) -> None:
+    """One NDJSON import of the accounts with their revenue history, followed until done."""
+    body = b"".join(
+        orjson.dumps({"external_id": aid, **fields, "revenue": history[aid]}) + b"\n"
+        for aid, (_, fields) in accounts.items()
+    )
+    response = await client.post(
+        f"{ingestion}/v1/imports",
+        content=body,
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    if response.status_code != 202:
+        raise RuntimeError(f"import: {response.status_code} {response.text}")
+    progress = f"{ingestion}/v1/imports/{response.json()['import_id']}"
+    deadline = time.monotonic() + IMPORT_TIMEOUT_S
+    while (state := (await client.get(progress)).json())["status"] != "done":
+        if state["status"] == "failed" or time.monotonic() > deadline:
+            raise RuntimeError(f"import did not finish: {state}")
+        await asyncio.sleep(0.5)
+    if state["rows_rejected"]:
+        raise RuntimeError(f"import rejected lines: {state}")
 
 
 if __name__ == "__main__":
