@@ -38,6 +38,8 @@ from accountpulse.common.messaging.consumer import (
     RunnerSettings,
     Subscription,
 )
+from accountpulse.common.messaging.consumer.dead_letters import DEAD_LETTERS
+from accountpulse.common.messaging.consumer.runner import EVENTS_CONSUMED
 from accountpulse.common.messaging.envelope import (
     Envelope,
     build_headers,
@@ -201,6 +203,34 @@ async def test_a_redelivered_event_takes_effect_once(kit: Kit) -> None:
     await send(kit, revenue("acme", 3), "event-3")
     await run_until(runner(kit, f"{kit.schema}-group"), lambda: _has(kit, 3))
     assert await effects(kit) == [("acme", 1), ("acme", 2), ("acme", 3)]
+
+
+async def test_an_event_of_a_type_the_group_does_not_consume_is_skipped_unread(kit: Kit) -> None:
+    """Its payload is not decoded: one that would not validate is neither applied nor
+    dead-lettered by this group (the groups that consume its type dead-letter it)."""
+    group = f"{kit.schema}-skip-group"
+    headers = build_headers(
+        event_id="not-ours-1",
+        source="/test",
+        event_type="score.changed",
+        time=datetime.now(UTC),
+        subject="acme",
+        tenant_id=kit.tenant,
+        trace_headers={},
+    )
+    await kit.producer.send_and_wait(
+        kit.topic, value=b"{}", key=record_key(kit.tenant, "acme"), headers=headers
+    )
+    await send(kit, revenue("acme", 1), "event-1")
+    ignored = EVENTS_CONSUMED.labels(group, "score.changed", "ignored")
+    dead = DEAD_LETTERS.labels(group, kit.topic, "malformed")
+    ignored_before, dead_before = ignored._value.get(), dead._value.get()
+
+    await run_until(runner(kit, group), lambda: _has(kit, 1))
+
+    assert await effects(kit) == [("acme", 1)]
+    assert ignored._value.get() == ignored_before + 1
+    assert dead._value.get() == dead_before
 
 
 async def test_a_consumer_that_falls_idle_commits_what_it_applied_whatever_its_interval(

@@ -248,17 +248,19 @@ class ConsumerRunner:
         if record.value is None:
             return None  # a tombstone on a compacted topic: nothing to apply
         headers = header_map(record.headers)
+        ignored = self._subscription.ignores(headers.get("ce_type", ""))
+        if ignored is not None:  # not ours: skipped unread
+            EVENTS_CONSUMED.labels(self.group, ignored, "ignored").inc()
+            return None
         try:
             envelope = decode(headers, record.value)
             _check_tenant_of_key(record.key, envelope.tenant_id)
         except MalformedEvent as exc:
             await self._dead_letters.send(record, reason="malformed", error=str(exc), attempts=0)
             return None
+        # a known type (decode refuses the others) that is not ignored: it has a handler
         handler = self._subscription.handlers.get(envelope.type)
         batch_handler = self._subscription.batch_handlers.get(envelope.type)
-        if handler is None and batch_handler is None:
-            EVENTS_CONSUMED.labels(self.group, envelope.type, "ignored").inc()
-            return None
         return Item(record, headers, envelope, handler, batch_handler)
 
     def _unit_of_work(self, session: Any, tenant_id: str) -> UnitOfWork:

@@ -6,6 +6,12 @@ Handlers are keyed by payload class, so each is typed for the payload it gets::
 
 An event type may instead have a *batch* handler, which gets the events of that type in a run
 at once and applies them with one statement per table (see :mod:`.batching`).
+
+An event of a known type the subscription has no handler for is skipped unread
+(:meth:`Subscription.ignores`): a topic carries events for several services, and decoding and
+validating each payload only to drop it was most of what a consumer spent on them (an import
+puts a ``revenue.recorded`` per line on ``accounts.changes.v1``, which notification ignores).
+A malformed event of such a type is dead-lettered by the groups that consume the type.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from accountpulse.common.events import EventPayload
+from accountpulse.common.events import EVENT_TYPE_PREFIX, EVENT_TYPES, EventPayload
 from accountpulse.common.messaging.envelope import Envelope
 from accountpulse.common.uow import UnitOfWork
 
@@ -43,6 +49,16 @@ class Subscription:
             self._claim(payload)
             self.batch_handlers[payload.event_type] = handler
         return self
+
+    def ignores(self, ce_type: str) -> str | None:
+        """The short type of ``ce_type`` when it is a known event type this subscription has
+        no handler for (None: the event is to be decoded, whether handled or malformed)."""
+        if not ce_type.startswith(EVENT_TYPE_PREFIX):
+            return None
+        short = ce_type[len(EVENT_TYPE_PREFIX) :]
+        if short not in EVENT_TYPES or short in self.handlers or short in self.batch_handlers:
+            return None
+        return short
 
     def _claim(self, payload: type[EventPayload]) -> None:
         if payload.event_type in self.handlers or payload.event_type in self.batch_handlers:
