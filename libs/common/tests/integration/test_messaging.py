@@ -38,8 +38,6 @@ from accountpulse.common.messaging.consumer import (
     RunnerSettings,
     Subscription,
 )
-from accountpulse.common.messaging.consumer.dead_letters import DEAD_LETTERS
-from accountpulse.common.messaging.consumer.runner import EVENTS_CONSUMED
 from accountpulse.common.messaging.envelope import (
     Envelope,
     build_headers,
@@ -222,15 +220,20 @@ async def test_an_event_of_a_type_the_group_does_not_consume_is_skipped_unread(k
         kit.topic, value=b"{}", key=record_key(kit.tenant, "acme"), headers=headers
     )
     await send(kit, revenue("acme", 1), "event-1")
-    ignored = EVENTS_CONSUMED.labels(group, "score.changed", "ignored")
-    dead = DEAD_LETTERS.labels(group, kit.topic, "malformed")
-    ignored_before, dead_before = ignored._value.get(), dead._value.get()
+    ignored = {"group": group, "type": "score.changed", "outcome": "ignored"}
+    dead = {"group": group, "topic": kit.topic, "reason": "malformed"}
+    ignored_before = _count("accountpulse_events_consumed_total", ignored)
+    dead_before = _count("accountpulse_dead_letters_total", dead)
 
     await run_until(runner(kit, group), lambda: _has(kit, 1))
 
     assert await effects(kit) == [("acme", 1)]
-    assert ignored._value.get() == ignored_before + 1
-    assert dead._value.get() == dead_before
+    assert _count("accountpulse_events_consumed_total", ignored) == ignored_before + 1
+    assert _count("accountpulse_dead_letters_total", dead) == dead_before
+
+
+def _count(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def test_a_consumer_that_falls_idle_commits_what_it_applied_whatever_its_interval(

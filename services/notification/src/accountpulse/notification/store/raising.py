@@ -205,7 +205,7 @@ async def insert_folded(
     count, title, highest severity and its detail (the first folded alerts a line each, then
     how many more: :func:`messages.digest_detail_line`). A constant cost per alert, however
     many the digest holds; its email and webhook are written when it is sent
-    (:func:`digest_content`)."""
+    (:func:`accountpulse.notification.raising.digest_message`)."""
     db = await uow.connection()
     values = replace(alert, folded_into=digest.id).values()
     count = digest.folded_count + 1
@@ -215,12 +215,12 @@ async def insert_folded(
     )
 
 
-# Past the listed lines, the line that counts the rest replaces the previous count.
+# The detail keeps its first lines (the listed alerts; past them, the previous count is
+# dropped) and gains the new one.
 _INSERT_FOLDED = (
     f"WITH alert AS ({_INSERT_ALERT})"
     " UPDATE notification.alerts SET folded_count = $17, title = $18, severity = $19,"
-    " detail = CASE WHEN $17 > $21::int THEN array_to_string((string_to_array(detail, E'\\n'))"
-    "[1:$21::int], E'\\n') || E'\\n' || $20 WHEN detail = '' THEN $20"
-    " ELSE detail || E'\\n' || $20 END"
+    " detail = concat_ws(E'\\n', nullif(array_to_string("
+    "(string_to_array(detail, E'\\n'))[1:$21::int], E'\\n'), ''), $20::text)"
     " WHERE tenant_id = $2 AND id = $13::uuid"
 )
