@@ -212,7 +212,7 @@ async def relay_drain(env: dict[str, str], dsn: str, events: int, compression: s
         started = time.perf_counter()
         running = asyncio.create_task(relay.run(stop))
         while await watcher.fetchval(  # noqa: ASYNC110 - the database is what we wait for
-            f"SELECT EXISTS (SELECT FROM {SCHEMA}.outbox WHERE sent_at IS NULL)"
+            f"SELECT EXISTS (SELECT FROM {SCHEMA}.outbox_pending)"
         ):
             await asyncio.sleep(0.05)
         seconds = time.perf_counter() - started

@@ -35,7 +35,7 @@ from accountpulse.scoring.store.features import load_chunk
 INDUSTRIES = ("software", "manufacturing", "retail", "healthcare", "logistics")
 REGIONS = ("DACH", "Nordics", "Benelux", "Iberia")
 PRODUCTS = ("sensors", "software", "service", "")
-UNSENT = "SELECT count(*) FROM scoring.outbox WHERE sent_at IS NULL"
+UNSENT = "SELECT count(*) FROM scoring.outbox_pending"
 CHUNK = 500  # SCORING_RESCORE_CHUNK's default: the core floor scores chunks of this size
 
 
@@ -416,7 +416,7 @@ async def import_file(stack: Stack, path: Path, rows: int, lines: int) -> dict[s
         await wait_until(processed, timeout_s=timeout, interval_s=0.5)
     processed_s = time.perf_counter() - started
     await wait_until(
-        lambda: _zero(dsn, "SELECT count(*) FROM ingestion.outbox WHERE sent_at IS NULL"),
+        lambda: _zero(dsn, "SELECT count(*) FROM ingestion.outbox_pending"),
         timeout_s=timeout,
         interval_s=0.5,
     )

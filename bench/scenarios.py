@@ -68,11 +68,7 @@ async def _drained(stack: Stack, target: int) -> bool:
     from support import consumers_caught_up
 
     for schema in ("ingestion", "scoring", "planning", "notification"):
-        if int(
-            await scalar(
-                stack.admin_dsn, f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL"
-            )
-        ):
+        if int(await scalar(stack.admin_dsn, f"SELECT count(*) FROM {schema}.outbox_pending")):
             return False
     groups = ("scoring", "planning", "notification")
     return await consumers_caught_up(stack.env["KAFKA_BOOTSTRAP_SERVERS"], groups)
@@ -359,9 +355,7 @@ async def full_rescore(stack: Stack) -> dict[str, float]:
     scored = time.perf_counter() - started
 
     async def published() -> bool:
-        unsent = await scalar(
-            stack.admin_dsn, "SELECT count(*) FROM scoring.outbox WHERE sent_at IS NULL"
-        )
+        unsent = await scalar(stack.admin_dsn, "SELECT count(*) FROM scoring.outbox_pending")
         return int(unsent) == 0
 
     await wait_until(published, timeout_s=3600, interval_s=0.5)

@@ -477,9 +477,7 @@ class Database:
     async def pending_outbox(self) -> int:
         total = 0
         for schema in SERVICES:
-            rows = await self.fetch(
-                f"SELECT count(*) AS n FROM {schema}.outbox WHERE sent_at IS NULL"
-            )
+            rows = await self.fetch(f"SELECT count(*) AS n FROM {schema}.outbox_pending")
             total += int(rows[0]["n"])
         return total
 

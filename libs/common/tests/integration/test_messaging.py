@@ -60,7 +60,13 @@ from accountpulse.common.messaging.topics import (
     dead_letter_topic,
     ensure_topics,
 )
-from accountpulse.common.migrations import messaging_tables, schema_and_grants, tenant_rls
+from accountpulse.common.migrations import (
+    drop_outbox_notify,
+    messaging_tables,
+    outbox_pending,
+    schema_and_grants,
+    tenant_rls,
+)
 from accountpulse.common.uow import UnitOfWork
 
 
@@ -83,6 +89,8 @@ async def kit(infra: dict[str, str]) -> AsyncIterator[Kit]:
         for statement in [
             *schema_and_grants(schema, "accountpulse_app"),
             *messaging_tables(schema),
+            *drop_outbox_notify(schema),
+            *outbox_pending(schema),
             f"CREATE TABLE {schema}.effects (tenant_id text, account_id text, version int)",
             *tenant_rls(schema, "effects"),
         ]:
@@ -638,7 +646,8 @@ async def _payloads(kit: Kit, account: str) -> list[bytes]:
     async with tenant_transaction(kit.sessions, kit.tenant) as session:
         rows = await session.execute(
             text(
-                f"SELECT payload FROM {kit.schema}.outbox WHERE subject = :a AND sent_at IS NOT NULL"
+                f"SELECT payload FROM {kit.schema}.outbox o WHERE subject = :a AND NOT EXISTS"
+                f" (SELECT FROM {kit.schema}.outbox_pending p WHERE p.id = o.id)"
             ),
             {"a": account},
         )

@@ -5,8 +5,8 @@ Without it the inbox and the idempotency keys grow for ever: one inbox row per e
 consumer (a 1,000,000-account rescore adds a million to each consumer's inbox), one key per
 write sent with an ``Idempotency-Key``. What each kept row is for, and so how long it is kept:
 
-- ``outbox``: a row published (``sent_at``) is kept ``OUTBOX_RETENTION_HOURS`` (24) for
-  operators and reconciliation; an unsent row is never deleted.
+- ``outbox``: a row is kept ``OUTBOX_RETENTION_HOURS`` (24) from when it was written, for
+  operators and reconciliation, and never deleted while unsent (listed in ``outbox_pending``).
 - ``inbox``: a row recognises a redelivered event. An event can be delivered again as long as
   its topic keeps it (a consumer group reset to the earliest offset), so the inbox keeps a row
   ``INBOX_RETENTION_HOURS`` (720: the 30 days of the longest-kept topics).
@@ -43,7 +43,8 @@ CHUNK_ROWS = 5000
 
 @dataclass(frozen=True)
 class Retention:
-    """Rows of ``table`` past ``hours``: ``expired`` is a condition on ``c.cutoff``."""
+    """Rows of ``table`` past ``hours``: ``expired`` is a condition on ``c.cutoff`` (and may
+    name the service's schema as ``{schema}``)."""
 
     table: str
     expired: str
@@ -55,8 +56,12 @@ def retentions(
 ) -> list[Retention]:
     """The messaging tables' retentions (each condition can use the table's BRIN index)."""
     return [
-        # sent_at >= created_at: the first condition only narrows the index scan
-        Retention("outbox", "created_at < c.cutoff AND sent_at < c.cutoff", outbox_hours),
+        Retention(
+            "outbox",
+            "created_at < c.cutoff AND NOT EXISTS"
+            " (SELECT FROM {schema}.outbox_pending p WHERE p.id = outbox.id)",
+            outbox_hours,
+        ),
         Retention("inbox", "processed_at < c.cutoff", inbox_hours),
         Retention("idempotency_keys", "created_at < c.cutoff", idempotency_key_hours),
     ]
@@ -110,7 +115,8 @@ class Housekeeping:
             # the cutoff by the database's clock, which stamped the rows
             status: str = await connection.execute(
                 f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}, (SELECT"
-                f" now() - make_interval(secs => $1) AS cutoff) c WHERE {retention.expired}"
+                f" now() - make_interval(secs => $1) AS cutoff) c"
+                f" WHERE {retention.expired.format(schema=self._schema)}"
                 f" LIMIT $2))",
                 retention.hours * 3600,
                 self._chunk_rows,

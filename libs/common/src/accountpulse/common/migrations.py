@@ -160,6 +160,39 @@ def drop_outbox_notify(schema: str) -> list[str]:
     ]
 
 
+def outbox_pending(schema: str) -> list[str]:
+    """The outbox's unsent rows listed in a narrow table of their own, instead of a ``sent_at``
+    column the relay sets (why: see :mod:`accountpulse.common.messaging.relay`).
+
+    A statement trigger lists every row any statement inserts into the outbox (a bulk
+    ``INSERT``, a ``COPY``, a writer of the version before), from its transition table; the
+    relay deletes a row's listing once Kafka has acknowledged it. The rows unsent when the
+    migration runs are listed (no writer can insert meanwhile: creating the trigger locks
+    the outbox until the migration commits), then the column and its index go."""
+    return [
+        f"""CREATE TABLE {schema}.outbox_pending (
+            id bigint PRIMARY KEY,
+            created_at timestamptz NOT NULL
+        )""",
+        f"""CREATE FUNCTION {schema}.list_outbox_pending() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO {schema}.outbox_pending (id, created_at)
+                SELECT id, created_at FROM inserted;
+                RETURN NULL;
+            END $$""",
+        f"""CREATE TRIGGER outbox_pending AFTER INSERT ON {schema}.outbox
+            REFERENCING NEW TABLE AS inserted
+            FOR EACH STATEMENT EXECUTE FUNCTION {schema}.list_outbox_pending()""",
+        *across_tenants(
+            f"INSERT INTO {schema}.outbox_pending (id, created_at)"
+            f" SELECT id, created_at FROM {schema}.outbox WHERE sent_at IS NULL",
+            f"{schema}.outbox",
+        ),
+        f"DROP INDEX {schema}.outbox_unsent",
+        f"ALTER TABLE {schema}.outbox DROP COLUMN sent_at",
+    ]
+
+
 def erased_accounts_table(schema: str) -> list[str]:
     """The accounts a service has erased (:mod:`accountpulse.common.projections`): an id and
     when, nothing about the account, so an event about it that arrives late on another topic

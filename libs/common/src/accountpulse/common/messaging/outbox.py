@@ -1,9 +1,10 @@
 """The transactional outbox: events staged in the writer's transaction.
 
 A state change and the events it causes are written in one transaction (:func:`add_event`);
-the relay (:mod:`accountpulse.common.messaging.relay`) publishes unsent rows in id order with
-the idempotent producer and marks them sent. The trace context of the writer is stored with the
-row, so the published record continues the writer's trace.
+the relay (:mod:`accountpulse.common.messaging.relay`) publishes unsent rows (those listed in
+``outbox_pending``) in id order with the idempotent producer and marks them sent. The trace
+context of the writer is stored with the row, so the published record continues the writer's
+trace.
 
 Waking: a session that staged events wakes its process's relays of that schema once it has
 committed (a SQLAlchemy ``after_commit`` hook), so the relay publishes a request's event
@@ -191,7 +192,7 @@ async def outbox_backlog(session: AsyncSession, schema: str) -> tuple[int, float
         await session.execute(
             text(
                 "SELECT count(*) AS pending, coalesce(extract(epoch FROM now() - min(created_at)),"
-                f" 0) AS age FROM {schema}.outbox WHERE sent_at IS NULL"
+                f" 0) AS age FROM {schema}.outbox_pending"
             )
         )
     ).one()
@@ -200,9 +201,7 @@ async def outbox_backlog(session: AsyncSession, schema: str) -> tuple[int, float
 
 async def pending_count(sessions: Sessions, schema: str) -> int:
     async with system_transaction(sessions) as session:
-        count = await session.scalar(
-            text(f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL")
-        )
+        count = await session.scalar(text(f"SELECT count(*) FROM {schema}.outbox_pending"))
     return int(count or 0)
 
 
