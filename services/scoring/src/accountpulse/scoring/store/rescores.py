@@ -88,24 +88,25 @@ class Chunk:
 # The next live accounts past the cursor, every lane's, in id order: a range of the primary
 # key whatever the statistics say (the lane's own filter estimated at 0.5 % of the rows made
 # PostgreSQL prefer a sequential scan and a sort of the tenant for each chunk: 12 ms a chunk
-# at 200,000 accounts, growing with the tenant). The lane keeps its own from them.
+# at 200,000 accounts, growing with the tenant). One row comes back: the lane's own ids of the
+# window as one array and the window's last id (no row object per account of every lane).
 _NEXT_ACCOUNTS = (
-    "SELECT account_id, (hashtext(account_id) & 2147483647) % :lanes = :lane AS ours"
-    " FROM scoring.accounts WHERE tenant_id = :t AND account_id > :after"
-    " AND erased_at IS NULL AND merged_into IS NULL ORDER BY account_id LIMIT :n"
+    "SELECT coalesce(array_agg(account_id ORDER BY account_id) FILTER (WHERE ours), '{}')"
+    " AS ids, max(account_id) AS last FROM (SELECT account_id,"
+    " (hashtext(account_id) & 2147483647) % $4 = $5 AS ours FROM scoring.accounts"
+    " WHERE tenant_id = $1 AND account_id > $2 AND erased_at IS NULL AND merged_into IS NULL"
+    " ORDER BY account_id LIMIT $3) AS window_"
 )
 
 
 async def next_chunk(uow: UnitOfWork, after: str, limit: int, lane: int, lanes: int) -> Chunk:
     """The lane's accounts among the next ``limit`` × ``lanes`` live accounts past its cursor
     (about ``limit``), in id order."""
-    rows = (
-        await uow.session.execute(
-            text(_NEXT_ACCOUNTS),
-            {"t": uow.tenant_id, "after": after, "n": limit * lanes, "lane": lane, "lanes": lanes},
-        )
-    ).all()
-    return Chunk([r.account_id for r in rows if r.ours], rows[-1].account_id if rows else None)
+    connection = await uow.connection()
+    window = await connection.fetchrow(
+        _NEXT_ACCOUNTS, uow.tenant_id, after, limit * lanes, lanes, lane
+    )
+    return Chunk(list(window["ids"]), window["last"])
 
 
 async def advance_lane(
