@@ -74,6 +74,48 @@ async def test_an_ndjson_import_reports_accepted_and_rejected_lines_with_reasons
     assert (await client.get("/v1/accounts/imp-2")).status_code == 404
 
 
+async def test_an_imported_revenue_line_whose_id_is_known_is_skipped_and_the_first_of_two_kept(
+    tenant: Tenant,
+) -> None:
+    """An import's revenue lines are written in one statement: a line id the account has
+    already is skipped (the line stays as it was), and of two lines of the file with one id
+    the first is kept, as line by line."""
+    client = tenant.client("ingestion")
+    await client.put("/v1/accounts/dup-1", json={"name": "Dup"})
+    known = {"line_id": "known", "booked_on": "2026-09-01", "amount": "7", "currency": "EUR"}
+    assert (await client.post("/v1/accounts/dup-1/revenue", json=known)).status_code == 201
+    lines: list[dict[str, Any] | str] = [
+        {
+            "external_id": "dup-1",
+            "name": "Dup",
+            "revenue": [
+                {**known, "amount": "700"},
+                {"line_id": "twice", "booked_on": "2026-10-01", "amount": "1", "currency": "EUR"},
+            ],
+        },
+        {
+            "external_id": "dup-1",
+            "name": "Dup",
+            "revenue": [
+                {"line_id": "twice", "booked_on": "2026-10-02", "amount": "2", "currency": "EUR"}
+            ],
+        },
+    ]
+    response = await client.post(
+        "/v1/imports",
+        content=b"".join(ndjson(iter(lines))),
+        headers={"content-type": "application/x-ndjson"},
+    )
+    assert response.status_code == 202, response.text
+    done = await eventually(lambda: _finished(client, response.json()["import_id"]))
+    assert done["status"] == "done", done
+    revenue = (await client.get("/v1/accounts/dup-1/revenue")).json()["items"]
+    assert sorted((r["line_id"], r["amount"]) for r in revenue) == [
+        ("known", "7.00"),
+        ("twice", "1.00"),
+    ]
+
+
 async def test_a_line_the_database_refuses_is_rejected_by_itself_and_the_rest_is_imported(
     tenant: Tenant, owner_sessions: Sessions
 ) -> None:
