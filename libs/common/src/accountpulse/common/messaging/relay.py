@@ -28,9 +28,9 @@ statement trigger lists every row inserted); "sent" deletes the listing. The out
 is never updated. Setting a ``sent_at`` on it, as before, wrote a new version of the whole row
 (its payload included) and, since ``sent_at`` was in the predicate of the unsent rows' index,
 new index entries too: never a HOT update, ~1.36 KB of WAL and 30 µs of PostgreSQL an event in
-a bulk run, and a million dead rows for autovacuum after a million-account rescore. Deleting
-the listing writes ~60 B of WAL (probed: 12.5–13.1 µs an event down to 1.4–1.6 µs, listing
-included in the insert at +0–4 µs; bench/NOTES.md, session 17).
+a bulk run, and a dead copy of every row, payload included, for autovacuum. Deleting the
+listing writes ~60 B of WAL and leaves a dead row of two columns (probed: 12.5–13.1 µs an event
+down to 1.4–1.6 µs, listing included in the insert at +0–4 µs; bench/NOTES.md, session 17).
 
 Durability: the mark "sent" is the one write that commits without waiting for its WAL flush
 (``synchronous_commit = off``, for that transaction only). A crash can lose only the latest

@@ -143,7 +143,8 @@ _INSERT_LINE = (
 )
 # Many lines as arrays, in their order (the first of two with one id is kept): one statement
 # instead of one a line (a 50,000-row import spent 5.4 s of PostgreSQL's 51 in the pipelined
-# single-row inserts, 107 µs a line; bench/NOTES.md, session 17).
+# single-row inserts, 107 µs a line, and 90 µs in this one: the rest is each row's own work;
+# bench/NOTES.md, session 17).
 _INSERT_LINES = (
     f"INSERT INTO {SCHEMA}.revenue_lines (tenant_id, line_id, account_id, booked_on,"
     " amount, original_amount, original_currency, fx_rate, product, kind, account_version,"
