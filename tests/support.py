@@ -30,12 +30,20 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from containers import containers
 from processes import REPO_ROOT, ServiceProcess, read_env_file, run_admin, service_processes
+from prometheus_client import REGISTRY
 
 from accountpulse.common.auth import Principal, create_tenant
 from accountpulse.common.clock import OffsetClock
 from accountpulse.common.db import Sessions
 from accountpulse.common.events import EventPayload
 from accountpulse.common.messaging.envelope import Envelope, header_map
+from accountpulse.common.migrations import (
+    drop_outbox_notify,
+    housekeeping_support,
+    messaging_tables,
+    outbox_pending,
+    schema_and_grants,
+)
 from accountpulse.scoring.domain.columnar.layout import NUMBERS
 
 TEST_STATE = REPO_ROOT / os.environ.get("TEST_STACK_DIR", ".stack-test")
@@ -417,3 +425,21 @@ def envelope_of(
         payload=payload,
         trace_headers={"traceparent": f"00-{trace_id:032x}-{trace_id:016x}-01"},
     )
+
+
+def messaging_schema(schema: str, *, pending: bool = True) -> list[str]:
+    """The statements of a scratch schema holding a service's messaging tables (outbox, inbox,
+    idempotency keys) as its migrations leave them; ``pending=False``: as before the
+    ``outbox_pending`` migration (an outbox with ``sent_at``)."""
+    return [
+        *schema_and_grants(schema, "accountpulse_app"),
+        *messaging_tables(schema),
+        *drop_outbox_notify(schema),
+        *housekeeping_support(schema),
+        *(outbox_pending(schema) if pending else ()),
+    ]
+
+
+def metric(name: str, labels: dict[str, str]) -> float:
+    """This process's Prometheus sample ``name`` with ``labels`` (0 before its first count)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0

@@ -13,19 +13,12 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
-from prometheus_client import REGISTRY
 from sqlalchemy import text
+from support import messaging_schema, metric
 
 from accountpulse.common.auth import Principal, create_tenant
 from accountpulse.common.db import Sessions, asyncpg_dsn, tenant_transaction
 from accountpulse.common.housekeeping import Housekeeping, retentions
-from accountpulse.common.migrations import (
-    drop_outbox_notify,
-    housekeeping_support,
-    messaging_tables,
-    outbox_pending,
-    schema_and_grants,
-)
 
 RETENTIONS = retentions(outbox_hours=24, inbox_hours=720, idempotency_key_hours=24)
 
@@ -34,13 +27,7 @@ RETENTIONS = retentions(outbox_hours=24, inbox_hours=720, idempotency_key_hours=
 async def schema(infra: dict[str, str]) -> AsyncIterator[str]:
     name = f"housekeeping_{uuid.uuid4().hex[:10]}"
     owner = await asyncpg.connect(asyncpg_dsn(infra["MIGRATIONS_DATABASE_URL"]))
-    for statement in [
-        *schema_and_grants(name, "accountpulse_app"),
-        *messaging_tables(name),
-        *drop_outbox_notify(name),
-        *housekeeping_support(name),
-        *outbox_pending(name),
-    ]:
+    for statement in messaging_schema(name):
         await owner.execute(statement)
     yield name
     await owner.execute(f"DROP SCHEMA {name} CASCADE")
@@ -120,8 +107,7 @@ async def _left(sessions: Sessions, schema: str, tenant_id: str) -> dict[str, li
 
 def _deleted(schema: str, table: str) -> float:
     """What this process's housekeeping deleted so far from ``table``."""
-    labels = {"schema": schema, "table": table}
-    return REGISTRY.get_sample_value("accountpulse_housekeeping_deleted_total", labels) or 0.0
+    return metric("accountpulse_housekeeping_deleted_total", {"schema": schema, "table": table})
 
 
 async def test_rows_past_their_retention_go_in_every_tenant_and_unsent_events_stay(

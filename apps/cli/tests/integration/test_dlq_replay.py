@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from processes import venv_bin
 from sqlalchemy import text
-from support import TopicTail, eventually
+from support import TopicTail, eventually, messaging_schema
 
 from accountpulse.cli.dlq import replay
 from accountpulse.cli.dlq.letters import DeadLetterError, reader
@@ -42,7 +42,7 @@ from accountpulse.common.messaging.envelope import (
 )
 from accountpulse.common.messaging.outbox import create_producer
 from accountpulse.common.messaging.topics import TopicSpec, dead_letter_topic, ensure_topics
-from accountpulse.common.migrations import messaging_tables, schema_and_grants, tenant_rls
+from accountpulse.common.migrations import tenant_rls
 from accountpulse.common.uow import UnitOfWork
 
 
@@ -129,8 +129,7 @@ async def consumer(infra: dict[str, str]) -> AsyncIterator[Consumer]:
     owner = await asyncpg.connect(asyncpg_dsn(infra["MIGRATIONS_DATABASE_URL"]))
     try:
         for statement in [
-            *schema_and_grants(schema, "accountpulse_app"),
-            *messaging_tables(schema),
+            *messaging_schema(schema),
             f"CREATE TABLE {schema}.effects (tenant_id text, account_id text, version int)",
             *tenant_rls(schema, "effects"),
         ]:

@@ -20,7 +20,7 @@ from aiokafka.errors import GroupCoordinatorNotAvailableError
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 from sqlalchemy import text
-from support import TopicTail, eventually, of_tenant
+from support import TopicTail, eventually, messaging_schema, metric, of_tenant
 
 from accountpulse.common.db import (
     Sessions,
@@ -60,13 +60,7 @@ from accountpulse.common.messaging.topics import (
     dead_letter_topic,
     ensure_topics,
 )
-from accountpulse.common.migrations import (
-    drop_outbox_notify,
-    messaging_tables,
-    outbox_pending,
-    schema_and_grants,
-    tenant_rls,
-)
+from accountpulse.common.migrations import tenant_rls
 from accountpulse.common.uow import UnitOfWork
 
 
@@ -87,10 +81,7 @@ async def kit(infra: dict[str, str]) -> AsyncIterator[Kit]:
     owner = await asyncpg.connect(asyncpg_dsn(infra["MIGRATIONS_DATABASE_URL"]))
     try:
         for statement in [
-            *schema_and_grants(schema, "accountpulse_app"),
-            *messaging_tables(schema),
-            *drop_outbox_notify(schema),
-            *outbox_pending(schema),
+            *messaging_schema(schema),
             f"CREATE TABLE {schema}.effects (tenant_id text, account_id text, version int)",
             *tenant_rls(schema, "effects"),
         ]:
@@ -230,18 +221,14 @@ async def test_an_event_of_a_type_the_group_does_not_consume_is_skipped_unread(k
     await send(kit, revenue("acme", 1), "event-1")
     ignored = {"group": group, "type": "score.changed", "outcome": "ignored"}
     dead = {"group": group, "topic": kit.topic, "reason": "malformed"}
-    ignored_before = _count("accountpulse_events_consumed_total", ignored)
-    dead_before = _count("accountpulse_dead_letters_total", dead)
+    ignored_before = metric("accountpulse_events_consumed_total", ignored)
+    dead_before = metric("accountpulse_dead_letters_total", dead)
 
     await run_until(runner(kit, group), lambda: _has(kit, 1))
 
     assert await effects(kit) == [("acme", 1)]
-    assert _count("accountpulse_events_consumed_total", ignored) == ignored_before + 1
-    assert _count("accountpulse_dead_letters_total", dead) == dead_before
-
-
-def _count(name: str, labels: dict[str, str]) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
+    assert metric("accountpulse_events_consumed_total", ignored) == ignored_before + 1
+    assert metric("accountpulse_dead_letters_total", dead) == dead_before
 
 
 async def test_a_consumer_that_falls_idle_commits_what_it_applied_whatever_its_interval(
@@ -435,9 +422,9 @@ async def _members(kit: Kit, group: str) -> int:
 def _lag_of(group: str) -> float:
     return sum(
         sample.value
-        for metric in REGISTRY.collect()
-        if metric.name == "accountpulse_consumer_lag_records"
-        for sample in metric.samples
+        for family in REGISTRY.collect()
+        if family.name == "accountpulse_consumer_lag_records"
+        for sample in family.samples
         if sample.labels.get("group") == group
     )
 

@@ -8,14 +8,10 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from support import messaging_schema
 
 from accountpulse.common.db import asyncpg_dsn
-from accountpulse.common.migrations import (
-    drop_outbox_notify,
-    messaging_tables,
-    outbox_pending,
-    schema_and_grants,
-)
+from accountpulse.common.migrations import outbox_pending
 
 _INSERT = (
     "INSERT INTO {schema}.outbox (tenant_id, topic, key, event_id, event_type, subject, sent_at)"
@@ -29,11 +25,7 @@ async def owner(infra: dict[str, str]) -> AsyncIterator[tuple[asyncpg.Connection
     migration (a ``sent_at`` column, no ``outbox_pending``)."""
     schema = f"pending_{uuid.uuid4().hex[:10]}"
     connection = await asyncpg.connect(asyncpg_dsn(infra["MIGRATIONS_DATABASE_URL"]))
-    for statement in [
-        *schema_and_grants(schema, "accountpulse_app"),
-        *messaging_tables(schema),
-        *drop_outbox_notify(schema),
-    ]:
+    for statement in messaging_schema(schema, pending=False):
         await connection.execute(statement)
     yield connection, schema
     await connection.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -102,37 +102,21 @@ async def insert_revenue_lines(
         await connection.execute(
             _INSERT_LINES,
             uow.tenant_id,
-            [x.line_id for x in lines],
-            [x.account_id for x in lines],
-            [x.booked_on for x in lines],
-            [x.amount for x in lines],
-            [x.original_amount for x in lines],
-            [x.original_currency for x in lines],
-            [x.fx_rate for x in lines],
-            [x.product for x in lines],
-            [x.kind for x in lines],
-            [x.account_version for x in lines],
+            *([getattr(line, name) for line in lines] for name in _LINE_FIELDS),
             now,
             by,
         )
 
 
+# A line's own fields, in the order both inserts take them.
+_LINE_FIELDS = (
+    "line_id", "account_id", "booked_on", "amount", "original_amount", "original_currency",
+    "fx_rate", "product", "kind", "account_version",
+)  # fmt: skip
+
+
 def _line_args(uow: UnitOfWork, line: RevenueLine, now: datetime, by: str) -> tuple[Any, ...]:
-    return (
-        uow.tenant_id,
-        line.line_id,
-        line.account_id,
-        line.booked_on,
-        line.amount,
-        line.original_amount,
-        line.original_currency,
-        line.fx_rate,
-        line.product,
-        line.kind,
-        line.account_version,
-        now,
-        by,
-    )
+    return (uow.tenant_id, *(getattr(line, name) for name in _LINE_FIELDS), now, by)
 
 
 _INSERT_LINE = (
