@@ -57,7 +57,7 @@ async def test_a_tenant_whose_last_pass_took_long_waits_in_proportion_for_its_ne
 ) -> None:
     ingestion = await _live_account_passed(tenant, owner_sessions)
 
-    # the last pass ended now and took an hour: the next is due three hours after (spacing 3);
+    # the last pass ended now and took an hour: the next is due eight hours after (spacing 8);
     # "now" a long way ahead of any clock the suite's tests move
     await _set_last_pass(owner_sessions, tenant.id, "now() + interval '3650 days'")
     revenue = {"booked_on": "2026-10-01", "amount": "500", "currency": "EUR"}

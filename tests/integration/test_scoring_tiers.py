@@ -75,6 +75,41 @@ async def test_key_set_is_the_pareto_prefix_capped_and_demoted_only_after_30_day
     assert summary["pareto_curve"][-1]["revenue_share"] == 1.0
 
 
+async def test_key_accounts_below_accounts_the_pass_does_not_read_keep_their_seats_in_rank_order(
+    tenant: Tenant,
+) -> None:
+    """The pass reads only the cap's highest accounts by revenue and the key accounts: key
+    accounts held below the line, under accounts the pass did not read, keep their seats in
+    rank order, and a cap that shrinks demotes the lower-ranked of them at once."""
+    ingestion, scoring = tenant.client("ingestion"), tenant.client("scoring")
+    bootstrap = tenant.system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    assert (
+        await ingestion.put("/v1/users/kim", json={"name": "Kim", "role": "kam", "capacity": 2})
+    ).is_success
+    revenue = {"a": 1000, "b": 800, **{f"s{n}": 10 for n in range(8)}}
+    async with TopicTail(bootstrap, SCORES_CHANGES) as tail:
+        for account_id, amount in revenue.items():
+            await _account_with_revenue(ingestion, account_id, amount)
+        await tail.collect(
+            of_tenant(tenant.id), until=lambda r: set(_tier_changes(r)) >= {"a", "b"}
+        )
+    # c, d and e outrank a and b; the line is the cap, 2 (c + d + e reach 80 %): c and d are
+    # above it, e is not read (the pass reads c and d, then the key accounts a and b).
+    for account_id, amount in {"c": 5000, "d": 4000, "e": 3000}.items():
+        await _revenue(ingestion, account_id, amount, create=True)
+    await eventually(lambda: _below_line_since(scoring, "b"))
+    await eventually(lambda: _below_line_since(scoring, "a"))
+    assert await _key_accounts(scoring) == ["a", "b"]
+
+    async with TopicTail(bootstrap, SCORES_CHANGES) as tail:
+        assert (
+            await ingestion.put("/v1/users/kim", json={"name": "Kim", "role": "kam", "capacity": 1})
+        ).is_success
+        records = await tail.collect(of_tenant(tenant.id), until=lambda r: "b" in _tier_changes(r))
+    assert _tier_changes(records) == {"b": ["standard"]}, "a ranks above b: a keeps the seat"
+    assert await _key_accounts(scoring) == ["a"]
+
+
 async def _account_with_revenue(client: httpx.AsyncClient, account_id: str, amount: int) -> None:
     await _revenue(client, account_id, amount, create=True)
 

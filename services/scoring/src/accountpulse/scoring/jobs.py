@@ -37,7 +37,7 @@ from accountpulse.common.uow import UnitsOfWork
 from accountpulse.scoring.batch_scoring import BatchScorer
 from accountpulse.scoring.clv_fitting import ClvFitJob, FitSchedule
 from accountpulse.scoring.domain.clv_fit import FitLimits
-from accountpulse.scoring.portfolio_pass import recompute_tiers, refresh_distributions
+from accountpulse.scoring.portfolio_pass import read_figures, recompute_tiers, refresh_distributions
 from accountpulse.scoring.settings import ScoringSettings
 from accountpulse.scoring.store import SCHEMA
 from accountpulse.scoring.store import model as model_store
@@ -231,9 +231,10 @@ class PortfolioJob:
         started = time.perf_counter()
         async with self._units.for_tenant(tenant_id) as uow:
             mark = await portfolio_store.dirty_mark(uow)
-            await refresh_distributions(uow, uow.now())
+            figures = await read_figures(uow)
+            await refresh_distributions(uow, figures, uow.now())
             accounts = await retention_store.refresh_retention(uow, uow.now().date())
-            await recompute_tiers(uow, uow.now())
+            await recompute_tiers(uow, figures, uow.now())
             await sweep_store.register_tenant(uow, uow.now())
             await portfolio_store.clear_dirty(uow, mark)
             await portfolio_store.record_pass(uow, time.perf_counter() - started)

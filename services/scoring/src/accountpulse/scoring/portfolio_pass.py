@@ -1,14 +1,15 @@
 """The per-tenant portfolio pass: refresh percentile distributions, recompute tiers.
 
 Debounced: an event only marks its tenant dirty; the pass takes each dirty tenant once (see
-:class:`jobs.PortfolioJob`). Tiers are decided over the revenue-ranked prefix and the current
-key accounts only, and written and published only for the accounts whose tier moved.
+:class:`jobs.PortfolioJob`). One scan of the tenant's current rows gives the distributions
+and the Pareto total; tiers are decided over the accounts up to the cap by revenue and the
+current key accounts only (two index walks), and written and published only for the accounts
+whose tier moved.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from accountpulse.common.events import EventPayload, ScoreChanged, ScoreSnapshot, TierChanged
@@ -24,33 +25,45 @@ from accountpulse.scoring.domain.tiers import (
     pareto_prefix_length,
 )
 from accountpulse.scoring.store import portfolio as portfolio_store
+from accountpulse.scoring.store.portfolio import PortfolioFigures
 
 
-async def refresh_distributions(uow: UnitOfWork, now: datetime) -> None:
+async def read_figures(uow: UnitOfWork) -> PortfolioFigures:
+    """The pass's one scan of the tenant: its population, its active accounts' revenue and the
+    distributed metrics' p0..p100 (see :func:`portfolio_store.portfolio_figures`)."""
+    fractions = [q / (QUANTILES - 1) for q in range(QUANTILES)]
+    return await portfolio_store.portfolio_figures(uow, DISTRIBUTED_METRICS, fractions)
+
+
+async def refresh_distributions(uow: UnitOfWork, figures: PortfolioFigures, now: datetime) -> None:
     """Cut points of every distributed metric: exact while small, else p0..p100."""
-    population = await portfolio_store.scored_accounts(uow)
-    cuts: dict[str, list[float]] = {}
-    for metric in DISTRIBUTED_METRICS:
-        if population <= EXACT_UP_TO:
-            cuts[metric] = cut_points(await portfolio_store.metric_values(uow, metric))
-        else:
-            fractions = [q / (QUANTILES - 1) for q in range(QUANTILES)]
-            cuts[metric] = await portfolio_store.metric_quantiles(uow, metric, fractions)
-    await portfolio_store.save_distributions(uow, cuts, population, now)
+    cuts = figures.quantiles
+    if figures.scored <= EXACT_UP_TO:
+        values = await portfolio_store.metric_values(uow, DISTRIBUTED_METRICS)
+        cuts = {metric: cut_points(values[metric]) for metric in DISTRIBUTED_METRICS}
+    await portfolio_store.save_distributions(uow, cuts, figures.scored, now)
 
 
-async def recompute_tiers(uow: UnitOfWork, now: datetime) -> int:
-    """Decide the key set and write and publish only the accounts whose tier moved."""
-    active = await portfolio_store.active_accounts(uow)
-    cap = key_cap(active, kam_capacity(await portfolio_store.kam_capacities(uow)))
-    rows = await portfolio_store.key_candidates(uow)
-    ranked = [
-        Ranked(r.account_id, r.rank, r.revenue_ttm, r.tier == "key", r.below_line_since)
-        for r in rows
-    ]
-    total = Decimal(next((r.total for r in rows if r.total is not None), 0))
-    prefix = _contiguous_prefix(sorted((r for r in ranked if r.rank), key=lambda r: r.rank or 0))
-    line = min(pareto_prefix_length([r.revenue_ttm for r in prefix], total), cap)
+async def recompute_tiers(uow: UnitOfWork, figures: PortfolioFigures, now: datetime) -> int:
+    """Decide the key set and write and publish only the accounts whose tier moved.
+
+    Reads the ``cap`` accounts highest by revenue and the key accounts, not the whole Pareto
+    prefix: the line never passes the cap. Ranks count the active accounts read in revenue order,
+    so they are exact up to the cap; a key account below it gets a rank above the cap that
+    keeps its order among the others, which is all the decision uses of it."""
+    cap = key_cap(figures.active, kam_capacity(await portfolio_store.kam_capacities(uow)))
+    rows = await portfolio_store.key_candidates(uow, cap)
+    ranked, position = [], 0
+    for r in rows:
+        rank = None
+        if r.active:
+            position += 1
+            rank = position
+        ranked.append(
+            Ranked(r.account_id, rank, r.revenue_ttm, r.tier == "key", r.below_line_since)
+        )
+    top = [r.revenue_ttm for r in ranked if r.rank is not None and r.rank <= cap]
+    line = min(pareto_prefix_length(top, figures.active_revenue), cap)
     statuses = decide_key_set(ranked, line, cap, now)
     moved = [
         (r.account_id, status.key, status.below_line_since)
@@ -64,15 +77,6 @@ async def recompute_tiers(uow: UnitOfWork, now: datetime) -> int:
         await uow.publish_many(_tier_events(updated, previous_tiers, now))
     await portfolio_store.schedule_pass(uow, earliest_demotion(statuses))
     return len(moved)
-
-
-def _contiguous_prefix(ranked: list[Ranked]) -> list[Ranked]:
-    prefix = []
-    for expected, r in enumerate(ranked, start=1):
-        if r.rank != expected:
-            break
-        prefix.append(r)
-    return prefix
 
 
 def _tier_events(

@@ -19,7 +19,7 @@ class ScoringSettings(ServiceSettings):
         description="How often changed tenants get fresh distributions and tiers (debounce)",
     )
     portfolio_spacing: float = Field(
-        3.0,
+        8.0,
         ge=0,
         validation_alias="SCORING_PORTFOLIO_SPACING",
         description="A tenant's next pass waits this many times as long as its last one took",

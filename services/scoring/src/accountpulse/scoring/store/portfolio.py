@@ -123,37 +123,60 @@ def _metric(metric: str) -> str:
     return f"CAST(metrics->>'{metric}' AS double precision)"
 
 
-async def scored_accounts(uow: UnitOfWork) -> int:
-    count = await uow.session.scalar(
-        text("SELECT count(*) FROM scoring.current_scores WHERE tenant_id = :t"),
-        {"t": uow.tenant_id},
+@dataclass(frozen=True)
+class PortfolioFigures:
+    """What one read of the tenant's current rows gives a pass: the accounts scored, the active
+    ones and their revenue TTM (the Pareto total), and each distributed metric's values at the
+    pass's fractions (nearest rank; empty when no account has the metric)."""
+
+    scored: int
+    active: int
+    active_revenue: Decimal
+    quantiles: dict[str, list[float]]
+
+
+async def portfolio_figures(
+    uow: UnitOfWork, metrics: Sequence[str], fractions: Sequence[float]
+) -> PortfolioFigures:
+    """The tenant's :class:`PortfolioFigures`, in one scan of its current rows (the ordered-set
+    aggregates skip an account without the metric)."""
+    quantiles = ", ".join(
+        f"percentile_disc(CAST(:f AS float8[])) WITHIN GROUP (ORDER BY {_metric(m)})"
+        for m in metrics
     )
-    return int(count or 0)
-
-
-async def metric_values(uow: UnitOfWork, metric: str) -> list[float]:
-    """Every known value of a distributed metric (a small tenant's exact distribution)."""
-    rows = await uow.session.execute(
-        text(
-            f"SELECT {_metric(metric)} AS v FROM scoring.current_scores"
-            f" WHERE tenant_id = :t AND metrics->>:m IS NOT NULL"
-        ),
-        {"t": uow.tenant_id, "m": metric},
+    row = (
+        await uow.session.execute(
+            text(
+                "SELECT count(*), count(*) FILTER (WHERE active),"
+                " coalesce(sum(revenue_ttm) FILTER (WHERE active), 0),"
+                f" {quantiles} FROM scoring.current_scores WHERE tenant_id = :t"
+            ),
+            {"t": uow.tenant_id, "f": list(fractions)},
+        )
+    ).one()
+    scored, active, revenue, *found = row
+    return PortfolioFigures(
+        scored=int(scored),
+        active=int(active),
+        active_revenue=Decimal(revenue),
+        quantiles={
+            m: [float(v) for v in values or []] for m, values in zip(metrics, found, strict=True)
+        },
     )
-    return [float(r.v) for r in rows]
 
 
-async def metric_quantiles(uow: UnitOfWork, metric: str, fractions: list[float]) -> list[float]:
-    """The metric's values at these fractions of its distribution (nearest rank)."""
-    found = await uow.session.scalar(
-        text(
-            "SELECT percentile_disc(CAST(:f AS float8[]))"
-            f" WITHIN GROUP (ORDER BY {_metric(metric)}) FROM scoring.current_scores"
-            " WHERE tenant_id = :t AND metrics->>:m IS NOT NULL"
-        ),
-        {"t": uow.tenant_id, "m": metric, "f": fractions},
+async def metric_values(uow: UnitOfWork, metrics: Sequence[str]) -> dict[str, list[float]]:
+    """Every known value of each metric (a small tenant's exact distributions), in one scan."""
+    values = ", ".join(
+        f"array_agg({_metric(m)}) FILTER (WHERE metrics->>'{m}' IS NOT NULL)" for m in metrics
     )
-    return [float(v) for v in found or []]
+    row = (
+        await uow.session.execute(
+            text(f"SELECT {values} FROM scoring.current_scores WHERE tenant_id = :t"),
+            {"t": uow.tenant_id},
+        )
+    ).one()
+    return {m: [float(v) for v in found or []] for m, found in zip(metrics, row, strict=True)}
 
 
 async def save_distributions(
@@ -195,22 +218,16 @@ async def sample_accounts(uow: UnitOfWork, size: int) -> list[str]:
 
 # --- the key tier ---------------------------------------------------------------------------
 
-# The revenue-ranked prefix up to 80 % of revenue plus every current key account (active or
-# not): all the key-set decision needs, without reading the whole tenant.
-_RANKED = """
-WITH ranked AS (
-  SELECT account_id, revenue_ttm, tier, below_line_since,
-         row_number() OVER w AS rank,
-         sum(revenue_ttm) OVER (w ROWS UNBOUNDED PRECEDING) AS running,
-         sum(revenue_ttm) OVER () AS total
-    FROM scoring.current_scores WHERE tenant_id = :t AND active
-  WINDOW w AS (ORDER BY revenue_ttm DESC, account_id)
-)
-SELECT account_id, revenue_ttm, tier, below_line_since, rank, total FROM ranked
- WHERE running - revenue_ttm < 0.8 * total OR tier = 'key'
-UNION ALL
-SELECT account_id, revenue_ttm, tier, below_line_since, NULL, NULL
-  FROM scoring.current_scores WHERE tenant_id = :t AND NOT active AND tier = 'key'
+# The first ``cap`` active accounts by revenue (a walk of the index ``current_scores_revenue``,
+# never a sort of the tenant) and every current key account, active or not (the tier index),
+# in revenue order: all the key-set decision needs, whatever the size of the tenant.
+_KEY_CANDIDATES = """
+(SELECT account_id, revenue_ttm, tier, below_line_since, active FROM scoring.current_scores
+  WHERE tenant_id = :t AND active ORDER BY revenue_ttm DESC, account_id LIMIT :cap)
+UNION
+(SELECT account_id, revenue_ttm, tier, below_line_since, active FROM scoring.current_scores
+  WHERE tenant_id = :t AND tier = 'key')
+ORDER BY revenue_ttm DESC, account_id
 """
 
 _APPLY = """
@@ -231,14 +248,6 @@ RETURNING c.account_id, c.tier, c.at_risk, c.snapshot_id::text AS snapshot_id, c
 """
 
 
-async def active_accounts(uow: UnitOfWork) -> int:
-    count = await uow.session.scalar(
-        text("SELECT count(*) FROM scoring.current_scores WHERE tenant_id = :t AND active"),
-        {"t": uow.tenant_id},
-    )
-    return int(count or 0)
-
-
 async def kam_capacities(uow: UnitOfWork) -> list[int | None]:
     """The capacity of each KAM of the tenant (None: not set)."""
     rows = await uow.session.execute(
@@ -251,9 +260,10 @@ async def kam_capacities(uow: UnitOfWork) -> list[int | None]:
     return [r.capacity for r in rows]
 
 
-async def key_candidates(uow: UnitOfWork) -> list[Any]:
-    """The revenue-ranked prefix and the current key accounts (see ``_RANKED``)."""
-    return list(await uow.session.execute(text(_RANKED), {"t": uow.tenant_id}))
+async def key_candidates(uow: UnitOfWork, cap: int) -> list[Any]:
+    """The ``cap`` active accounts highest by revenue and the key accounts, in revenue order
+    (highest first, ties by external id; see ``_KEY_CANDIDATES``)."""
+    return list(await uow.session.execute(text(_KEY_CANDIDATES), {"t": uow.tenant_id, "cap": cap}))
 
 
 async def apply_tiers(
