@@ -69,7 +69,7 @@ def _bits(row: CompactSnapshot) -> bytes:
 
 def _with_deals(inputs: SnapshotInputs, drawn: list[tuple[int, int, str, str]]) -> SnapshotInputs:
     contracts = [
-        replace(c, deals_won=won, deals_lost=lost, won_total=total, open_pipeline=pipeline)
+        c._replace(deals_won=won, deals_lost=lost, won_total=total, open_pipeline=pipeline)
         for c, (won, lost, total, pipeline) in zip(
             inputs.contracts_and_deals, drawn * len(inputs.profiles), strict=False
         )

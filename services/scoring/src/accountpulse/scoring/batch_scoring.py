@@ -28,12 +28,13 @@ from accountpulse.scoring.domain.columnar import (
     reasons_of,
     score_batch,
 )
+from accountpulse.scoring.domain.columnar.batch import SCORES
 from accountpulse.scoring.domain.columnar.columns import FloatArray
 from accountpulse.scoring.domain.columnar.compact import compact_batch, features_digest
 from accountpulse.scoring.domain.columnar.layout import LAYOUT
 from accountpulse.scoring.domain.columnar.percentiles import tenant_cut_points
 from accountpulse.scoring.domain.columnar.predictive import Predictive
-from accountpulse.scoring.domain.columnar.render import Rendered, ScoresAndMetrics, render_batch
+from accountpulse.scoring.domain.columnar.render import METRICS, Rendered, render_batch
 from accountpulse.scoring.domain.lifetime import LifetimeBasis, lifetime_basis, with_lifetime
 from accountpulse.scoring.domain.materiality import TIME_ELAPSED
 from accountpulse.scoring.domain.model import ScoringModel
@@ -42,8 +43,6 @@ from accountpulse.scoring.snapshot_staging import (
     Scored,
     StagedChunk,
     Trace,
-    json_text,
-    tier_hint,
 )
 from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import model as model_store
@@ -123,8 +122,7 @@ class BatchScorer:
         chunk, batch, scoring_model = scored.chunk, scored.batch, scored.model
         predictive, lifetime = scored.predictive, scored.lifetime
         run = _Run(now.date(), model.version, bulk or sweep, sweep)
-        compared = ScoresAndMetrics.of(batch)
-        stored, refreshed = _to_store(chunk, batch, compared, scoring_model, run, traces or {})
+        stored, refreshed = _to_store(chunk, batch, scoring_model, run, traces or {})
         # scores and features of the accounts stored (for their events): the explanation is
         # rendered on read from the compact form
         rendered = render_batch(
@@ -137,7 +135,7 @@ class BatchScorer:
         for account, snapshot in zip(stored, rendered, strict=True):
             staged.add(account.scored(snapshot), bulk=run.bulk)
         await write_snapshots(uow, staged.written())
-        await refresh_current(uow, _figures(chunk, batch, compared, refreshed))
+        await refresh_current(uow, _figures(chunk, batch, refreshed))
         await uow.publish_encoded(staged.events, trace_headers=staged.traces)
         return ChunkResult(len(staged.rows), staged.published)
 
@@ -226,7 +224,6 @@ class _Stored:
 def _to_store(
     chunk: LoadedChunk,
     batch: ScoreColumns,
-    compared: ScoresAndMetrics,
     model: ScoringModel,
     run: _Run,
     traces: Mapping[str, Trace],
@@ -242,13 +239,14 @@ def _to_store(
         np.asarray(tiers, dtype=object),
         thresholds,
     ).tolist()
+    same_scores, same_figures = _unchanged(chunk, batch, tiers) if run.sweep else ([], [])
     stored, refreshed = [], []
     for i in range(len(chunk)):
         if _already_scored(chunk, i, run):
             continue
         reasons = reasons_of(flags[i], thresholds)
-        if run.sweep and not reasons and _same_scores(chunk, batch, compared, tiers[i], i):
-            if not _same_figures(chunk, batch, compared, i):
+        if run.sweep and not reasons and same_scores[i]:
+            if not same_figures[i]:
                 refreshed.append(i)
             continue
         if reasons and run.sweep and chunk.versions[i] == previous.account_version[i]:
@@ -270,51 +268,54 @@ def _already_scored(chunk: LoadedChunk, i: int, run: _Run) -> bool:
     return as_of is not None and as_of >= run.today
 
 
-def _same_scores(
-    chunk: LoadedChunk, batch: ScoreColumns, compared: ScoresAndMetrics, tier: str, i: int
-) -> bool:
-    """Time changed none of the account's scores, its tier or risk flag, at the same account
-    version: a sweep stores no snapshot and publishes nothing. The explanation's own figures
-    (tenure, days since an order, CLV) stay as of the day its snapshot was computed."""
-    previous = chunk.previous
-    state = previous.state[i]
-    return (
-        state is not None
-        and chunk.versions[i] == previous.account_version[i]
-        and previous.scores[i] == compared.scores[i]
-        and previous.tier[i] == tier
-        and state.at_risk == bool(batch.at_risk[i])
+def _unchanged(
+    chunk: LoadedChunk, batch: ScoreColumns, tiers: list[str]
+) -> tuple[list[bool], list[bool]]:
+    """Per account of a sweep's chunk, compared with its current row at once (exactly, the
+    row's numbers as stored): (1) time changed none of its scores, its tier or its risk flag,
+    at the same account version: no snapshot is stored and nothing published (the
+    explanation's own figures, tenure, days since an order, CLV, stay as of the day its
+    snapshot was computed); (2) the figures the row holds for the portfolio pass
+    (distributions, tiers) and the account lists are today's too: else the row alone is
+    brought up to date."""
+    previous, current = chunk.previous, chunk.previous.current
+    versions = [v == p for v, p in zip(chunk.versions, previous.account_version, strict=True)]
+    scores = np.column_stack([*(batch.score(name).value for name in SCORES), batch.churn_risk])
+    same_scores = (
+        current.present
+        & np.asarray(versions, dtype=bool)
+        & (current.scores == scores).all(axis=1)
+        & (np.asarray(previous.tier, dtype=object) == np.asarray(tiers, dtype=object))
+        & (current.at_risk == batch.at_risk)
     )
-
-
-def _same_figures(
-    chunk: LoadedChunk, batch: ScoreColumns, compared: ScoresAndMetrics, i: int
-) -> bool:
-    """The figures the current scores row holds for the portfolio pass (distributions,
-    tiers) and the account lists are today's too: else the row alone is brought up to date."""
-    state = chunk.previous.state[i]
-    return (
-        state is not None
-        and state.tier_hint == tier_hint(batch, i)
-        and state.active == bool(chunk.columns.profile.active[i])
-        and state.revenue_ttm_cents == int(batch.features.revenue_ttm_cents[i])
-        and state.clv_cents == int(batch.features.clv_transactional_cents[i])
-        and state.metrics() == compared.metrics[i]
+    metrics = np.column_stack([batch.metrics[name] for name in METRICS])
+    both_none = np.isnan(current.metrics) & np.isnan(metrics)
+    same_figures = (
+        current.present
+        & (np.asarray(current.tier_hint, dtype=object) == _tier_hints(batch))
+        & (current.active == chunk.columns.profile.active)
+        & (current.revenue_ttm_cents == batch.features.revenue_ttm_cents)
+        & (current.clv_cents == batch.features.clv_transactional_cents)
+        & ((current.metrics == metrics) | both_none).all(axis=1)
     )
+    return same_scores.tolist(), same_figures.tolist()
 
 
-def _figures(
-    chunk: LoadedChunk, batch: ScoreColumns, compared: ScoresAndMetrics, rows: list[int]
-) -> CurrentFigures:
-    figures = CurrentFigures()
-    for i in rows:
-        figures.account_ids.append(chunk.account_ids[i])
-        figures.tier_hints.append(tier_hint(batch, i))
-        figures.active.append(bool(chunk.columns.profile.active[i]))
-        figures.revenue_ttm_cents.append(int(batch.features.revenue_ttm_cents[i]))
-        figures.clv_cents.append(int(batch.features.clv_transactional_cents[i]))
-        figures.metrics.append(json_text(compared.metrics[i]))
-    return figures
+def _tier_hints(batch: ScoreColumns) -> np.ndarray[tuple[int], np.dtype[np.object_]]:
+    """Every row's :func:`tier_hint`."""
+    return np.where(batch.emerging, "emerging", "standard").astype(object)
+
+
+def _figures(chunk: LoadedChunk, batch: ScoreColumns, rows: list[int]) -> CurrentFigures:
+    taken = np.asarray(rows, dtype=np.intp)
+    return CurrentFigures(
+        account_ids=[chunk.account_ids[i] for i in rows],
+        tier_hints=_tier_hints(batch)[taken].tolist(),
+        active=chunk.columns.profile.active[taken].tolist(),
+        revenue_ttm_cents=batch.features.revenue_ttm_cents[taken].tolist(),
+        clv_cents=batch.features.clv_transactional_cents[taken].tolist(),
+        metrics={name: batch.metrics[name][taken].tolist() for name in METRICS},
+    )
 
 
 def _arrays(

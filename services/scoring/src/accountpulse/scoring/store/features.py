@@ -37,13 +37,20 @@ from accountpulse.scoring.domain.columnar import (
     Tags,
 )
 from accountpulse.scoring.domain.columnar.columns import FloatArray
+from accountpulse.scoring.domain.columnar.render import METRICS
 from accountpulse.scoring.domain.columnar.snapshot_inputs import (
     ContractsAndDeals,
     ProfileText,
     SnapshotInputs,
 )
 from accountpulse.scoring.domain.lifetime import ObservedRetention
-from accountpulse.scoring.store.previous import Previous, decoded, previous_scores, states
+from accountpulse.scoring.store.previous import (
+    CurrentRows,
+    Previous,
+    current_rows,
+    decoded,
+    previous_scores,
+)
 
 _FEATURES = """
 WITH fit AS MATERIALIZED (
@@ -85,9 +92,11 @@ SELECT a.account_id, a.version, a.owner_id, a.lifecycle_status, a.industry, a.em
   c.potential AS previous_potential, c.health AS previous_health,
   c.priority AS previous_priority, c.churn_risk AS previous_churn_risk,
   c.account_version AS previous_account_version, c.as_of AS previous_as_of,
-  c.at_risk AS previous_at_risk, c.tier_hint AS previous_tier_hint,
-  c.active AS previous_active, (c.revenue_ttm * 100)::bigint AS previous_revenue_ttm_cents,
-  (c.clv * 100)::bigint AS previous_clv_cents, c.metrics::text AS previous_metrics,
+  c.account_id IS NOT NULL AS previous_present,
+  coalesce(c.at_risk, false) AS previous_at_risk, c.tier_hint AS previous_tier_hint,
+  coalesce(c.active, false) AS previous_active,
+  coalesce((c.revenue_ttm * 100)::bigint, 0) AS previous_revenue_ttm_cents,
+  coalesce((c.clv * 100)::bigint, 0) AS previous_clv_cents, {metrics},
   c.published_scores::text AS published_scores,
   (SELECT fit_id FROM fit) AS fit_id,
   ret.retention_rate, ret.accounts_at_start, ret.accounts_retained, ret.active_accounts,
@@ -174,8 +183,12 @@ WHERE a.tenant_id = $1 AND a.account_id = ANY($2::text[])
 ORDER BY a.account_id
 {lock}
 """
-_FEATURES_READ_ONLY = _FEATURES.format(lock="")
-_FEATURES = _FEATURES.format(lock="FOR UPDATE OF a")
+# each distributed metric of the current row as a number (NaN: null, or no row)
+_METRICS = ", ".join(
+    f"coalesce((c.metrics->>'{name}')::float8, 'NaN') AS previous_metric_{name}" for name in METRICS
+)
+_FEATURES_READ_ONLY = _FEATURES.format(lock="", metrics=_METRICS)
+_FEATURES = _FEATURES.format(lock="FOR UPDATE OF a", metrics=_METRICS)
 
 
 @dataclass(frozen=True)
@@ -232,7 +245,7 @@ async def load_chunk(
             account_version=data["previous_account_version"],
             as_of=data["previous_as_of"],
             published_scores=decoded(data["published_scores"]),
-            state=states(data),
+            current=current_rows(data),
         ),
         purchases=_purchases(data),
         renewals=_floats(data["renewals"]),
@@ -353,7 +366,7 @@ def _empty(today: date) -> LoadedChunk:
         [],
         columns,
         SnapshotInputs([], [], [], today),
-        Previous([], [], [], [], [], [], [], []),
+        Previous([], [], [], [], [], [], [], CurrentRows.empty()),
         PurchaseColumns(nothing, nothing, nothing, nothing),
         nothing,
         Tenant(None, None),

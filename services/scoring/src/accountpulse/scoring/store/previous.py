@@ -8,9 +8,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import orjson
 
 from accountpulse.scoring.domain.columnar.batch import SCORES
+from accountpulse.scoring.domain.columnar.render import METRICS
+
+BoolArray = np.ndarray[tuple[int], np.dtype[np.bool_]]
+IntArray = np.ndarray[tuple[int], np.dtype[np.int64]]
+FloatArray2 = np.ndarray[tuple[int, int], np.dtype[np.float64]]
 
 
 @dataclass(frozen=True)
@@ -25,24 +31,35 @@ class Previous:
     account_version: list[int | None]
     as_of: list[date | None]  # the day the current snapshot was evaluated as of
     published_scores: list[dict[str, float] | None]
-    state: list[CurrentState | None]  # what the current scores row holds besides the scores
+    current: CurrentRows  # what the current scores rows hold besides the scores
 
 
 @dataclass(frozen=True)
-class CurrentState:
-    """An account's current scores row as far as a sweep compares it: what the portfolio
-    pass (distributions, tiers), the worklist and the APIs read besides the scores."""
+class CurrentRows:
+    """What each account's current scores row holds, as columns a sweep compares a whole chunk
+    with at once: its scores, and what the portfolio pass (distributions, tiers), the worklist
+    and the APIs read besides them. Where ``present`` is False (no row) the other columns hold
+    placeholders (NaN, False, 0, None) that nothing compares."""
 
-    at_risk: bool
-    tier_hint: str
-    active: bool
-    revenue_ttm_cents: int
-    clv_cents: int
-    metrics_json: str  # as stored; parsed only by a sweep's comparison, not on every chunk
+    present: BoolArray
+    scores: FloatArray2  # one column per ``SCORE_COLUMNS`` name
+    at_risk: BoolArray
+    tier_hint: list[str | None]
+    active: BoolArray
+    revenue_ttm_cents: IntArray
+    clv_cents: IntArray
+    metrics: FloatArray2  # one column per ``METRICS`` name; NaN: null (or no row)
 
-    def metrics(self) -> dict[str, float | None]:
-        parsed: dict[str, float | None] = orjson.loads(self.metrics_json)
-        return parsed
+    @classmethod
+    def empty(cls) -> CurrentRows:
+        return current_rows(
+            {
+                "previous_present": [], "previous_at_risk": [], "previous_tier_hint": [],
+                "previous_active": [], "previous_revenue_ttm_cents": [], "previous_clv_cents": [],
+                **{f"previous_{name}": [] for name in SCORE_COLUMNS},
+                **{f"previous_metric_{name}": [] for name in METRICS},
+            }
+        )  # fmt: skip
 
 
 # the current row's scores, by the names a snapshot's scores have
@@ -62,16 +79,25 @@ def decoded(values: list[str | None]) -> list[Any]:
     return [None if v is None else orjson.loads(v) for v in values]
 
 
-def states(d: dict[str, list[Any]]) -> list[CurrentState | None]:
-    return [
-        None if metrics is None else CurrentState(at_risk, hint, active, revenue, clv, metrics)
-        for at_risk, hint, active, revenue, clv, metrics in zip(
-            d["previous_at_risk"],
-            d["previous_tier_hint"],
-            d["previous_active"],
-            d["previous_revenue_ttm_cents"],
-            d["previous_clv_cents"],
-            d["previous_metrics"],
-            strict=True,
-        )
-    ]
+def current_rows(d: dict[str, list[Any]]) -> CurrentRows:
+    """The chunk's current rows as the features statement reads them (coalesced: no None but
+    in the scores and the tier hint)."""
+    return CurrentRows(
+        present=np.asarray(d["previous_present"], dtype=bool),
+        scores=_matrix(d, [f"previous_{name}" for name in SCORE_COLUMNS]),
+        at_risk=np.asarray(d["previous_at_risk"], dtype=bool),
+        tier_hint=d["previous_tier_hint"],
+        active=np.asarray(d["previous_active"], dtype=bool),
+        revenue_ttm_cents=np.asarray(d["previous_revenue_ttm_cents"], dtype=np.int64),
+        clv_cents=np.asarray(d["previous_clv_cents"], dtype=np.int64),
+        metrics=_matrix(d, [f"previous_metric_{name}" for name in METRICS]),
+    )
+
+
+def _matrix(d: dict[str, list[Any]], names: list[str]) -> FloatArray2:
+    """These columns side by side, None as NaN (an empty chunk: zero rows)."""
+    rows = len(d[names[0]])
+    matrix = np.empty((rows, len(names)), dtype=np.float64)
+    for k, name in enumerate(names):
+        matrix[:, k] = np.asarray(d[name], dtype=np.float64)  # None → NaN
+    return matrix

@@ -4,6 +4,7 @@ scores, account version and day: what the next scoring of the account compares w
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -121,15 +122,23 @@ class CurrentFigures:
     active: list[bool] = field(default_factory=list)
     revenue_ttm_cents: list[int] = field(default_factory=list)
     clv_cents: list[int] = field(default_factory=list)
-    metrics: list[str] = field(default_factory=list)  # JSON text
+    # each distributed metric's column (NaN: none), the row's metrics object built from them
+    metrics: dict[str, list[float]] = field(default_factory=dict)
 
 
-_REFRESH = """
+@functools.lru_cache(maxsize=4)
+def _refresh_sql(metrics: tuple[str, ...]) -> str:
+    """The current rows' figures from arrays, the metrics object (``null`` for NaN) as the
+    snapshot write stores it from JSON text: the same numbers, the same keys."""
+    columns = "".join(f", ${n}::float8[]" for n in range(7, 7 + len(metrics)))
+    names = "".join(f", m{k}" for k in range(len(metrics)))
+    pairs = ", ".join(f"'{name}', nullif(r.m{k}, 'NaN')" for k, name in enumerate(metrics))
+    return f"""
 UPDATE scoring.current_scores c SET tier_hint = r.tier_hint, active = r.active,
   revenue_ttm = r.revenue_ttm::numeric / 100, clv = r.clv::numeric / 100,
-  metrics = r.metrics::jsonb
-FROM unnest($2::text[], $3::text[], $4::boolean[], $5::bigint[], $6::bigint[], $7::text[])
-  AS r(account_id, tier_hint, active, revenue_ttm, clv, metrics)
+  metrics = jsonb_build_object({pairs})
+FROM unnest($2::text[], $3::text[], $4::boolean[], $5::bigint[], $6::bigint[]{columns})
+  AS r(account_id, tier_hint, active, revenue_ttm, clv{names})
 WHERE c.tenant_id = $1 AND c.account_id = r.account_id
 """
 
@@ -140,12 +149,12 @@ async def refresh_current(uow: UnitOfWork, figures: CurrentFigures) -> None:
         return
     connection = await uow.connection()
     await connection.execute(
-        _REFRESH,
+        _refresh_sql(tuple(figures.metrics)),
         uow.tenant_id,
         figures.account_ids,
         figures.tier_hints,
         figures.active,
         figures.revenue_ttm_cents,
         figures.clv_cents,
-        figures.metrics,
+        *figures.metrics.values(),
     )

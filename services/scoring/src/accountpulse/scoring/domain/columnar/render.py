@@ -9,9 +9,12 @@ written by a batch reads exactly as one written account by account.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+import numpy as np
 
 from accountpulse.scoring.domain.columnar.batch import SCORES, ScoreColumns
 from accountpulse.scoring.domain.columnar.columns import AccountColumns
@@ -52,10 +55,12 @@ class ScoresAndMetrics:
     metrics: list[dict[str, float | None]]
 
     @classmethod
-    def of(cls, batch: ScoreColumns) -> ScoresAndMetrics:
-        values = [b.value.tolist() for b in map(batch.score, SCORES)]
-        churn = batch.churn_risk.tolist()
-        metrics = [_optional(batch.metrics[m].tolist()) for m in METRICS]
+    def of(cls, batch: ScoreColumns, rows: Sequence[int] | None = None) -> ScoresAndMetrics:
+        """Every row's (``rows``: these rows', in this order)."""
+        taken = slice(None) if rows is None else np.asarray(rows, dtype=np.intp)
+        values = [b.value[taken].tolist() for b in map(batch.score, SCORES)]
+        churn = batch.churn_risk[taken].tolist()
+        metrics = [_optional(batch.metrics[m][taken].tolist()) for m in METRICS]
         return cls(
             scores=[
                 dict(zip(SCORES, row, strict=True)) | {"churn_risk": risk}
@@ -83,7 +88,8 @@ def render_batch(
     (a write stores the compact form instead)."""
     n = len(accounts)
     lists = _Lists.of(accounts, batch, explain=explain)
-    compared = ScoresAndMetrics.of(batch)
+    indices = range(n) if rows is None else rows
+    compared = ScoresAndMetrics.of(batch, indices)
     details = details_of(accounts, batch, inputs, model, lists.metrics, predictive, explain=explain)
     predicted = predictive.features(n)
     margins = _margin_texts(lists, details.below_zero_margin)
@@ -92,14 +98,14 @@ def render_batch(
         shared["expected_lifetime"] = lifetime_explanation(lifetime)
     return [
         Rendered(
-            scores=compared.scores[i],
+            scores=compared.scores[k],
             features=_features(lists, inputs, details, i)
             | {"clv_margin": margins[i]}
             | predicted[i],
             explanation=_explanation(lists, details, i) | shared if explain else {},
-            metrics=compared.metrics[i],
+            metrics=compared.metrics[k],
         )
-        for i in (range(n) if rows is None else rows)
+        for k, i in enumerate(indices)
     ]
 
 

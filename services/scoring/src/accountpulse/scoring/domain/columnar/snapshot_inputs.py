@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class ProfileText:
-    """The profile as the projection holds it (the explanation quotes it)."""
+class ProfileText(NamedTuple):
+    """The profile as the projection holds it (the explanation quotes it). A named tuple, as
+    ``ContractsAndDeals``: one of each is made for every account of every chunk, and a tuple
+    is made four times as fast as a frozen dataclass."""
 
     industry: str | None
     annual_revenue_band: str | None
@@ -21,8 +23,7 @@ class ProfileText:
     wallet: str | None  # the stored amount's text: Decimal(wallet) renders it unchanged
 
 
-@dataclass(frozen=True)
-class ContractsAndDeals:
+class ContractsAndDeals(NamedTuple):
     """Aggregates over the active contracts and the opportunities of one account."""
 
     contract_arr_cents: int
