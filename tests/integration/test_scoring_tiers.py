@@ -32,19 +32,7 @@ async def test_key_set_is_the_pareto_prefix_capped_and_demoted_only_after_30_day
 ) -> None:
     ingestion, scoring = tenant.client("ingestion"), tenant.client("scoring")
     bootstrap = tenant.system.env["KAFKA_BOOTSTRAP_SERVERS"]
-    assert (
-        await ingestion.put("/v1/users/kim", json={"name": "Kim", "role": "kam", "capacity": 2})
-    ).is_success
-    # 10 active accounts: cap = min(⌊20 % × 10⌋, capacity 2) = 2.
-    # Revenue 1000, 800, 8 × 10 = 1880; 80 % = 1504; 1000 < 1504 ≤ 1800 → key {a, b}.
-    revenue = {"a": 1000, "b": 800, **{f"s{n}": 10 for n in range(8)}}
-    async with TopicTail(bootstrap, SCORES_CHANGES) as tail:
-        for account_id, amount in revenue.items():
-            await _account_with_revenue(ingestion, account_id, amount)
-        await tail.collect(
-            of_tenant(tenant.id), until=lambda r: set(_tier_changes(r)) >= {"a", "b"}
-        )
-        assert _tier_changes(tail.records) == {"a": ["key"], "b": ["key"]}
+    assert await _kim_with_key_accounts_a_and_b(tenant) == {"a": ["key"], "b": ["key"]}
     assert await _key_accounts(scoring) == ["a", "b"]
 
     # c books 5000: c, a now reach 80 % (6000 of 6880); b is below the line but held — and
@@ -83,16 +71,7 @@ async def test_key_accounts_below_accounts_the_pass_does_not_read_keep_their_sea
     rank order, and a cap that shrinks demotes the lower-ranked of them at once."""
     ingestion, scoring = tenant.client("ingestion"), tenant.client("scoring")
     bootstrap = tenant.system.env["KAFKA_BOOTSTRAP_SERVERS"]
-    assert (
-        await ingestion.put("/v1/users/kim", json={"name": "Kim", "role": "kam", "capacity": 2})
-    ).is_success
-    revenue = {"a": 1000, "b": 800, **{f"s{n}": 10 for n in range(8)}}
-    async with TopicTail(bootstrap, SCORES_CHANGES) as tail:
-        for account_id, amount in revenue.items():
-            await _account_with_revenue(ingestion, account_id, amount)
-        await tail.collect(
-            of_tenant(tenant.id), until=lambda r: set(_tier_changes(r)) >= {"a", "b"}
-        )
+    await _kim_with_key_accounts_a_and_b(tenant)
     # c, d and e outrank a and b; the line is the cap, 2 (c + d + e reach 80 %): c and d are
     # above it, e is not read (the pass reads c and d, then the key accounts a and b).
     for account_id, amount in {"c": 5000, "d": 4000, "e": 3000}.items():
@@ -108,6 +87,24 @@ async def test_key_accounts_below_accounts_the_pass_does_not_read_keep_their_sea
         records = await tail.collect(of_tenant(tenant.id), until=lambda r: "b" in _tier_changes(r))
     assert _tier_changes(records) == {"b": ["standard"]}, "a ranks above b: a keeps the seat"
     assert await _key_accounts(scoring) == ["a"]
+
+
+async def _kim_with_key_accounts_a_and_b(tenant: Tenant) -> dict[str, list[str]]:
+    """Kim, a KAM of capacity 2, and 10 active accounts: cap = min(⌊20 % × 10⌋, 2) = 2.
+    Revenue 1000, 800, 8 × 10 = 1880; 80 % = 1504; 1000 < 1504 ≤ 1800 → key {a, b}. Returns
+    the tier changes published until both are key."""
+    ingestion = tenant.client("ingestion")
+    assert (
+        await ingestion.put("/v1/users/kim", json={"name": "Kim", "role": "kam", "capacity": 2})
+    ).is_success
+    revenue = {"a": 1000, "b": 800, **{f"s{n}": 10 for n in range(8)}}
+    async with TopicTail(tenant.system.env["KAFKA_BOOTSTRAP_SERVERS"], SCORES_CHANGES) as tail:
+        for account_id, amount in revenue.items():
+            await _account_with_revenue(ingestion, account_id, amount)
+        records = await tail.collect(
+            of_tenant(tenant.id), until=lambda r: set(_tier_changes(r)) >= {"a", "b"}
+        )
+    return _tier_changes(records)
 
 
 async def _account_with_revenue(client: httpx.AsyncClient, account_id: str, amount: int) -> None:
