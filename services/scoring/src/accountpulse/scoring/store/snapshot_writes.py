@@ -129,7 +129,9 @@ class CurrentFigures:
 @functools.lru_cache(maxsize=4)
 def _refresh_sql(metrics: tuple[str, ...]) -> str:
     """The current rows' figures from arrays, the metrics object (``null`` for NaN) as the
-    snapshot write stores it from JSON text: the same numbers, the same keys."""
+    snapshot write stores it from JSON text: the same numbers, the same keys. (asyncpg encodes
+    a float8[] at ~0.45 µs an element, two abstract-base-class checks each; an array literal
+    would cost more: a float's shortest text takes ~0.8 µs in Python.)"""
     columns = "".join(f", ${n}::float8[]" for n in range(7, 7 + len(metrics)))
     names = "".join(f", m{k}" for k in range(len(metrics)))
     pairs = ", ".join(f"'{name}', nullif(r.m{k}, 'NaN')" for k, name in enumerate(metrics))
