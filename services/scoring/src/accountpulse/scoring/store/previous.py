@@ -12,11 +12,8 @@ import numpy as np
 import orjson
 
 from accountpulse.scoring.domain.columnar.batch import SCORES
+from accountpulse.scoring.domain.columnar.columns import BoolArray, FloatArray, IntArray
 from accountpulse.scoring.domain.columnar.render import METRICS
-
-BoolArray = np.ndarray[tuple[int], np.dtype[np.bool_]]
-IntArray = np.ndarray[tuple[int], np.dtype[np.int64]]
-FloatArray2 = np.ndarray[tuple[int, int], np.dtype[np.float64]]
 
 
 @dataclass(frozen=True)
@@ -42,13 +39,13 @@ class CurrentRows:
     placeholders (NaN, False, 0, None) that nothing compares."""
 
     present: BoolArray
-    scores: FloatArray2  # one column per ``SCORE_COLUMNS`` name
+    scores: FloatArray  # one column per ``SCORE_COLUMNS`` name
     at_risk: BoolArray
     tier_hint: list[str | None]
     active: BoolArray
     revenue_ttm_cents: IntArray
     clv_cents: IntArray
-    metrics: FloatArray2  # one column per ``METRICS`` name; NaN: null (or no row)
+    metrics: FloatArray  # one column per ``METRICS`` name; NaN: null (or no row)
 
     @classmethod
     def empty(cls) -> CurrentRows:
@@ -94,7 +91,7 @@ def current_rows(d: dict[str, list[Any]]) -> CurrentRows:
     )
 
 
-def _matrix(d: dict[str, list[Any]], names: list[str]) -> FloatArray2:
+def _matrix(d: dict[str, list[Any]], names: list[str]) -> FloatArray:
     """These columns side by side, None as NaN (an empty chunk: zero rows)."""
     rows = len(d[names[0]])
     matrix = np.empty((rows, len(names)), dtype=np.float64)
