@@ -101,13 +101,7 @@ async def test_an_imported_revenue_line_whose_id_is_known_is_skipped_and_the_fir
             ],
         },
     ]
-    response = await client.post(
-        "/v1/imports",
-        content=b"".join(ndjson(iter(lines))),
-        headers={"content-type": "application/x-ndjson"},
-    )
-    assert response.status_code == 202, response.text
-    done = await eventually(lambda: _finished(client, response.json()["import_id"]))
+    done = await _imported(client, lines)
     assert done["status"] == "done", done
     revenue = (await client.get("/v1/accounts/dup-1/revenue")).json()["items"]
     assert sorted((r["line_id"], r["amount"]) for r in revenue) == [
@@ -141,13 +135,7 @@ async def test_a_line_the_database_refuses_is_rejected_by_itself_and_the_rest_is
             },
             {"external_id": "db-2", "name": "Refused by the database", "employees": 5},
         ]
-        response = await client.post(
-            "/v1/imports",
-            content=b"".join(ndjson(iter(lines))),
-            headers={"content-type": "application/x-ndjson"},
-        )
-        assert response.status_code == 202, response.text
-        done = await eventually(lambda: _finished(client, response.json()["import_id"]))
+        done = await _imported(client, lines)
     finally:
         async with owner_sessions() as session, session.begin():
             await session.execute(
@@ -279,6 +267,18 @@ async def test_a_large_import_shows_progress_and_ends_with_every_account_scored(
         f"({accounts / (imported - started):.0f} rows/s), all scored {scored - started:.1f}s, "
         f"all consumers caught up {time.monotonic() - started:.1f}s"
     )
+
+
+async def _imported(client: Any, lines: list[dict[str, Any] | str]) -> dict[str, Any]:
+    """Upload these lines as one NDJSON import (accepted: 202) and wait until it is done."""
+    response = await client.post(
+        "/v1/imports",
+        content=b"".join(ndjson(iter(lines))),
+        headers={"content-type": "application/x-ndjson"},
+    )
+    assert response.status_code == 202, response.text
+    done: dict[str, Any] = await eventually(lambda: _finished(client, response.json()["import_id"]))
+    return done
 
 
 async def _finished(client: Any, import_id: str) -> dict[str, Any] | None:

@@ -43,6 +43,7 @@ from accountpulse.scoring.snapshot_staging import (
     Scored,
     StagedChunk,
     Trace,
+    tier_hints,
 )
 from accountpulse.scoring.store import clv as clv_store
 from accountpulse.scoring.store import model as model_store
@@ -292,7 +293,7 @@ def _unchanged(
     both_none = np.isnan(current.metrics) & np.isnan(metrics)
     same_figures = (
         current.present
-        & (np.asarray(current.tier_hint, dtype=object) == _tier_hints(batch))
+        & (np.asarray(current.tier_hint, dtype=object) == tier_hints(batch))
         & (current.active == chunk.columns.profile.active)
         & (current.revenue_ttm_cents == batch.features.revenue_ttm_cents)
         & (current.clv_cents == batch.features.clv_transactional_cents)
@@ -301,16 +302,11 @@ def _unchanged(
     return same_scores.tolist(), same_figures.tolist()
 
 
-def _tier_hints(batch: ScoreColumns) -> np.ndarray[tuple[int], np.dtype[np.object_]]:
-    """Every row's :func:`tier_hint`."""
-    return np.where(batch.emerging, "emerging", "standard").astype(object)
-
-
 def _figures(chunk: LoadedChunk, batch: ScoreColumns, rows: list[int]) -> CurrentFigures:
     taken = np.asarray(rows, dtype=np.intp)
     return CurrentFigures(
         account_ids=[chunk.account_ids[i] for i in rows],
-        tier_hints=_tier_hints(batch)[taken].tolist(),
+        tier_hints=tier_hints(batch)[taken].tolist(),
         active=chunk.columns.profile.active[taken].tolist(),
         revenue_ttm_cents=batch.features.revenue_ttm_cents[taken].tolist(),
         clv_cents=batch.features.clv_transactional_cents[taken].tolist(),
@@ -328,8 +324,8 @@ def _arrays(
 def _tiers(previous: Previous, batch: ScoreColumns) -> list[str]:
     """Key stays key (the portfolio pass decides it); else the batch's hint."""
     return [
-        "key" if before == "key" else ("emerging" if emerging else "standard")
-        for before, emerging in zip(previous.tier, batch.emerging.tolist(), strict=True)
+        "key" if before == "key" else hint
+        for before, hint in zip(previous.tier, tier_hints(batch).tolist(), strict=True)
     ]
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import orjson
 from pydantic import TypeAdapter
 
@@ -251,6 +252,11 @@ def tier_moved(previous: str | None, tier: str) -> bool:
 def tier_hint(batch: ScoreColumns, i: int) -> str:
     """The batch's tier hint of row ``i``, as the current scores row keeps it."""
     return "emerging" if batch.emerging[i] else "standard"
+
+
+def tier_hints(batch: ScoreColumns) -> np.ndarray[tuple[int], np.dtype[np.object_]]:
+    """Every row's :func:`tier_hint`."""
+    return np.where(batch.emerging, "emerging", "standard").astype(object)
 
 
 def json_text(value: object) -> str:
