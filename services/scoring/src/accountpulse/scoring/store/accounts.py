@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 
 from accountpulse.common.uow import UnitOfWork
@@ -69,31 +70,40 @@ _RAISE_VERSIONS = (
 async def set_account_fields(
     uow: UnitOfWork, rows: Sequence[tuple[str, int, dict[str, Any]]]
 ) -> None:
-    """Write claimed accounts' attributes ``(account_id, version, fields)`` — every row with
-    the same field names — in one pipelined round trip."""
+    """Write claimed accounts' attributes ``(account_id, version, fields)`` — at most one row
+    an account, every row with the same field names — in one statement."""
     if not rows:
         return
     fields = tuple(rows[0][2])
-    await (await uow.connection()).executemany(
-        _set_fields_sql(fields),
-        [
-            (uow.tenant_id, account_id, version, *values.values())
-            for account_id, version, values in rows
-        ],
+    records = [
+        {"account_id": account_id, "version": version, **values}
+        for account_id, version, values in rows
+    ]
+    await (await uow.connection()).execute(
+        _set_fields_sql(fields), uow.tenant_id, _json_records(records)
     )
 
 
 @functools.lru_cache(maxsize=16)
 def _set_fields_sql(fields: tuple[str, ...]) -> str:
     columns = "".join(f", {name}" for name in fields)
-    values = "".join(f", ${n}" for n in range(4, 4 + len(fields)))
+    values = "".join(f", e.{name}" for name in fields)
     updates = "".join(f", {name} = EXCLUDED.{name}" for name in fields)
     return (
         f"INSERT INTO {SCHEMA}.accounts AS a (tenant_id, account_id, version{columns})"
-        f" VALUES ($1, $2, $3{values}) ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
+        f" SELECT $1, e.account_id, e.version{values}"
+        f" FROM json_populate_recordset(NULL::{SCHEMA}.accounts, $2::json) AS e"
+        " ORDER BY e.account_id ON CONFLICT (tenant_id, account_id) DO UPDATE SET"
         f" version = GREATEST(a.version, EXCLUDED.version){updates}"
         " WHERE a.erased_at IS NULL AND a.merged_into IS NULL AND EXCLUDED.version >= a.version"
     )
+
+
+def _json_records(records: Sequence[dict[str, Any]]) -> str:
+    """Rows as one JSON array of objects, which ``json_populate_recordset`` reads back as rows
+    of the table's own type: one statement for any number of rows, each column converted by
+    its type's input function (a Decimal goes as its text, exactly)."""
+    return orjson.dumps(records, default=str).decode()
 
 
 async def upsert_account(uow: UnitOfWork, account_id: str, version: int, **fields: Any) -> None:
@@ -112,14 +122,15 @@ async def upsert_account(uow: UnitOfWork, account_id: str, version: int, **field
 
 
 async def add_facts(uow: UnitOfWork, table: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Write fact rows (each with ``account_id`` and the table's own columns) in one pipelined
-    round trip: a revenue line is added once, an NPS response, contract or opportunity is
-    inserted or replaced by its id, and engagement is summed into its daily count."""
+    """Write fact rows (each with ``account_id`` and the table's own columns) in one statement,
+    with the outcome of writing them one by one in order: a revenue line is added once (the
+    first of two with one id), an NPS response, contract or opportunity is inserted or
+    replaced by its id (the last of two with one id), and engagement is summed into its daily
+    count."""
     if not rows:
         return
-    statement, columns = _fact_sql(table, tuple(rows[0]))
-    await (await uow.connection()).executemany(
-        statement, [(uow.tenant_id, *(row[c] for c in columns)) for row in rows]
+    await (await uow.connection()).execute(
+        _fact_sql(table, tuple(rows[0])), uow.tenant_id, _json_records(rows)
     )
 
 
@@ -132,27 +143,34 @@ _FACT_KEYS = {
 
 
 @functools.lru_cache(maxsize=16)
-def _fact_sql(table: str, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+def _fact_sql(table: str, columns: tuple[str, ...]) -> str:
     if table == "engagement_daily":
-        return _ADD_ENGAGEMENT, (
-            "account_id", "signal", "occurred_on", "count", "resolution_hours", "resolutions_timed",
-        )  # fmt: skip
-    placeholders = ", ".join(f"${n}" for n in range(2, 2 + len(columns)))
-    insert = (
-        f"INSERT INTO {SCHEMA}.{table} (tenant_id, {', '.join(columns)})"
-        f" VALUES ($1, {placeholders})"
-    )
-    if table == "revenue_lines":
-        return f"{insert} ON CONFLICT DO NOTHING", columns
+        return _ADD_ENGAGEMENT
+    rows = f"json_populate_recordset(NULL::{SCHEMA}.{table}, $2::json) WITH ORDINALITY AS e"
+    insert = f"INSERT INTO {SCHEMA}.{table} (tenant_id, {', '.join(columns)})"
+    values = ", ".join(f"e.{c}" for c in columns)
+    if table == "revenue_lines":  # the first of two with one id is kept
+        return (
+            f"{insert} SELECT $1, {values} FROM {rows} ORDER BY e.ordinality ON CONFLICT DO NOTHING"
+        )
     key = _FACT_KEYS[table]
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
-    return f"{insert} ON CONFLICT (tenant_id, {key}) DO UPDATE SET {updates}", columns
+    return (
+        f"{insert} SELECT DISTINCT ON (e.{key}) $1, {values} FROM {rows}"
+        f" ORDER BY e.{key}, e.ordinality DESC"  # the last of two with one id replaces
+        f" ON CONFLICT (tenant_id, {key}) DO UPDATE SET {updates}"
+    )
 
 
-# Signals are kept as daily counts per signal: bounded rows, windows by date range.
+# Signals are kept as daily counts per signal: bounded rows, windows by date range; the
+# counts of one batch for the same account, signal and day are summed before they are added.
 _ADD_ENGAGEMENT = (
     f"INSERT INTO {SCHEMA}.engagement_daily AS e (tenant_id, account_id, signal, occurred_on,"
-    " count, resolution_hours, resolutions_timed) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    " count, resolution_hours, resolutions_timed)"
+    " SELECT $1, r.account_id, r.signal, r.occurred_on, sum(r.count), sum(r.resolution_hours),"
+    f" sum(r.resolutions_timed) FROM json_populate_recordset(NULL::{SCHEMA}.engagement_daily,"
+    " $2::json) AS r GROUP BY r.account_id, r.signal, r.occurred_on"
+    " ORDER BY r.account_id, r.signal, r.occurred_on"
     " ON CONFLICT (tenant_id, account_id, signal, occurred_on) DO UPDATE SET"
     " count = e.count + EXCLUDED.count,"
     " resolution_hours = e.resolution_hours + EXCLUDED.resolution_hours,"
