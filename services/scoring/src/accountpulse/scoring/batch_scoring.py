@@ -51,7 +51,7 @@ from accountpulse.scoring.store import portfolio as portfolio_store
 from accountpulse.scoring.store import retention as retention_store
 from accountpulse.scoring.store.features import LoadedChunk, load_chunk
 from accountpulse.scoring.store.model import ModelVersion
-from accountpulse.scoring.store.previous import Previous
+from accountpulse.scoring.store.previous import SCORE_COLUMNS, Previous
 from accountpulse.scoring.store.snapshot_writes import (
     CurrentFigures,
     SnapshotRows,
@@ -331,21 +331,13 @@ def _tiers(previous: Previous, batch: ScoreColumns) -> list[str]:
 
 def _published(previous: Previous) -> Published:
     """The previous snapshot's scores and tier (crossings, tier moves) and the scores as last
-    published (moves), as the scalar ``_reasons`` reads them."""
-
-    def score(
-        scores: list[dict[str, float] | None], name: str
-    ) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
-        return np.asarray(
-            [np.nan if s is None or s.get(name) is None else s[name] for s in scores],
-            dtype=np.float64,
-        )
-
+    published (moves), as the scalar ``_reasons`` reads them: columns of the current rows."""
+    scores = previous.current.scores
     return Published(
-        has_previous=np.asarray([s is not None for s in previous.scores], dtype=bool),
-        priority=score(previous.scores, "priority"),
-        health=score(previous.scores, "health"),
+        has_previous=previous.has_snapshot,
+        priority=scores[:, SCORE_COLUMNS.index("priority")],
+        health=scores[:, SCORE_COLUMNS.index("health")],
         tier=np.asarray(previous.tier, dtype=object),
-        published_priority=score(previous.published_scores, "priority"),
-        published_health=score(previous.published_scores, "health"),
+        published_priority=previous.published.priority,
+        published_health=previous.published.health,
     )

@@ -82,7 +82,7 @@ class StagedChunk:
     def _row(self, account: Scored, snapshot_id: str) -> None:
         chunk, batch, i = self._chunk, self._batch, account.i
         r, scores, rendered = self.rows, account.rendered.scores, account.rendered
-        published = chunk.previous.published_scores[i]
+        published = chunk.previous.published_of(i)
         r.ids.append(snapshot_id)
         r.account_ids.append(chunk.account_ids[i])
         r.account_versions.append(chunk.versions[i])
@@ -115,7 +115,7 @@ class StagedChunk:
         """The account's events, their JSON built here (the models' own encoding, field for
         field: ``test_score_event_encoding`` holds them to ``encode_payload``)."""
         chunk, i, tier = self._chunk, account.i, account.tier
-        previous_tier, previous_scores = chunk.previous.tier[i], chunk.previous.scores[i]
+        previous_tier, previous_scores = chunk.previous.tier[i], chunk.previous.scores_of(i)
         scores, at_risk = account.rendered.scores, bool(self._batch.at_risk[i])
         account_id = chunk.account_ids[i]
         common = score_event_fields(
@@ -133,7 +133,7 @@ class StagedChunk:
         if account.reasons:
             events.append(
                 score_changed_event(
-                    common, scores, chunk.previous.published_scores[i] or {}, tier,
+                    common, scores, chunk.previous.published_of(i) or {}, tier,
                     previous_tier, at_risk, account.reasons, self._computed_at,
                 )
             )  # fmt: skip

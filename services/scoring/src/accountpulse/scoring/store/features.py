@@ -47,9 +47,9 @@ from accountpulse.scoring.domain.lifetime import ObservedRetention
 from accountpulse.scoring.store.previous import (
     CurrentRows,
     Previous,
+    PublishedColumns,
     current_rows,
-    decoded,
-    previous_scores,
+    published_columns,
 )
 
 _FEATURES = """
@@ -98,6 +98,8 @@ SELECT a.account_id, a.version, a.owner_id, a.lifecycle_status, a.industry, a.em
   coalesce((c.revenue_ttm * 100)::bigint, 0) AS previous_revenue_ttm_cents,
   coalesce((c.clv * 100)::bigint, 0) AS previous_clv_cents, {metrics},
   c.published_scores::text AS published_scores,
+  coalesce((c.published_scores->>'priority')::float8, 'NaN') AS published_priority,
+  coalesce((c.published_scores->>'health')::float8, 'NaN') AS published_health,
   (SELECT fit_id FROM fit) AS fit_id,
   ret.retention_rate, ret.accounts_at_start, ret.accounts_retained, ret.active_accounts,
   ret.history_since, ret.computed_on AS retention_computed_on
@@ -230,7 +232,6 @@ async def load_chunk(
     data: dict[str, list[Any]] = dict(
         zip(names, map(list, zip(*records, strict=True)), strict=True)
     )
-    scores = previous_scores(data)
     return LoadedChunk(
         account_ids=data["account_id"],
         versions=data["version"],
@@ -241,10 +242,9 @@ async def load_chunk(
             snapshot_id=data["previous_snapshot_id"],
             tier=data["previous_tier"],
             model_version=data["previous_model_version"],
-            scores=scores,
             account_version=data["previous_account_version"],
             as_of=data["previous_as_of"],
-            published_scores=decoded(data["published_scores"]),
+            published=published_columns(data),
             current=current_rows(data),
         ),
         purchases=_purchases(data),
@@ -366,7 +366,7 @@ def _empty(today: date) -> LoadedChunk:
         [],
         columns,
         SnapshotInputs([], [], [], today),
-        Previous([], [], [], [], [], [], [], CurrentRows.empty()),
+        Previous([], [], [], [], [], PublishedColumns(nothing, nothing, []), CurrentRows.empty()),
         PurchaseColumns(nothing, nothing, nothing, nothing),
         nothing,
         Tenant(None, None),

@@ -4,6 +4,7 @@ snapshot's scores, account version and day, so the snapshot itself is not read."
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,16 +20,47 @@ from accountpulse.scoring.domain.columnar.render import METRICS
 @dataclass(frozen=True)
 class Previous:
     """Each account's current snapshot (None where it has none), and its scores as last
-    published (a ``score.changed``; the current snapshot's where none was)."""
+    published (a ``score.changed``; the current snapshot's where none was).
+
+    The scores are columns (``current.scores``, ``published``) for the whole chunk's
+    comparison; an account's scores as a dict are made only for the accounts whose snapshot
+    or events are written (:meth:`scores_of`, :meth:`published_of`)."""
 
     snapshot_id: list[str | None]
     tier: list[str | None]
     model_version: list[int | None]
-    scores: list[dict[str, float] | None]
     account_version: list[int | None]
     as_of: list[date | None]  # the day the current snapshot was evaluated as of
-    published_scores: list[dict[str, float] | None]
+    published: PublishedColumns
     current: CurrentRows  # what the current scores rows hold besides the scores
+
+    @property
+    def has_snapshot(self) -> BoolArray:
+        return np.asarray([v is not None for v in self.account_version], dtype=bool)
+
+    def scores_of(self, i: int) -> dict[str, float | None] | None:
+        """Account i's current snapshot's scores, as its current row carries them."""
+        if self.account_version[i] is None:
+            return None
+        return {
+            name: None if math.isnan(value) else value
+            for name, value in zip(SCORE_COLUMNS, self.current.scores[i].tolist(), strict=True)
+        }
+
+    def published_of(self, i: int) -> dict[str, float] | None:
+        """Account i's scores as last published (None: none)."""
+        text = self.published.texts[i]
+        return None if text is None else orjson.loads(text)
+
+
+@dataclass(frozen=True)
+class PublishedColumns:
+    """The scores as last published: the two materiality reads as numbers (NaN: none), and
+    each account's whole JSON text, parsed only for the accounts whose events are written."""
+
+    priority: FloatArray
+    health: FloatArray
+    texts: list[str | None]
 
 
 @dataclass(frozen=True)
@@ -63,17 +95,12 @@ class CurrentRows:
 SCORE_COLUMNS = (*SCORES, "churn_risk")
 
 
-def previous_scores(d: dict[str, list[Any]]) -> list[dict[str, float] | None]:
-    """The current snapshot's scores as its current row carries them (None: no snapshot)."""
-    columns = [d[f"previous_{name}"] for name in SCORE_COLUMNS]
-    return [
-        None if version is None else dict(zip(SCORE_COLUMNS, values, strict=True))
-        for version, *values in zip(d["previous_account_version"], *columns, strict=True)
-    ]
-
-
-def decoded(values: list[str | None]) -> list[Any]:
-    return [None if v is None else orjson.loads(v) for v in values]
+def published_columns(d: dict[str, list[Any]]) -> PublishedColumns:
+    return PublishedColumns(
+        priority=np.asarray(d["published_priority"], dtype=np.float64),
+        health=np.asarray(d["published_health"], dtype=np.float64),
+        texts=d["published_scores"],
+    )
 
 
 def current_rows(d: dict[str, list[Any]]) -> CurrentRows:
