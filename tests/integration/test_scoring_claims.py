@@ -178,39 +178,3 @@ async def test_facts_of_one_batch_with_one_id_are_written_as_one_by_one(
     assert await _query(
         app_sessions, principal, "SELECT score FROM scoring.nps_responses WHERE tenant_id = :t"
     ) == [(9,)]
-
-
-async def test_a_fact_of_the_accounts_own_version_leaves_its_row_unwritten(
-    app_sessions: Sessions, principal: Principal
-) -> None:
-    """An import's revenue line carries its account's version: applying it writes the line and
-    leaves the account's row as the upsert wrote it (the same row version); a later version
-    is written."""
-    handlers = ScoringHandlers(clock, retention_rate=0.8)
-
-    def at(payload: EventPayload) -> Envelope[Any]:
-        return envelope_of(principal, payload, T0, 1)
-
-    async def row_version() -> list[tuple[Any, ...]]:
-        return await _query(
-            app_sessions, principal,
-            "SELECT xmin::text, version FROM scoring.accounts WHERE tenant_id = :t",
-        )  # fmt: skip
-
-    async def apply(handler: Any, *payloads: EventPayload) -> None:
-        async with tenant_transaction(app_sessions, principal.tenant_id) as session:
-            uow = UnitOfWork(session, principal.tenant_id, "scoring", clock)
-            await handler(uow, [at(p) for p in payloads])
-
-    await apply(handlers.on_accounts_upserted, upserted("a", 1, "A"))
-    as_upserted = await row_version()
-    await apply(handlers.on_facts_recorded, revenue("a", 1, "a-1"))
-    assert await row_version() == as_upserted  # the sibling line left the row as it was
-    await apply(handlers.on_facts_recorded, revenue("a", 2, "a-2"))
-    [(xmin, version)] = await row_version()
-    assert version == 2
-    assert xmin != as_upserted[0][0]  # a later version rewrote it
-    assert await _query(
-        app_sessions, principal,
-        "SELECT line_id FROM scoring.revenue_lines WHERE tenant_id = :t ORDER BY 1",
-    ) == [("a-1",), ("a-2",)]  # fmt: skip

@@ -59,14 +59,11 @@ _LOCK_ACCOUNTS = (
     f" FROM {SCHEMA}.accounts WHERE tenant_id = $1 AND account_id = ANY($2::text[])"
     " ORDER BY account_id FOR UPDATE"
 )
-# A row whose version does not grow is not rewritten: an import's revenue line carries its
-# account's version (a sibling of the account's upsert), and rewriting the row for it doubled
-# the writes to accounts in an import (a new row version, its index entries, ~480 B of WAL).
 _RAISE_VERSIONS = (
     f"INSERT INTO {SCHEMA}.accounts AS a (tenant_id, account_id, version)"
     " SELECT $1, e.account_id, e.version FROM unnest($2::text[], $3::bigint[])"
     " AS e(account_id, version) ORDER BY e.account_id ON CONFLICT (tenant_id, account_id)"
-    " DO UPDATE SET version = EXCLUDED.version WHERE a.version < EXCLUDED.version"
+    " DO UPDATE SET version = GREATEST(a.version, EXCLUDED.version)"
 )
 
 
