@@ -50,12 +50,14 @@ def create_engine(
         },
         # json/jsonb columns through orjson, not the stdlib: loading accounts' facts for a
         # rescore spent ~5 % of scoring's time in json.loads (py-spy).
-        json_serializer=_json_text,
+        json_serializer=json_text,
         json_deserializer=orjson.loads,
     )
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """JSON text through orjson: a Decimal, date or UUID as its text, exactly (the form
+    PostgreSQL reads back into a numeric, date or uuid column)."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import orjson
 from pydantic import TypeAdapter
 
+from accountpulse.common.db import json_text
 from accountpulse.common.events import EventPayload, ScoreChanged, ScoreSnapshot, TierChanged
 from accountpulse.common.ids import new_id
 from accountpulse.common.messaging.outbox import EncodedEvent
@@ -67,8 +68,9 @@ class StagedChunk:
         """``bulk``: a rescore or sweep, which publishes the current snapshot only if it
         changed."""
         snapshot_id = new_id()
-        self._row(account, snapshot_id)
-        events = self._events(account, snapshot_id, bulk)
+        published = self._chunk.previous.published_of(account.i)  # parsed once, for both
+        self._row(account, snapshot_id, published)
+        events = self._events(account, snapshot_id, published, bulk)
         self.events += events
         self.traces += [account.trace] * len(events)
         self.published += bool(account.reasons)
@@ -79,10 +81,9 @@ class StagedChunk:
         self.rows.packed = self._compact.packed(self._stored)
         return self.rows
 
-    def _row(self, account: Scored, snapshot_id: str) -> None:
+    def _row(self, account: Scored, snapshot_id: str, published: dict[str, float] | None) -> None:
         chunk, batch, i = self._chunk, self._batch, account.i
         r, scores, rendered = self.rows, account.rendered.scores, account.rendered
-        published = chunk.previous.published_of(i)
         r.ids.append(snapshot_id)
         r.account_ids.append(chunk.account_ids[i])
         r.account_versions.append(chunk.versions[i])
@@ -111,7 +112,9 @@ class StagedChunk:
         base = scores if account.reasons or published is None else published
         r.published_scores.append(json_text(base))
 
-    def _events(self, account: Scored, snapshot_id: str, bulk: bool) -> list[EncodedEvent]:
+    def _events(
+        self, account: Scored, snapshot_id: str, published: dict[str, float] | None, bulk: bool
+    ) -> list[EncodedEvent]:
         """The account's events, their JSON built here (the models' own encoding, field for
         field: ``test_score_event_encoding`` holds them to ``encode_payload``)."""
         chunk, i, tier = self._chunk, account.i, account.tier
@@ -133,7 +136,7 @@ class StagedChunk:
         if account.reasons:
             events.append(
                 score_changed_event(
-                    common, scores, chunk.previous.published_of(i) or {}, tier,
+                    common, scores, published or {}, tier,
                     previous_tier, at_risk, account.reasons, self._computed_at,
                 )
             )  # fmt: skip
@@ -257,7 +260,3 @@ def tier_hint(batch: ScoreColumns, i: int) -> str:
 def tier_hints(batch: ScoreColumns) -> np.ndarray[tuple[int], np.dtype[np.object_]]:
     """Every row's :func:`tier_hint`."""
     return np.where(batch.emerging, "emerging", "standard").astype(object)
-
-
-def json_text(value: object) -> str:
-    return orjson.dumps(value, default=str).decode()

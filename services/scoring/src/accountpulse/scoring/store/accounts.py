@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import text
 
+from accountpulse.common.db import json_text
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.scoring.store import SCHEMA
 
@@ -80,7 +80,7 @@ async def set_account_fields(
         for account_id, version, values in rows
     ]
     await (await uow.connection()).execute(
-        _set_fields_sql(fields), uow.tenant_id, _json_records(records)
+        _set_fields_sql(fields), uow.tenant_id, json_text(records)
     )
 
 
@@ -89,6 +89,7 @@ def _set_fields_sql(fields: tuple[str, ...]) -> str:
     columns = "".join(f", {name}" for name in fields)
     values = "".join(f", e.{name}" for name in fields)
     updates = "".join(f", {name} = EXCLUDED.{name}" for name in fields)
+    # the rows travel as one JSON array of objects, read back as rows of the table's own type
     return (
         f"INSERT INTO {SCHEMA}.accounts AS a (tenant_id, account_id, version{columns})"
         f" SELECT $1, e.account_id, e.version{values}"
@@ -97,13 +98,6 @@ def _set_fields_sql(fields: tuple[str, ...]) -> str:
         f" version = GREATEST(a.version, EXCLUDED.version){updates}"
         " WHERE a.erased_at IS NULL AND a.merged_into IS NULL AND EXCLUDED.version >= a.version"
     )
-
-
-def _json_records(records: Sequence[dict[str, Any]]) -> str:
-    """Rows as one JSON array of objects, which ``json_populate_recordset`` reads back as rows
-    of the table's own type: one statement for any number of rows, each column converted by
-    its type's input function (a Decimal goes as its text, exactly)."""
-    return orjson.dumps(records, default=str).decode()
 
 
 async def upsert_account(uow: UnitOfWork, account_id: str, version: int, **fields: Any) -> None:
@@ -130,7 +124,7 @@ async def add_facts(uow: UnitOfWork, table: str, rows: Sequence[dict[str, Any]])
     if not rows:
         return
     await (await uow.connection()).execute(
-        _fact_sql(table, tuple(rows[0])), uow.tenant_id, _json_records(rows)
+        _fact_sql(table, tuple(rows[0])), uow.tenant_id, json_text(rows)
     )
 
 

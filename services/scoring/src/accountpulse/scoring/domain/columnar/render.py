@@ -47,17 +47,15 @@ class Rendered:
 
 @dataclass(frozen=True)
 class ScoresAndMetrics:
-    """Every account's scores and distributed metrics as its snapshot has them, without the
-    rest of the snapshot: what a sweep compares each account with before it renders the few
-    whose scores time moved."""
+    """The rendered accounts' scores and distributed metrics as their snapshots have them."""
 
     scores: list[dict[str, float]]
     metrics: list[dict[str, float | None]]
 
     @classmethod
-    def of(cls, batch: ScoreColumns, rows: Sequence[int] | None = None) -> ScoresAndMetrics:
-        """Every row's (``rows``: these rows', in this order)."""
-        taken = slice(None) if rows is None else np.asarray(rows, dtype=np.intp)
+    def of(cls, batch: ScoreColumns, rows: Sequence[int]) -> ScoresAndMetrics:
+        """These rows', in this order."""
+        taken = np.asarray(rows, dtype=np.intp)
         values = [b.value[taken].tolist() for b in map(batch.score, SCORES)]
         churn = batch.churn_risk[taken].tolist()
         metrics = [_optional(batch.metrics[m][taken].tolist()) for m in METRICS]
