@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import BENCH_STATE, KAFKA_PORT, PG_PORT, Stack
+from harness import BENCH_STATE, KAFKA_PORT, PG_PORT, Stack, cpu_ticks
 from kafka_broker import kafka_pid
 from postgres_server import postgres_pid
 from stack_layout import Layout
@@ -50,13 +50,13 @@ def _children(parent: int) -> list[int]:
     return found
 
 
-def machine_busy_s() -> float:
-    """The machine's busy CPU seconds since boot, all cores (idle and iowait left out)."""
-    try:
-        ticks = [int(v) for v in (_PROC / "stat").read_text().split("\n")[0].split()[1:]]
-    except OSError:
-        return 0.0
-    return (sum(ticks) - ticks[3] - ticks[4]) / _TICK
+def machine_s() -> dict[str, float]:
+    """The machine's CPU seconds since boot, all cores: busy (what ran here) and steal (what
+    the hypervisor gave other guests while this one waited; not busy, see ``CpuTicks``)."""
+    ticks = cpu_ticks()
+    if ticks is None:
+        return {"machine": 0.0, "steal": 0.0}
+    return {"machine": ticks.busy / _TICK, "steal": ticks.steal / _TICK}
 
 
 @dataclass
@@ -95,8 +95,7 @@ class CpuMeter:
             ) / _TICK
         if self.kafka is not None:
             seconds["kafka"] = _ticks(self.kafka) / _TICK
-        seconds["machine"] = machine_busy_s()
-        return seconds
+        return seconds | machine_s()
 
 
 def _sum(pids: Iterable[int]) -> float:

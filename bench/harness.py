@@ -178,29 +178,50 @@ async def wait_until(
     raise TimeoutError(f"not reached within {timeout_s}s")
 
 
-def _cpu_busy_and_total() -> tuple[int, int] | None:
-    """The machine's busy and total CPU ticks so far (``/proc/stat``; None if not Linux)."""
+@dataclass(frozen=True)
+class CpuTicks:
+    """The machine's CPU time so far, all cores, in clock ticks (``/proc/stat``'s first line).
+
+    ``busy`` is what ran here: user, nice, system, irq and softirq. ``steal`` is time the
+    hypervisor gave another guest while this one had work to run: on a shared virtual machine
+    it can be most of an hour (63 % of the cores during session 20's quick bench), and counted
+    as busy it made a starved machine look saturated by its own processes."""
+
+    busy: int
+    steal: int
+    total: int
+
+
+def cpu_ticks() -> CpuTicks | None:
+    """The machine's CPU ticks so far (None if not Linux)."""
     try:
         first_line = Path("/proc/stat").read_text().split("\n")[0]
     except OSError:
         return None
-    ticks = [int(v) for v in first_line.split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    return sum(ticks) - idle, sum(ticks)
+    # user nice system idle iowait irq softirq steal guest guest_nice; guest time is already
+    # in user (and guest_nice in nice), so the total leaves the last two out
+    ticks = [int(v) for v in first_line.split()[1:]][:8] + [0] * 8
+    user, nice, system, idle, iowait, irq, softirq, steal = ticks[:8]
+    return CpuTicks(
+        busy=user + nice + system + irq + softirq,
+        steal=steal,
+        total=user + nice + system + idle + iowait + irq + softirq + steal,
+    )
 
 
 async def settle(max_s: float = 60.0, busy_below: float = 0.25) -> float:
     """Wait until the machine is quiet (CPU busy below ``busy_below`` of all cores over one
-    second: the previous scenario's consumers and jobs done), at most ``max_s``; returns the
+    second, time stolen by the hypervisor not counted: the previous scenario's consumers and
+    jobs done), at most ``max_s``; returns the
     seconds waited. Without ``/proc/stat`` (not Linux), waits a fixed 10 s."""
     started = time.perf_counter()
     while time.perf_counter() - started < max_s:
-        before = _cpu_busy_and_total()
+        before = cpu_ticks()
         await asyncio.sleep(1 if before else 10)
-        after = _cpu_busy_and_total()
+        after = cpu_ticks()
         if before is None or after is None:
             break
-        if (after[0] - before[0]) / max(1, after[1] - before[1]) < busy_below:
+        if (after.busy - before.busy) / max(1, after.total - before.total) < busy_below:
             break
     return time.perf_counter() - started
 
