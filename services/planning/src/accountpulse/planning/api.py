@@ -44,8 +44,9 @@ router = APIRouter(prefix="/v1", tags=["planning"])
 portfolio_router = APIRouter(prefix="/v1/portfolio", tags=["portfolio"])
 
 
-def ingestion_client(runtime: PlanningRuntime) -> IngestionClient:
-    """Where applying a proposal reassigns accounts (a dependency: tests override it)."""
+async def ingestion_client(runtime: PlanningRuntime) -> IngestionClient:
+    """Where applying a proposal reassigns accounts (a dependency: tests override it; a
+    coroutine, so FastAPI does not hand it to its thread pool)."""
     settings = runtime.settings
     return HttpIngestionClient(settings.ingestion_url, settings.ingestion_timeout_s)
 
