@@ -79,10 +79,19 @@ _SET_SYSTEM_SCOPE = "SELECT set_config('app.scope', 'system', true)"
 
 
 @asynccontextmanager
-async def tenant_transaction(sessions: Sessions, tenant_id: str) -> AsyncIterator[AsyncSession]:
-    """One transaction scoped to one tenant; commits on success, rolls back on any error."""
+async def tenant_transaction(
+    sessions: Sessions, tenant_id: str, *, snapshot: bool = False
+) -> AsyncIterator[AsyncSession]:
+    """One transaction scoped to one tenant; commits on success, rolls back on any error.
+
+    ``snapshot``: every statement of the transaction sees the database as of its first one
+    (``REPEATABLE READ``), for a read that must hold together, as an account's export: under
+    the default ``READ COMMITTED`` a plan read by one statement and its versions by the next
+    can straddle a consumer's commit (a plan at version 2 listed with versions 1, 2 and 3)."""
+    options = {"isolation_level": "REPEATABLE READ"} if snapshot else None
     async with sessions() as session, session.begin():
-        await (await session.connection()).exec_driver_sql(_SET_TENANT, (tenant_id,))
+        connection = await session.connection(execution_options=options)
+        await connection.exec_driver_sql(_SET_TENANT, (tenant_id,))
         yield session
 
 

@@ -141,9 +141,14 @@ class UnitsOfWork:
     clock: Clock = system_clock
 
     @asynccontextmanager
-    async def of(self, principal: Principal) -> AsyncIterator[UnitOfWork]:
-        """A unit of work on behalf of an API caller, in the caller's tenant."""
-        async with self.for_tenant(principal.tenant_id, principal=principal) as uow:
+    async def of(
+        self, principal: Principal, *, snapshot: bool = False
+    ) -> AsyncIterator[UnitOfWork]:
+        """A unit of work on behalf of an API caller, in the caller's tenant (``snapshot``:
+        all its reads see one moment, see :func:`tenant_transaction`)."""
+        async with self.for_tenant(
+            principal.tenant_id, principal=principal, snapshot=snapshot
+        ) as uow:
             yield uow
 
     @asynccontextmanager
@@ -155,11 +160,11 @@ class UnitsOfWork:
 
     @asynccontextmanager
     async def for_tenant(
-        self, tenant_id: str, *, principal: Principal | None = None
+        self, tenant_id: str, *, principal: Principal | None = None, snapshot: bool = False
     ) -> AsyncIterator[UnitOfWork]:
         """A unit of work in ``tenant_id``: commits when the block ends without an error
         (after the deferred parts have flushed), rolls back on any error."""
-        async with tenant_transaction(self.sessions, tenant_id) as session:
+        async with tenant_transaction(self.sessions, tenant_id, snapshot=snapshot) as session:
             uow = UnitOfWork(session, tenant_id, self.schema, self.clock, principal)
             yield uow
             await uow.before_commit()

@@ -60,7 +60,7 @@ async def export_account(
     """Everything notification holds about the account (subject access, portability): its
     alerts with every delivery and attempt, its contracts and health readings; 404 when
     notification knows nothing of it."""
-    async with runtime.units.of(principal) as uow:
+    async with runtime.units.of(principal, snapshot=True) as uow:  # one moment
         exported = await queries.account_export(uow, external_id)
     if exported is None:
         raise NotFound(f"Notification knows nothing of account '{external_id}'.")

@@ -134,7 +134,7 @@ async def export_account(
     """Everything planning holds about the account (subject access, portability): its
     projection, its plan — archived or not, with staleness — and every kept version, the facts
     projected for it, and its restructure moves; 404 when planning knows nothing of it."""
-    async with runtime.units.of(principal) as uow:
+    async with runtime.units.of(principal, snapshot=True) as uow:  # one moment
         exported = await queries.account_export(uow, external_id)
     if exported is None:
         raise NotFound(f"Planning knows nothing of account '{external_id}'.")

@@ -21,7 +21,7 @@ async def export_account(
 ) -> dict[str, Any]:
     """Everything ingestion holds about the account: the account and the accounts merged
     into it, its facts by kind (contacts included), and its audit entries; 404 when unknown."""
-    async with runtime.units.of(principal) as uow:
+    async with runtime.units.of(principal, snapshot=True) as uow:  # one moment
         exported = await store.export.account_export(uow, external_id)
     if exported is None:
         raise NotFound(f"Account '{external_id}' does not exist.")

@@ -23,7 +23,7 @@ async def export_account(
     external_id: ExternalIdPath, principal: Reader, runtime: ScoringRuntime
 ) -> dict[str, Any]:
     """Everything scoring holds about the account, as JSON; 404 when it knows nothing of it."""
-    async with runtime.units.of(principal) as uow:
+    async with runtime.units.of(principal, snapshot=True) as uow:  # one moment
         parts = {
             part: await export_store.rows_of(uow, part, external_id)
             for part in export_store.ACCOUNT_TABLES
