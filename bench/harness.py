@@ -200,8 +200,8 @@ def cpu_ticks() -> CpuTicks | None:
         return None
     # user nice system idle iowait irq softirq steal guest guest_nice; guest time is already
     # in user (and guest_nice in nice), so the total leaves the last two out
-    ticks = [int(v) for v in first_line.split()[1:]][:8] + [0] * 8
-    user, nice, system, idle, iowait, irq, softirq, steal = ticks[:8]
+    fields = [int(v) for v in first_line.split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
     return CpuTicks(
         busy=user + nice + system + irq + softirq,
         steal=steal,
@@ -212,8 +212,8 @@ def cpu_ticks() -> CpuTicks | None:
 async def settle(max_s: float = 60.0, busy_below: float = 0.25) -> float:
     """Wait until the machine is quiet (CPU busy below ``busy_below`` of all cores over one
     second, time stolen by the hypervisor not counted: the previous scenario's consumers and
-    jobs done), at most ``max_s``; returns the
-    seconds waited. Without ``/proc/stat`` (not Linux), waits a fixed 10 s."""
+    jobs done), at most ``max_s``; returns the seconds waited. Without ``/proc/stat`` (not
+    Linux), waits a fixed 10 s."""
     started = time.perf_counter()
     while time.perf_counter() - started < max_s:
         before = cpu_ticks()
