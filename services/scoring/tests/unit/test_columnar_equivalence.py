@@ -387,3 +387,36 @@ def test_a_batch_ranked_against_the_stored_distributions_matches_the_scalar_scor
     for row, card in enumerate(cards):
         assert_same(card, batch, row)
         assert_same_money_and_metrics(card, batch, row)
+
+
+@slow
+@given(
+    portfolios,
+    models(),
+    retention,
+    st.dictionaries(st.sampled_from(DISTRIBUTED_METRICS), distribution.map(sorted)),
+    st.data(),
+)
+def test_accounts_scored_apart_from_their_chunk_get_the_scores_they_get_in_it(
+    raws: list[RawAccount],
+    model: ScoringModel,
+    default_retention: float,
+    cuts: dict[str, list[float]],
+    data: st.DataObject,
+) -> None:
+    """What a chunk stores is scored again alone (batch_scoring: only those accounts are
+    rendered): ranked against the stored distributions, an account's scores, contributions,
+    money and metrics are the same whichever accounts share its batch."""
+    taken = data.draw(st.sets(st.integers(0, len(raws) - 1), min_size=1).map(sorted))
+    arrays = {m: np.asarray(v, dtype=np.float64) for m, v in cuts.items()}
+    columnar = ColumnarModel.of(model, default_retention)
+    whole = score_batch(columns_of(raws), columnar, arrays)
+    part = score_batch(columns_of([raws[i] for i in taken]), columnar, arrays)
+    for k, i in enumerate(taken):
+        assert scores_of(part, k) == scores_of(whole, i)
+        assert explanation_of(part, k) == explanation_of(whole, i)
+        for name in DISTRIBUTED_METRICS:
+            assert np.array_equal(part.metrics[name][k], whole.metrics[name][i], equal_nan=True)
+        for name in ("clv_transactional_cents", "clv_margin_cents", "revenue_potential_cents"):
+            assert getattr(part.features, name)[k] == getattr(whole.features, name)[i]
+        assert (part.emerging[k], part.at_risk[k]) == (whole.emerging[i], whole.at_risk[i])

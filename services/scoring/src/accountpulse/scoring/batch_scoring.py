@@ -12,13 +12,14 @@ specification; tests/unit/test_columnar_*.py hold the columns to it).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import numpy as np
 
 from accountpulse.common.clock import Clock
 from accountpulse.common.uow import UnitOfWork
+from accountpulse.scoring.domain.clv_forecast import ClvModel
 from accountpulse.scoring.domain.columnar import (
     ColumnarModel,
     PredictiveInputs,
@@ -66,13 +67,37 @@ FIRST_SAMPLE = 2_000  # accounts scored to estimate a new tenant's first distrib
 
 
 @dataclass(frozen=True)
-class _ScoredChunk:
+class _Loaded:
+    """A chunk as read, with the model it is scored at."""
+
     chunk: LoadedChunk
-    batch: ScoreColumns
+    configured: ScoringModel  # as stored
     model: ScoringModel  # with the lifetime applied
-    predictive: Predictive
     lifetime: LifetimeBasis
-    clv_fit_id: str | None
+    clv_model: ClvModel
+
+
+@dataclass(frozen=True)
+class _ScoredChunk:
+    loaded: _Loaded
+    batch: ScoreColumns
+    predictive: Predictive
+
+    @property
+    def chunk(self) -> LoadedChunk:
+        return self.loaded.chunk
+
+    @property
+    def model(self) -> ScoringModel:
+        return self.loaded.model
+
+    @property
+    def lifetime(self) -> LifetimeBasis:
+        return self.loaded.lifetime
+
+    @property
+    def clv_fit_id(self) -> str | None:
+        return self.loaded.clv_model.fit_id
 
 
 @dataclass(frozen=True)
@@ -117,24 +142,30 @@ class BatchScorer:
         model, cuts = await model_store.current_model(uow, model_version)
         if not cuts:
             cuts = await self._first_distributions(uow, model, now)
-        scored = await self._score(uow, model, account_ids, now, _arrays(cuts))
+        arrays = _arrays(cuts)
+        scored = await self._score(uow, model, account_ids, now, arrays)
         if scored is None:
             return ChunkResult(0, 0)
         chunk, batch, scoring_model = scored.chunk, scored.batch, scored.model
-        predictive, lifetime = scored.predictive, scored.lifetime
         run = _Run(now.date(), model.version, bulk or sweep, sweep)
         stored, refreshed = _to_store(chunk, batch, scoring_model, run, traces or {})
-        # scores and features of the accounts stored (for their events): the explanation is
-        # rendered on read from the compact form
+        if not stored:
+            await refresh_current(uow, _figures(chunk, batch, refreshed))
+            return ChunkResult(0, 0)
+        # the accounts stored, alone (a sweep stores a few of a chunk): their snapshots'
+        # numbers and the features their events carry; the explanation is rendered on read
+        part = self._part(scored, [account.i for account in stored], arrays)
         rendered = render_batch(
-            chunk.columns, batch, chunk.inputs, scoring_model, predictive, lifetime,
-            explain=False, rows=[account.i for account in stored],
+            part.chunk.columns, part.batch, part.chunk.inputs, scoring_model, part.predictive,
+            part.lifetime, explain=False,
         )  # fmt: skip
-        compact = compact_batch(chunk.columns, batch, chunk.inputs, predictive, lifetime)
+        compact = compact_batch(
+            part.chunk.columns, part.batch, part.chunk.inputs, part.predictive, part.lifetime
+        )
         rows = SnapshotRows(model.version, now, layout=LAYOUT, clv_fit_id=scored.clv_fit_id)
-        staged = StagedChunk(chunk, batch, compact, rows)
-        for account, snapshot in zip(stored, rendered, strict=True):
-            staged.add(account.scored(snapshot), bulk=run.bulk)
+        staged = StagedChunk(part.chunk, part.batch, compact, rows)
+        for k, (account, snapshot) in enumerate(zip(stored, rendered, strict=True)):
+            staged.add(account.scored(k, snapshot), bulk=run.bulk)
         await write_snapshots(uow, staged.written())
         await refresh_current(uow, _figures(chunk, batch, refreshed))
         await uow.publish_encoded(staged.events, trace_headers=staged.traces)
@@ -157,18 +188,37 @@ class BatchScorer:
         lifetime = lifetime_basis(model.model, chunk.tenant.retention, self._retention)
         scoring_model = with_lifetime(model.model, lifetime)
         clv_model = await clv_store.clv_model_of(uow, chunk.tenant.fit_id)
+        return self._through_core(
+            _Loaded(chunk, model.model, scoring_model, lifetime, clv_model), cuts
+        )
+
+    def _through_core(self, loaded: _Loaded, cuts: Mapping[str, FloatArray] | None) -> _ScoredChunk:
+        """``loaded``'s chunk through the columnar core."""
+        chunk, scoring_model = loaded.chunk, loaded.model
         predictive = Predictive.of(
-            clv_model, chunk.purchases, chunk.renewals, scoring_model, self._retention
+            loaded.clv_model, chunk.purchases, chunk.renewals, scoring_model, self._retention
         )
         batch = score_batch(
             chunk.columns,
-            self._columnar(model.model, scoring_model),
+            self._columnar(loaded.configured, scoring_model),
             cuts,
             PredictiveInputs(
                 predictive.p_alive(len(chunk)), predictive.ranked_clv(scoring_model.value_clv)
             ),
         )
-        return _ScoredChunk(chunk, batch, scoring_model, predictive, lifetime, clv_model.fit_id)
+        return _ScoredChunk(loaded, batch, predictive)
+
+    def _part(
+        self, scored: _ScoredChunk, taken: list[int], cuts: Mapping[str, FloatArray] | None
+    ) -> _ScoredChunk:
+        """The scored chunk of only these rows. A sweep stores a few accounts of a chunk:
+        they go through the core again, alone (an account's scores depend on no other's, and
+        the same cut points are used), so only they are rendered and compacted, and only
+        their texts made — not every account's of the chunk."""
+        if len(taken) == len(scored.chunk):
+            return scored
+        loaded = replace(scored.loaded, chunk=scored.chunk.rows(taken))
+        return self._through_core(loaded, cuts)
 
     async def _first_distributions(
         self, uow: UnitOfWork, model: ModelVersion, now: datetime
@@ -217,9 +267,10 @@ class _Stored:
     reasons: list[str]
     trace: Trace | None
 
-    def scored(self, rendered: Rendered) -> Scored:
+    def scored(self, k: int, rendered: Rendered) -> Scored:
+        """As row ``k`` of the stored accounts' own chunk."""
         digest = features_digest(rendered.features)
-        return Scored(self.i, rendered, digest, self.tier, self.reasons, self.trace)
+        return Scored(k, rendered, digest, self.tier, self.reasons, self.trace)
 
 
 def _to_store(

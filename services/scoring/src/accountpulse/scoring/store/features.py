@@ -12,14 +12,16 @@ a plan cached then stays. Probed on 200,000 accounts never analysed (bench/NOTES
 afresh; with the lookups 0.64 s and 22 ms; 4.1 ms either way once analysed.
 
 The same statement reads the purchase summaries predictive CLV forecasts from (only when the
-tenant has a fit), the id of that fit and the tenant's observed retention: so a new fit or
-retention applies to the very next chunk scored, with no extra round trip for either.
+tenant has a fit: a form of the statement without them serves a tenant without one, see
+store/features_sql.py), the id of that fit and the tenant's observed retention: so a new fit
+or retention applies to the very next chunk scored, with no extra round trip for either.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -37,13 +39,13 @@ from accountpulse.scoring.domain.columnar import (
     Tags,
 )
 from accountpulse.scoring.domain.columnar.columns import FloatArray
-from accountpulse.scoring.domain.columnar.render import METRICS
 from accountpulse.scoring.domain.columnar.snapshot_inputs import (
     ContractsAndDeals,
     ProfileText,
     SnapshotInputs,
 )
 from accountpulse.scoring.domain.lifetime import ObservedRetention
+from accountpulse.scoring.store.features_sql import STATEMENTS
 from accountpulse.scoring.store.previous import (
     CurrentRows,
     Previous,
@@ -51,146 +53,6 @@ from accountpulse.scoring.store.previous import (
     current_rows,
     published_columns,
 )
-
-_FEATURES = """
-WITH fit AS MATERIALIZED (
-  SELECT id::text AS fit_id, status = 'fitted' AND bgnbd IS NOT NULL AS fitted
-  FROM scoring.clv_fits WHERE tenant_id = $1 AND status <> 'failed'
-  ORDER BY fitted_at DESC LIMIT 1),
-ret AS (
-  SELECT retention_rate, accounts_at_start, accounts_retained, active_accounts, history_since,
-    computed_on
-  FROM scoring.tenant_retention WHERE tenant_id = $1)
-SELECT a.account_id, a.version, a.owner_id, a.lifecycle_status, a.industry, a.employees,
-  a.annual_revenue_band, a.country, a.region, a.wallet::text AS wallet,
-  coalesce((a.wallet * 100)::bigint, 0) AS wallet_cents, a.pain_points,
-  coalesce(r.ttm, 0) AS ttm, coalesce(r.prev, 0) AS prev, coalesce(r.orders_ttm, 0) AS orders_ttm,
-  coalesce(r.orders_prev, 0) AS orders_prev, coalesce(r.orders_3y, 0) AS orders_3y,
-  coalesce(r.first_3y::float8, 'NaN') AS first_3y,
-  coalesce(r.first_ever::float8, 'NaN') AS first_ever,
-  coalesce(r.products, 0) AS products,
-  coalesce(e.web, 0)::bigint AS web, coalesce(e.social, 0)::bigint AS social,
-  coalesce(e.meetings, 0)::bigint AS meetings, coalesce(e.a30, 0)::bigint AS a30,
-  coalesce(e.p60, 0)::bigint AS p60, coalesce(e.tickets, 0)::bigint AS tickets,
-  coalesce(e.hours, 0) AS hours, coalesce(e.timed, 0)::bigint AS timed,
-  coalesce(e.days_contact::float8, 'NaN') AS days_contact,
-  coalesce(n.promoters, 0) AS promoters, coalesce(n.detractors, 0) AS detractors,
-  coalesce(n.responses, 0) AS responses,
-  coalesce(k.active, 0) AS active, coalesce(k.arr, 0) AS arr, k.next_on,
-  coalesce(k.manual::float8, 'NaN') AS manual,
-  coalesce(o.won, 0) AS won, coalesce(o.lost, 0) AS lost,
-  coalesce(o.won_total, '0') AS won_total, coalesce(o.pipeline, '0') AS pipeline,
-  coalesce(p.repeats::float8, 'NaN') AS repeats,
-  coalesce(p.recency_days::float8, 'NaN') AS recency_days,
-  coalesce(p.age_days::float8, 'NaN') AS age_days,
-  coalesce(p.repeat_value, 'NaN') AS repeat_value,
-  CASE WHEN k.active > 0 THEN (($3::date - ks.started) / 365)::float8 ELSE 'NaN' END
-    AS renewals,
-  c.snapshot_id::text AS previous_snapshot_id, c.tier AS previous_tier,
-  c.model_version AS previous_model_version, c.fit AS previous_fit,
-  c.engagement AS previous_engagement, c.value AS previous_value,
-  c.potential AS previous_potential, c.health AS previous_health,
-  c.priority AS previous_priority, c.churn_risk AS previous_churn_risk,
-  c.account_version AS previous_account_version, c.as_of AS previous_as_of,
-  c.account_id IS NOT NULL AS previous_present,
-  coalesce(c.at_risk, false) AS previous_at_risk, c.tier_hint AS previous_tier_hint,
-  coalesce(c.active, false) AS previous_active,
-  coalesce((c.revenue_ttm * 100)::bigint, 0) AS previous_revenue_ttm_cents,
-  coalesce((c.clv * 100)::bigint, 0) AS previous_clv_cents, {metrics},
-  c.published_scores::text AS published_scores,
-  coalesce((c.published_scores->>'priority')::float8, 'NaN') AS published_priority,
-  coalesce((c.published_scores->>'health')::float8, 'NaN') AS published_health,
-  (SELECT fit_id FROM fit) AS fit_id,
-  ret.retention_rate, ret.accounts_at_start, ret.accounts_retained, ret.active_accounts,
-  ret.history_since, ret.computed_on AS retention_computed_on
-FROM scoring.accounts a
-LEFT JOIN LATERAL (
-  SELECT (sum(amount) FILTER (WHERE booked_on > $3::date - 365) * 100)::bigint AS ttm,
-    (sum(amount) FILTER (WHERE booked_on <= $3::date - 365 AND booked_on > $3::date - 730)
-      * 100)::bigint AS prev,
-    count(*) FILTER (WHERE booked_on > $3::date - 365) AS orders_ttm,
-    count(*) FILTER (WHERE booked_on <= $3::date - 365 AND booked_on > $3::date - 730)
-      AS orders_prev,
-    count(*) FILTER (WHERE booked_on > $3::date - 1095) AS orders_3y,
-    $3::date - min(booked_on) FILTER (WHERE booked_on > $3::date - 1095) AS first_3y,
-    $3::date - min(booked_on) AS first_ever,
-    count(DISTINCT product) FILTER (WHERE booked_on > $3::date - 365 AND product <> '')
-      AS products
-  FROM scoring.revenue_lines
-  WHERE tenant_id = $1 AND account_id = a.account_id AND booked_on <= $3
-  HAVING count(*) > 0) r ON true
-LEFT JOIN LATERAL (
-  SELECT
-    sum(count) FILTER (WHERE signal = 'web_visit' AND occurred_on > $3::date - 30) AS web,
-    sum(count) FILTER (WHERE signal = 'social_interaction' AND occurred_on > $3::date - 30)
-      AS social,
-    sum(count) FILTER (WHERE signal = 'meeting' AND occurred_on > $3::date - 90) AS meetings,
-    sum(count) FILTER (WHERE left(signal, 14) <> 'support_ticket'
-                         AND occurred_on > $3::date - 30) AS a30,
-    sum(count) FILTER (WHERE left(signal, 14) <> 'support_ticket'
-                         AND occurred_on > $3::date - 90 AND occurred_on <= $3::date - 30) AS p60,
-    sum(count) FILTER (WHERE signal = 'support_ticket_opened' AND occurred_on > $3::date - 90)
-      AS tickets,
-    sum(resolution_hours) FILTER (WHERE signal = 'support_ticket_resolved'
-                                    AND occurred_on > $3::date - 90)::float8 AS hours,
-    sum(resolutions_timed) FILTER (WHERE signal = 'support_ticket_resolved'
-                                     AND occurred_on > $3::date - 90) AS timed,
-    $3::date - max(occurred_on) FILTER (WHERE signal IN
-      ('meeting', 'email', 'event_attendance', 'social_interaction')) AS days_contact
-  FROM scoring.engagement_daily
-  WHERE tenant_id = $1 AND account_id = a.account_id AND occurred_on <= $3
-  HAVING count(*) > 0) e ON true
-LEFT JOIN LATERAL (
-  SELECT count(*) FILTER (WHERE score >= 9) AS promoters,
-    count(*) FILTER (WHERE score <= 6) AS detractors, count(*) AS responses
-  FROM scoring.nps_responses
-  WHERE tenant_id = $1 AND account_id = a.account_id
-    AND responded_on > $3::date - 365 AND responded_on <= $3
-  HAVING count(*) > 0) n ON true
-LEFT JOIN LATERAL (
-  SELECT count(*) AS active, (sum(arr) * 100)::bigint AS arr, min(ends_on) AS next_on,
-    min(ends_on - $3::date) FILTER (WHERE ends_on IS NOT NULL AND NOT auto_renew) AS manual
-  FROM scoring.contracts
-  WHERE tenant_id = $1 AND account_id = a.account_id
-    AND starts_on <= $3 AND (ends_on IS NULL OR ends_on >= $3)
-  HAVING count(*) > 0) k ON true
-LEFT JOIN LATERAL (
-  SELECT min(starts_on) AS started
-  FROM scoring.contracts
-  WHERE tenant_id = $1 AND account_id = a.account_id AND starts_on <= $3
-  HAVING count(*) > 0) ks ON true
-LEFT JOIN LATERAL (
-  SELECT count(*) FILTER (WHERE outcome = 'won') AS won,
-    count(*) FILTER (WHERE outcome = 'lost') AS lost,
-    coalesce(sum(amount) FILTER (WHERE outcome = 'won'), 0)::text AS won_total,
-    coalesce(sum(amount) FILTER (WHERE outcome = 'open'), 0)::text AS pipeline
-  FROM scoring.opportunities
-  WHERE tenant_id = $1 AND account_id = a.account_id
-  HAVING count(*) > 0) o ON true
-LEFT JOIN LATERAL (
-  SELECT count(*) - 1 AS repeats, max(booked_on) - min(booked_on) AS recency_days,
-    $3::date - min(booked_on) AS age_days,
-    (sum(value) - (array_agg(value ORDER BY booked_on))[1])::float8 AS repeat_value
-  FROM (
-    SELECT booked_on, sum(amount) AS value
-    FROM scoring.revenue_lines
-    WHERE tenant_id = $1 AND account_id = a.account_id AND booked_on <= $3
-      AND EXISTS (SELECT 1 FROM fit WHERE fitted)
-    GROUP BY booked_on) pd
-  HAVING count(*) > 0) p ON true
-LEFT JOIN ret ON true
-LEFT JOIN scoring.current_scores c ON c.tenant_id = a.tenant_id AND c.account_id = a.account_id
-WHERE a.tenant_id = $1 AND a.account_id = ANY($2::text[])
-  AND a.erased_at IS NULL AND a.merged_into IS NULL
-ORDER BY a.account_id
-{lock}
-"""
-# each distributed metric of the current row as a number (NaN: null, or no row)
-_METRICS = ", ".join(
-    f"coalesce((c.metrics->>'{name}')::float8, 'NaN') AS previous_metric_{name}" for name in METRICS
-)
-_FEATURES_READ_ONLY = _FEATURES.format(lock="", metrics=_METRICS)
-_FEATURES = _FEATURES.format(lock="FOR UPDATE OF a", metrics=_METRICS)
 
 
 @dataclass(frozen=True)
@@ -208,14 +70,30 @@ class LoadedChunk:
     versions: list[int]
     owner_ids: list[str | None]
     columns: AccountColumns
-    inputs: SnapshotInputs
     previous: Previous
     purchases: PurchaseColumns  # NaN frequency: no purchase (or the tenant has no fit)
     renewals: FloatArray  # yearly renewals made; NaN: no active contract
     tenant: Tenant
+    today: date
+    data: dict[str, list[Any]]  # the statement's columns, as read
 
     def __len__(self) -> int:
         return len(self.account_ids)
+
+    @cached_property
+    def inputs(self) -> SnapshotInputs:
+        """What a snapshot shows besides the columns: made only for a chunk that is rendered
+        (a sweep renders the few accounts it stores, see :meth:`rows`)."""
+        if not self.data:
+            return SnapshotInputs([], [], [], self.today)
+        return _inputs(self.data, self.today)
+
+    def rows(self, taken: list[int]) -> LoadedChunk:
+        """The chunk of only these rows (in this order), as if only they had been read."""
+        if taken == list(range(len(self))):
+            return self
+        data = {name: [values[i] for i in taken] for name, values in self.data.items()}
+        return _loaded(data, self.today, self.tenant)
 
 
 async def load_chunk(
@@ -224,20 +102,29 @@ async def load_chunk(
     """The features and current snapshots of these accounts, their projection rows locked
     (``lock=False``: read only, for accounts this transaction does not write)."""
     connection = await uow.connection()
-    statement = _FEATURES if lock else _FEATURES_READ_ONLY
-    records = await connection.fetch(statement, uow.tenant_id, account_ids, today)
+    fitted = _FITTED.get(uow.tenant_id, True)
+    records = await connection.fetch(STATEMENTS[lock, fitted], uow.tenant_id, account_ids, today)
+    if records and records[0]["fitted"] != fitted:
+        _remember_fit(uow.tenant_id, records[0]["fitted"])
+        if not fitted:  # the tenant has a fit now: read its purchase summaries too
+            records = await connection.fetch(
+                STATEMENTS[lock, True], uow.tenant_id, account_ids, today
+            )
     if not records:
         return _empty(today)
     names = list(records[0].keys())
     data: dict[str, list[Any]] = dict(
         zip(names, map(list, zip(*records, strict=True)), strict=True)
     )
+    return _loaded(data, today, Tenant(records[0]["fit_id"], _retention(records[0])))
+
+
+def _loaded(data: dict[str, list[Any]], today: date, tenant: Tenant) -> LoadedChunk:
     return LoadedChunk(
         account_ids=data["account_id"],
         versions=data["version"],
         owner_ids=data["owner_id"],
         columns=_columns(data),
-        inputs=_inputs(data, today),
         previous=Previous(
             snapshot_id=data["previous_snapshot_id"],
             tier=data["previous_tier"],
@@ -249,8 +136,22 @@ async def load_chunk(
         ),
         purchases=_purchases(data),
         renewals=_floats(data["renewals"]),
-        tenant=Tenant(records[0]["fit_id"], _retention(records[0])),
+        tenant=tenant,
+        today=today,
+        data=data,
     )
+
+
+# per tenant, whether its last chunk had a fitted CLV model: the statement to read the next
+# one with (with purchase summaries or without); a chunk read without them while the tenant
+# has a fit is read again with them, so a new fit applies to the very chunk that sees it
+_FITTED: dict[str, bool] = {}
+
+
+def _remember_fit(tenant_id: str, fitted: bool) -> None:
+    if len(_FITTED) > 10_000:
+        _FITTED.clear()
+    _FITTED[tenant_id] = fitted
 
 
 def _purchases(d: dict[str, list[Any]]) -> PurchaseColumns:
@@ -365,11 +266,12 @@ def _empty(today: date) -> LoadedChunk:
         [],
         [],
         columns,
-        SnapshotInputs([], [], [], today),
         Previous([], [], [], [], [], PublishedColumns(nothing, nothing, []), CurrentRows.empty()),
         PurchaseColumns(nothing, nothing, nothing, nothing),
         nothing,
         Tenant(None, None),
+        today,
+        {},
     )
 
 
