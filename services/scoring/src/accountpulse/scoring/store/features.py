@@ -19,12 +19,14 @@ or retention applies to the very next chunk scored, with no extra round trip for
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from typing import Any
 
 import numpy as np
+import orjson
 
 from accountpulse.common.uow import UnitOfWork
 from accountpulse.scoring.domain.clv_forecast import PurchaseColumns
@@ -45,7 +47,7 @@ from accountpulse.scoring.domain.columnar.snapshot_inputs import (
     SnapshotInputs,
 )
 from accountpulse.scoring.domain.lifetime import ObservedRetention
-from accountpulse.scoring.store.features_sql import STATEMENTS
+from accountpulse.scoring.store.features_sql import FLOATS, INTS, JSON_LISTS, LISTS, STATEMENTS
 from accountpulse.scoring.store.previous import (
     CurrentRows,
     Previous,
@@ -75,7 +77,7 @@ class LoadedChunk:
     renewals: FloatArray  # yearly renewals made; NaN: no active contract
     tenant: Tenant
     today: date
-    data: dict[str, list[Any]]  # the statement's columns, as read
+    data: dict[str, Any]  # the statement's columns: numpy arrays and lists
 
     def __len__(self) -> int:
         return len(self.account_ids)
@@ -92,7 +94,11 @@ class LoadedChunk:
         """The chunk of only these rows (in this order), as if only they had been read."""
         if taken == list(range(len(self))):
             return self
-        data = {name: [values[i] for i in taken] for name, values in self.data.items()}
+        rows = np.asarray(taken, dtype=np.intp)
+        data = {
+            name: values[rows] if isinstance(values, np.ndarray) else [values[i] for i in taken]
+            for name, values in self.data.items()
+        }
         return _loaded(data, self.today, self.tenant)
 
 
@@ -103,23 +109,47 @@ async def load_chunk(
     (``lock=False``: read only, for accounts this transaction does not write)."""
     connection = await uow.connection()
     fitted = _FITTED.get(uow.tenant_id, True)
-    records = await connection.fetch(STATEMENTS[lock, fitted], uow.tenant_id, account_ids, today)
-    if records and records[0]["fitted"] != fitted:
-        _remember_fit(uow.tenant_id, records[0]["fitted"])
+    row = await connection.fetchrow(STATEMENTS[lock, fitted], uow.tenant_id, account_ids, today)
+    if row is not None and row["n"] and row["fitted"][0] != fitted:
+        _remember_fit(uow.tenant_id, row["fitted"][0])
         if not fitted:  # the tenant has a fit now: read its purchase summaries too
-            records = await connection.fetch(
+            row = await connection.fetchrow(
                 STATEMENTS[lock, True], uow.tenant_id, account_ids, today
             )
-    if not records:
+    if row is None or not row["n"]:
         return _empty(today)
-    names = list(records[0].keys())
-    data: dict[str, list[Any]] = dict(
-        zip(names, map(list, zip(*records, strict=True)), strict=True)
-    )
-    return _loaded(data, today, Tenant(records[0]["fit_id"], _retention(records[0])))
+    data = _arrays(row)
+    first = {name: values[0] for name, values in data.items() if isinstance(values, list)}
+    return _loaded(data, today, Tenant(first["fit_id"], _retention(first)))
 
 
-def _loaded(data: dict[str, list[Any]], today: date, tenant: Tenant) -> LoadedChunk:
+_FLOAT8 = np.dtype([("length", ">i4"), ("value", ">f8")])
+_INT8 = np.dtype([("length", ">i4"), ("value", ">i8")])
+_HEADER = 20  # a one-dimensional array's: dimensions, flags, element type, length, lower bound
+
+
+def _arrays(row: Any) -> dict[str, Any]:
+    """The chunk's columns from its one row of arrays: numbers as numpy arrays, the rest as
+    lists (store/features_sql.py)."""
+    n = row["n"]
+    data: dict[str, Any] = {name: row[name] for name in LISTS}
+    data |= {name: _numbers(row[name], _FLOAT8, n, np.float64) for name in FLOATS}
+    data |= {name: _numbers(row[name], _INT8, n, np.int64) for name in INTS}
+    data |= {
+        name: [None if text is None else orjson.loads(text) for text in row[name]]
+        for name in JSON_LISTS
+    }
+    return data
+
+
+def _numbers(raw: bytes, element: np.dtype[Any], n: int, native: type[Any]) -> Any:
+    """A binary float8[] or int8[] (array_send) without NULLs as a numpy array."""
+    if len(raw) != _HEADER + element.itemsize * n:
+        raise ValueError("a numeric column of the features statement holds a NULL")
+    return np.frombuffer(raw, element, offset=_HEADER)["value"].astype(native)
+
+
+def _loaded(data: dict[str, Any], today: date, tenant: Tenant) -> LoadedChunk:
     return LoadedChunk(
         account_ids=data["account_id"],
         versions=data["version"],
@@ -154,7 +184,7 @@ def _remember_fit(tenant_id: str, fitted: bool) -> None:
     _FITTED[tenant_id] = fitted
 
 
-def _purchases(d: dict[str, list[Any]]) -> PurchaseColumns:
+def _purchases(d: dict[str, Any]) -> PurchaseColumns:
     """clv_forecast.purchase_summary's figures: weeks are days / 7.0, the mean repeat value
     the float of the exact repeat total over the repeats (NaN without a repeat)."""
     repeats = _floats(d["repeats"])
@@ -169,7 +199,7 @@ def _purchases(d: dict[str, list[Any]]) -> PurchaseColumns:
     )
 
 
-def _retention(record: Any) -> ObservedRetention | None:
+def _retention(record: dict[str, Any]) -> ObservedRetention | None:
     if record["retention_computed_on"] is None:
         return None
     return ObservedRetention(
@@ -182,16 +212,16 @@ def _retention(record: Any) -> ObservedRetention | None:
     )
 
 
-def _ints(values: list[Any]) -> np.ndarray[tuple[int], np.dtype[np.int64]]:
+def _ints(values: Any) -> np.ndarray[tuple[int], np.dtype[np.int64]]:
     return np.asarray(values, dtype=np.int64)
 
 
-def _floats(values: list[Any]) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
+def _floats(values: Any) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
     return np.asarray(values, dtype=np.float64)
 
 
-def _columns(d: dict[str, list[Any]]) -> AccountColumns:
-    employees = [np.nan if v is None else v for v in d["employees"]]
+def _columns(d: dict[str, Any]) -> AccountColumns:
+    employees = _floats(d["employees"])  # NaN: unknown
     return AccountColumns(
         profile=ProfileColumns(
             industry=Categorical.of(d["industry"]),
@@ -229,7 +259,9 @@ def _columns(d: dict[str, list[Any]]) -> AccountColumns:
     )
 
 
-def _inputs(d: dict[str, list[Any]], today: date) -> SnapshotInputs:
+def _inputs(d: dict[str, Any], today: date) -> SnapshotInputs:
+    """Python values, as the snapshot's JSON shows them (the numbers' arrays as ints)."""
+    employees = [None if math.isnan(e) else int(e) for e in _floats(d["employees"]).tolist()]
     profiles = [
         ProfileText(industry, band, country, region, employees, tuple(pains or ()), wallet)
         for industry, band, country, region, employees, pains, wallet in zip(
@@ -237,7 +269,7 @@ def _inputs(d: dict[str, list[Any]], today: date) -> SnapshotInputs:
             d["annual_revenue_band"],
             d["country"],
             d["region"],
-            d["employees"],
+            employees,
             d["pain_points"],
             d["wallet"],
             strict=True,
@@ -246,16 +278,16 @@ def _inputs(d: dict[str, list[Any]], today: date) -> SnapshotInputs:
     deals = [
         ContractsAndDeals(*row)
         for row in zip(
-            d["arr"],
+            _ints(d["arr"]).tolist(),
             d["next_on"],
-            d["won"],
-            d["lost"],
+            _ints(d["won"]).tolist(),
+            _ints(d["lost"]).tolist(),
             d["won_total"],
             d["pipeline"],
             strict=True,
         )
     ]
-    return SnapshotInputs(profiles, d["orders_prev"], deals, today)
+    return SnapshotInputs(profiles, _ints(d["orders_prev"]).tolist(), deals, today)
 
 
 def _empty(today: date) -> LoadedChunk:
