@@ -166,7 +166,7 @@ class BatchScorer:
         staged = StagedChunk(part.chunk, part.batch, compact, rows)
         for k, (account, snapshot) in enumerate(zip(stored, rendered, strict=True)):
             staged.add(account.scored(k, snapshot), bulk=run.bulk)
-        await write_snapshots(uow, staged.written())
+        staged.stage(await write_snapshots(uow, staged.written()))
         await refresh_current(uow, _figures(chunk, batch, refreshed))
         await uow.publish_encoded(staged.events, trace_headers=staged.traces)
         return ChunkResult(len(staged.rows), staged.published)

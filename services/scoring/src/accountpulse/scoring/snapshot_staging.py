@@ -5,7 +5,7 @@ event continuing the trace of the event that asked for the account."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -61,19 +61,32 @@ class StagedChunk:
         self._batch = batch
         self._compact = compact
         self._stored: list[int] = []  # the chunk's rows that get a snapshot, in order
+        self._written: list[tuple[Scored, str, dict[str, float] | None, bool]] = []
         self._trace_id = current_trace_id()
         self._computed_at = json_time(rows.computed_at)
 
     def add(self, account: Scored, *, bulk: bool) -> None:
         """``bulk``: a rescore or sweep, which publishes the current snapshot only if it
-        changed."""
+        changed. The account's events are staged once its row is written (:meth:`stage`)."""
         snapshot_id = new_id()
         published = self._chunk.previous.published_of(account.i)  # parsed once, for both
         self._row(account, snapshot_id, published)
-        events = self._events(account, snapshot_id, published, bulk)
-        self.events += events
-        self.traces += [account.trace] * len(events)
+        self._written.append((account, snapshot_id, published, bulk))
         self.published += bool(account.reasons)
+
+    def stage(self, tiers: Mapping[str, str]) -> None:
+        """The events of the rows written, with the tier each current row holds now
+        (``tiers``, from the write). A portfolio pass that moved an account's key tier after
+        the chunk read it has published that move itself: the account's events then carry
+        the tier as the pass left it, and no move of the chunk's own."""
+        for account, snapshot_id, published, bulk in self._written:
+            previous_tier = self._chunk.previous.tier[account.i]
+            tier = tiers.get(self._chunk.account_ids[account.i], account.tier)
+            if tier != account.tier:
+                account, previous_tier = replace(account, tier=tier), tier
+            events = self._events(account, snapshot_id, published, bulk, previous_tier)
+            self.events += events
+            self.traces += [account.trace] * len(events)
 
     def written(self) -> SnapshotRows:
         """The rows to write, their compact numbers packed as one byte string."""
@@ -113,12 +126,17 @@ class StagedChunk:
         r.published_scores.append(json_text(base))
 
     def _events(
-        self, account: Scored, snapshot_id: str, published: dict[str, float] | None, bulk: bool
+        self,
+        account: Scored,
+        snapshot_id: str,
+        published: dict[str, float] | None,
+        bulk: bool,
+        previous_tier: str | None,
     ) -> list[EncodedEvent]:
         """The account's events, their JSON built here (the models' own encoding, field for
         field: ``test_score_event_encoding`` holds them to ``encode_payload``)."""
         chunk, i, tier = self._chunk, account.i, account.tier
-        previous_tier, previous_scores = chunk.previous.tier[i], chunk.previous.scores_of(i)
+        previous_scores = chunk.previous.scores_of(i)
         scores, at_risk = account.rendered.scores, bool(self._batch.at_risk[i])
         account_id = chunk.account_ids[i]
         common = score_event_fields(

@@ -82,7 +82,11 @@ SELECT $1, r.account_id, r.id::uuid, r.clv::numeric / 100, r.tier, $3, $2,
   r.published_scores::jsonb, r.account_version, $25
 FROM r
 ON CONFLICT (tenant_id, account_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,
-  clv = EXCLUDED.clv, tier = EXCLUDED.tier, computed_at = EXCLUDED.computed_at,
+  clv = EXCLUDED.clv,
+  -- the key tier is the portfolio pass's: kept as the row holds it now, not as the chunk read
+  -- it (a pass that moved it meanwhile has published the move; this write must not undo it)
+  tier = CASE WHEN current_scores.tier = 'key' THEN 'key' ELSE EXCLUDED.tier_hint END,
+  computed_at = EXCLUDED.computed_at,
   model_version = EXCLUDED.model_version, revenue_ttm = EXCLUDED.revenue_ttm,
   active = EXCLUDED.active, fit = EXCLUDED.fit, engagement = EXCLUDED.engagement,
   value = EXCLUDED.value, potential = EXCLUDED.potential, health = EXCLUDED.health,
@@ -90,15 +94,17 @@ ON CONFLICT (tenant_id, account_id) DO UPDATE SET snapshot_id = EXCLUDED.snapsho
   tier_hint = EXCLUDED.tier_hint, metrics = EXCLUDED.metrics,
   published_scores = EXCLUDED.published_scores, account_version = EXCLUDED.account_version,
   as_of = EXCLUDED.as_of
+RETURNING account_id, tier
 """
 
 
-async def write_snapshots(uow: UnitOfWork, rows: SnapshotRows) -> None:
-    """Store the snapshots and make them current, in one round trip."""
+async def write_snapshots(uow: UnitOfWork, rows: SnapshotRows) -> dict[str, str]:
+    """Store the snapshots and make them current, in one round trip; the tier each current
+    row holds afterwards."""
     if not rows:
-        return
+        return {}
     connection = await uow.connection()
-    await connection.execute(
+    written = await connection.fetch(
         _WRITE,
         uow.tenant_id,
         rows.model_version,
@@ -110,6 +116,7 @@ async def write_snapshots(uow: UnitOfWork, rows: SnapshotRows) -> None:
         rows.computed_at.date(), rows.packed, rows.layout, rows.row_bytes, rows.clv_fit_id,
         rows.engagement, rows.value, rows.churn_risk,
     )  # fmt: skip
+    return {row["account_id"]: row["tier"] for row in written}
 
 
 @dataclass
