@@ -125,7 +125,8 @@ async def load_chunk(
 
 _FLOAT8 = np.dtype([("length", ">i4"), ("value", ">f8")])
 _INT8 = np.dtype([("length", ">i4"), ("value", ">i8")])
-_HEADER = 20  # a one-dimensional array's: dimensions, flags, element type, length, lower bound
+# a two-dimensional array's header: dimensions, flags, element type, (length, lower bound) × 2
+_HEADER = 28
 
 
 def _arrays(row: Any) -> dict[str, Any]:
@@ -133,8 +134,8 @@ def _arrays(row: Any) -> dict[str, Any]:
     lists (store/features_sql.py)."""
     n = row["n"]
     data: dict[str, Any] = {name: row[name] for name in LISTS}
-    data |= {name: _numbers(row[name], _FLOAT8, n, np.float64) for name in FLOATS}
-    data |= {name: _numbers(row[name], _INT8, n, np.int64) for name in INTS}
+    data |= dict(zip(FLOATS, _columns_of(row["floats"], _FLOAT8, n, FLOATS), strict=True))
+    data |= dict(zip(INTS, _columns_of(row["ints"], _INT8, n, INTS), strict=True))
     data |= {
         name: [None if text is None else orjson.loads(text) for text in row[name]]
         for name in JSON_LISTS
@@ -142,11 +143,14 @@ def _arrays(row: Any) -> dict[str, Any]:
     return data
 
 
-def _numbers(raw: bytes, element: np.dtype[Any], n: int, native: type[Any]) -> Any:
-    """A binary float8[] or int8[] (array_send) without NULLs as a numpy array."""
-    if len(raw) != _HEADER + element.itemsize * n:
+def _columns_of(raw: bytes, element: np.dtype[Any], n: int, names: tuple[str, ...]) -> Any:
+    """A binary float8[][] or int8[][] (array_send, a row an account) without NULLs, as one
+    contiguous numpy array a column."""
+    if len(raw) != _HEADER + element.itemsize * n * len(names):
         raise ValueError("a numeric column of the features statement holds a NULL")
-    return np.frombuffer(raw, element, offset=_HEADER)["value"].astype(native)
+    matrix = np.frombuffer(raw, element, offset=_HEADER)["value"].reshape(n, len(names))
+    native = np.float64 if element is _FLOAT8 else np.int64
+    return np.ascontiguousarray(matrix.T, dtype=native)
 
 
 def _loaded(data: dict[str, Any], today: date, tenant: Tenant) -> LoadedChunk:

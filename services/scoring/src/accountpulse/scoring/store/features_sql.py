@@ -161,13 +161,15 @@ _METRICS = ", ".join(
 )
 
 
-# How each column comes back: the chunk is one row of arrays, one array a column (the rows of
-# the statement above, in the order they were read). Numbers as PostgreSQL's binary form of
-# the array (array_send), read straight into numpy: float8 with NaN for NULL, or int8 (never
-# NULL there: coalesced above). Texts, dates, booleans and the numbers read as Python values
-# (versions) as arrays asyncpg decodes into lists; the pain points (an array an account) as
-# their JSON text. Probed on 500 accounts (bench/NOTES.md, session 21): 1.2–1.4 ms of the
-# client's CPU a chunk, against 4.2–5.1 ms for 500 rows of ~90 fields each.
+# How each column comes back: the chunk is one row of arrays (the rows of the statement above,
+# in the order they were read). The numbers as two two-dimensional arrays, one a row of the
+# chunk — float8 (NaN for NULL) and int8 (never NULL there: coalesced above) — in PostgreSQL's
+# binary form (array_send), read straight into numpy. Texts, dates, booleans and the numbers
+# read as Python values (versions) as arrays asyncpg decodes into lists; the pain points (an
+# array an account) as their JSON text. Probed on 100,000 accounts in chunks of 500
+# (bench/NOTES.md, session 22): 28–32 µs of PostgreSQL's CPU an account and 5 of the
+# client's, against 28–33 and 13–15 for rows of ~90 fields (and 33–39 and 5 with one array
+# a column: ~90 aggregates an account cost PostgreSQL more than the client saved).
 FLOATS = (
     "employees", "first_3y", "first_ever", "hours", "days_contact", "manual", "repeats",
     "recency_days", "age_days", "repeat_value", "renewals", "previous_fit",
@@ -190,11 +192,13 @@ LISTS = (
     "accounts_retained", "active_accounts", "history_since", "retention_computed_on",
 )  # fmt: skip
 JSON_LISTS = ("pain_points",)
+_FLOATS = ", ".join(f"coalesce({c}::float8, 'NaN')" for c in FLOATS)
+_INTS = ", ".join(f"{c}::int8" for c in INTS)
 _ARRAYS = ", ".join(
     [
         "count(*) AS n",
-        *(f"array_send(array_agg(coalesce({c}::float8, 'NaN'))) AS {c}" for c in FLOATS),
-        *(f"array_send(array_agg({c}::int8)) AS {c}" for c in INTS),
+        f"array_send(array_agg(ARRAY[{_FLOATS}])) AS floats",
+        f"array_send(array_agg(ARRAY[{_INTS}])) AS ints",
         *(f"array_agg({c}) AS {c}" for c in LISTS),
         *(f"array_agg(array_to_json({c})::text) AS {c}" for c in JSON_LISTS),
     ]
@@ -203,14 +207,14 @@ _ARRAYS = ", ".join(
 
 def features_statement(*, lock: bool, purchases: bool) -> str:
     """The statement: ``lock`` the projection rows (FOR UPDATE), read the ``purchases``; its
-    rows aggregated into one row of arrays (the lock taken in the CTE, on each row read)."""
+    rows aggregated into one row of arrays (the lock taken in the subquery, on each row)."""
     rows = _TEMPLATE.format(
         lock="FOR UPDATE OF a" if lock else "",
         metrics=_METRICS,
         purchases=_PURCHASES if purchases else "",
         purchase_columns=_PURCHASE_COLUMNS if purchases else _NO_PURCHASES,
     )
-    return f"WITH chunk AS MATERIALIZED ({rows}) SELECT {_ARRAYS} FROM chunk"
+    return f"SELECT {_ARRAYS} FROM ({rows}) chunk"
 
 
 STATEMENTS = {
